@@ -1,0 +1,205 @@
+#include "crypto/keyring.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace idv::crypto {
+namespace {
+
+// crypto_kdf contexts: exactly crypto_kdf_CONTEXTBYTES (8) characters each, one per purpose.
+constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt"};
+static_assert(sizeof("idv-iden") - 1 == crypto_kdf_CONTEXTBYTES);
+
+// Feeds one length-prefixed field to a BLAKE2b state, so that field boundaries are unambiguous
+// ("ab"+"c" and "a"+"bc" hash differently).
+void Absorb(crypto_generichash_state* st, absl::string_view field) {
+  uint8_t len[4];
+  const uint32_t n = static_cast<uint32_t>(field.size());
+  for (int i = 0; i < 4; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+  crypto_generichash_update(st, len, sizeof len);
+  crypto_generichash_update(st, reinterpret_cast<const uint8_t*>(field.data()), field.size());
+}
+
+absl::Status ErrnoStatus(const std::string& what, const std::string& path) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " master key file ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status CreateKeyFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return ErrnoStatus("cannot create", path);
+  uint8_t key[kKeyBytes];
+  randombytes_buf(key, sizeof key);
+  const bool ok = ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) &&
+                  ::fsync(fd) == 0;
+  sodium_memzero(key, sizeof key);
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return ErrnoStatus("cannot write", path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status InitSodium() {
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialize");
+  return absl::OkStatus();
+}
+
+SecretBytes SecretBytes::Allocate(size_t size) {
+  SecretBytes s;
+  s.data_ = static_cast<uint8_t*>(sodium_malloc(size));
+  if (s.data_ == nullptr) std::abort();  // out of lockable memory: nothing safe to do
+  s.size_ = size;
+  return s;
+}
+
+SecretBytes::SecretBytes(SecretBytes&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) sodium_free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+SecretBytes::~SecretBytes() {
+  if (data_ != nullptr) sodium_free(data_);  // sodium_free wipes before freeing
+}
+
+void SecretBytes::MakeReadOnly() { sodium_mprotect_readonly(data_); }
+
+absl::StatusOr<SecretBytes> LoadMasterKey(const std::string& path, bool create_if_missing) {
+  if (path.empty()) {
+    return absl::FailedPreconditionError("no master key file configured (keys.master_key_file)");
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return ErrnoStatus("cannot read", path);
+    if (!create_if_missing) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "master key file ", path,
+          " does not exist; restore it, or set keys.create_if_missing for a new deployment"));
+    }
+    if (absl::Status s = CreateKeyFile(path); !s.ok()) return s;
+    if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot read", path);
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master key file ", path, " is readable by group or others; chmod 600 it"));
+  }
+  if (st.st_size != static_cast<off_t>(kKeyBytes)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("master key file ", path, " must hold exactly 32 bytes, it holds ",
+                     st.st_size));
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("cannot open", path);
+  SecretBytes key = SecretBytes::Allocate(kKeyBytes);
+  const ssize_t n = ::read(fd, key.data(), kKeyBytes);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(kKeyBytes)) return ErrnoStatus("cannot read", path);
+  key.MakeReadOnly();
+  return key;
+}
+
+std::string Fingerprint::ToString() const {
+  char hex[kHashBytes * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes.data(), bytes.size());
+  return absl::StrCat("v", version, ":", hex);
+}
+
+absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Create(SecretBytes master,
+                                                         uint32_t current_version) {
+  if (master.size() != kKeyBytes) return absl::InvalidArgumentError("master key must be 32 bytes");
+  if (current_version == 0) return absl::InvalidArgumentError("key version starts at 1");
+  std::vector<SecretBytes> keys;
+  keys.reserve(current_version * kPurposeCount);
+  for (uint32_t v = 1; v <= current_version; ++v) {
+    for (int p = 0; p < kPurposeCount; ++p) {
+      SecretBytes k = SecretBytes::Allocate(kKeyBytes);
+      crypto_kdf_derive_from_key(k.data(), kKeyBytes, v, kContexts[p], master.data());
+      k.MakeReadOnly();
+      keys.push_back(std::move(k));
+    }
+  }
+  return std::unique_ptr<KeyRing>(new KeyRing(current_version, std::move(keys)));
+}
+
+const uint8_t* KeyRing::PurposeKey(Purpose purpose, uint32_t version) const {
+  return keys_[(version - 1) * kPurposeCount + purpose].data();
+}
+
+void KeyRing::TenantKey(Purpose purpose, uint32_t version, absl::string_view tenant,
+                        uint8_t* out) const {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, PurposeKey(purpose, version), kKeyBytes, kKeyBytes);
+  Absorb(&st, "tenant");
+  Absorb(&st, tenant);
+  crypto_generichash_final(&st, out, kKeyBytes);
+  sodium_memzero(&st, sizeof st);
+}
+
+Fingerprint KeyRing::IdentityFingerprint(absl::string_view tenant,
+                                         const identity::NormalizedClaim& claim,
+                                         uint32_t version) const {
+  uint8_t key[kKeyBytes];
+  TenantKey(kIdentity, version, tenant, key);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key, kKeyBytes, kHashBytes);
+  Absorb(&st, absl::StrCat(static_cast<int>(claim.document_type)));
+  Absorb(&st, claim.issuing_country);
+  Absorb(&st, claim.document_number);
+  Fingerprint fp;
+  fp.version = version;
+  crypto_generichash_final(&st, fp.bytes.data(), kHashBytes);
+  sodium_memzero(&st, sizeof st);
+  sodium_memzero(key, sizeof key);
+  return fp;
+}
+
+Fingerprint KeyRing::ClaimFingerprint(absl::string_view tenant,
+                                      const identity::NormalizedClaim& claim) const {
+  uint8_t key[kKeyBytes];
+  TenantKey(kClaim, current_version_, tenant, key);
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key, kKeyBytes, kHashBytes);
+  Absorb(&st, absl::StrCat(static_cast<int>(claim.document_type)));
+  Absorb(&st, claim.issuing_country);
+  Absorb(&st, claim.document_number);
+  Absorb(&st, claim.full_name);
+  Absorb(&st, claim.phone_number);
+  Fingerprint fp;
+  fp.version = current_version_;
+  crypto_generichash_final(&st, fp.bytes.data(), kHashBytes);
+  sodium_memzero(&st, sizeof st);
+  sodium_memzero(key, sizeof key);
+  return fp;
+}
+
+std::array<uint8_t, kHashBytes> KeyRing::ClientSecretHash(absl::string_view client_id,
+                                                          absl::string_view secret,
+                                                          uint32_t version) const {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, PurposeKey(kClientSecret, version), kKeyBytes, kHashBytes);
+  Absorb(&st, client_id);
+  Absorb(&st, secret);
+  std::array<uint8_t, kHashBytes> out;
+  crypto_generichash_final(&st, out.data(), kHashBytes);
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
+}  // namespace idv::crypto

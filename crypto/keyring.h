@@ -1,0 +1,113 @@
+// Keys and keyed hashing.
+//
+// A 32-byte master key (kept outside the database) is the root of every key idv uses. For each
+// purpose and key version, crypto_kdf derives a purpose key from it; for each tenant, a keyed
+// BLAKE2b of the tenant name under the purpose key gives the tenant's key. Fingerprints are keyed
+// BLAKE2b-256 under the tenant key, so the same person has unrelated fingerprints at two operators,
+// and a low-entropy ID number is never hashed without a secret key.
+//
+// All key material lives in libsodium guarded memory (sodium_malloc: guard pages, mlock, wiped on
+// free) and is read-only once derived. A KeyRing is immutable after Create and safe to use from any
+// number of threads.
+#ifndef IDV_CRYPTO_KEYRING_H_
+#define IDV_CRYPTO_KEYRING_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "identity/claim.h"
+
+namespace idv::crypto {
+
+inline constexpr size_t kKeyBytes = 32;
+inline constexpr size_t kHashBytes = 32;
+
+// Initializes libsodium. Safe to call more than once.
+absl::Status InitSodium();
+
+// A buffer in libsodium guarded memory. Move-only; wiped and freed on destruction.
+class SecretBytes {
+ public:
+  // REQUIRES: InitSodium() succeeded.
+  static SecretBytes Allocate(size_t size);
+  SecretBytes() = default;
+  SecretBytes(SecretBytes&& other) noexcept;
+  SecretBytes& operator=(SecretBytes&& other) noexcept;
+  ~SecretBytes();
+
+  uint8_t* data() { return data_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+  // Makes the buffer read-only; any later write faults.
+  void MakeReadOnly();
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Reads the master key: a file of exactly 32 bytes, readable by its owner only. When the file does
+// not exist and `create_if_missing` is set, writes a fresh random key with mode 0600 first.
+// Fails with a message naming the file otherwise.
+absl::StatusOr<SecretBytes> LoadMasterKey(const std::string& path, bool create_if_missing);
+
+// A keyed hash together with the key version that made it.
+struct Fingerprint {
+  uint32_t version = 0;
+  std::array<uint8_t, kHashBytes> bytes{};
+
+  // "v<version>:<64 hex digits>".
+  std::string ToString() const;
+  bool operator==(const Fingerprint& o) const {
+    return version == o.version && bytes == o.bytes;
+  }
+};
+
+class KeyRing {
+ public:
+  // Derives the purpose keys of versions 1..current_version from `master`, which it then wipes.
+  static absl::StatusOr<std::unique_ptr<KeyRing>> Create(SecretBytes master,
+                                                         uint32_t current_version);
+
+  uint32_t current_version() const { return current_version_; }
+
+  // The binding index: keyed over (document type, document number).
+  // REQUIRES: 1 <= version <= current_version().
+  Fingerprint IdentityFingerprint(absl::string_view tenant, const identity::NormalizedClaim& claim,
+                                  uint32_t version) const;
+  Fingerprint IdentityFingerprint(absl::string_view tenant,
+                                  const identity::NormalizedClaim& claim) const {
+    return IdentityFingerprint(tenant, claim, current_version_);
+  }
+  // The result-cache key: keyed over (document type, number, name, phone, issuing country).
+  Fingerprint ClaimFingerprint(absl::string_view tenant,
+                               const identity::NormalizedClaim& claim) const;
+
+  // Keyed hash of an API client's secret, for storing and for constant-time comparison.
+  std::array<uint8_t, kHashBytes> ClientSecretHash(absl::string_view client_id,
+                                                   absl::string_view secret,
+                                                   uint32_t version) const;
+
+ private:
+  enum Purpose { kIdentity = 0, kClaim = 1, kClientSecret = 2, kPurposeCount = 3 };
+
+  KeyRing(uint32_t current_version, std::vector<SecretBytes> keys)
+      : current_version_(current_version), keys_(std::move(keys)) {}
+  const uint8_t* PurposeKey(Purpose purpose, uint32_t version) const;
+  // Writes the tenant's key for `purpose` into `out` (kKeyBytes).
+  void TenantKey(Purpose purpose, uint32_t version, absl::string_view tenant, uint8_t* out) const;
+
+  const uint32_t current_version_;
+  // keys_[(version - 1) * kPurposeCount + purpose]
+  const std::vector<SecretBytes> keys_;
+};
+
+}  // namespace idv::crypto
+
+#endif  // IDV_CRYPTO_KEYRING_H_

@@ -1,0 +1,120 @@
+#include "services/auth.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace idv::services {
+namespace {
+
+constexpr absl::string_view kBearer = "Bearer ";
+
+uint32_t RolesOf(const idv::store::v1::ClientRecord& c) {
+  uint32_t roles = 0;
+  for (const std::string& r : c.roles()) {
+    if (r == "verify") roles |= kRoleVerify;
+    if (r == "audit") roles |= kRoleAudit;
+    if (r == "admin") roles |= kRoleAdmin;
+  }
+  return roles;
+}
+
+std::string RandomToken(size_t bytes) {
+  std::vector<uint8_t> raw(bytes);
+  randombytes_buf(raw.data(), raw.size());
+  std::string out(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), raw.data(), raw.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  sodium_memzero(raw.data(), raw.size());
+  return out;
+}
+
+absl::Status WriteKeyFile(const std::string& path, const std::string& token) {
+  const std::string tmp = path + ".tmp";
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot create ", tmp, ": ", std::strerror(errno)));
+  const std::string line = token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Authenticator::Authenticator(const crypto::KeyRing& keys,
+                             const std::vector<idv::store::v1::ClientRecord>& clients)
+    : keys_(keys) {
+  for (const idv::store::v1::ClientRecord& c : clients) {
+    if (c.revoked()) continue;
+    clients_[c.client_id()] = Client{c.tenant(), RolesOf(c), c.key_version(), c.secret_hash()};
+  }
+}
+
+absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextBase& ctx,
+                                                      uint32_t any_of) const {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end()) {
+    return absl::UnauthenticatedError("missing authorization: Bearer <key> metadata");
+  }
+  absl::string_view value(it->second.data(), it->second.size());
+  if (!absl::ConsumePrefix(&value, kBearer)) {
+    return absl::UnauthenticatedError("authorization must be \"Bearer <key>\"");
+  }
+  const size_t dot = value.find('.');
+  if (dot == absl::string_view::npos) return absl::UnauthenticatedError("malformed API key");
+  const absl::string_view id = value.substr(0, dot);
+  const absl::string_view secret = value.substr(dot + 1);
+  auto client = clients_.find(id);
+  if (client == clients_.end()) return absl::UnauthenticatedError("invalid API key");
+  const std::array<uint8_t, crypto::kHashBytes> hash =
+      keys_.ClientSecretHash(id, secret, client->second.key_version);
+  if (client->second.secret_hash.size() != hash.size() ||
+      sodium_memcmp(hash.data(), client->second.secret_hash.data(), hash.size()) != 0) {
+    return absl::UnauthenticatedError("invalid API key");
+  }
+  if ((client->second.roles & any_of) == 0) {
+    return absl::PermissionDeniedError("this client's roles do not allow this call");
+  }
+  return Principal(client->second.tenant, std::string(id), client->second.roles);
+}
+
+absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::KeyRing& keys,
+                                          const std::string& key_path) {
+  absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> clients = store.ListClients();
+  if (!clients.ok()) return clients.status();
+  if (!clients->empty()) return false;
+
+  idv::store::v1::ClientRecord admin;
+  admin.set_client_id("adm" + RandomToken(9));
+  admin.set_tenant("default");
+  for (const char* role : {"verify", "audit", "admin"}) admin.add_roles(role);
+  std::string secret = RandomToken(32);
+  admin.set_key_version(keys.current_version());
+  const auto hash = keys.ClientSecretHash(admin.client_id(), secret, admin.key_version());
+  admin.set_secret_hash(hash.data(), hash.size());
+  *admin.mutable_created_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+
+  absl::Status written = WriteKeyFile(key_path, absl::StrCat(admin.client_id(), ".", secret));
+  sodium_memzero(secret.data(), secret.size());
+  if (!written.ok()) return written;
+  if (absl::Status s = store.PutClient(admin); !s.ok()) return s;
+  return true;
+}
+
+}  // namespace idv::services

@@ -1,0 +1,69 @@
+// Who is calling: API-key authentication of every RPC.
+//
+// Clients send `authorization: Bearer <client_id>.<secret>`. The store keeps only a keyed hash of
+// each secret (crypto::KeyRing::ClientSecretHash); Authenticate recomputes it and compares in
+// constant time. The client table is loaded at start-up and immutable afterwards, so Authenticate
+// is thread-safe and touches no disk.
+#ifndef IDV_SERVICES_AUTH_H_
+#define IDV_SERVICES_AUTH_H_
+
+#include <grpcpp/server_context.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "crypto/keyring.h"
+#include "idv/store/v1/store.pb.h"
+#include "store/store.h"
+
+namespace idv::services {
+
+enum Role : uint32_t { kRoleVerify = 1, kRoleAudit = 2, kRoleAdmin = 4 };
+
+// The authenticated caller. Only Authenticator makes one.
+class Principal {
+ public:
+  const std::string& tenant() const { return tenant_; }
+  const std::string& client_id() const { return client_id_; }
+  bool Has(Role role) const { return (roles_ & role) != 0; }
+
+ private:
+  friend class Authenticator;
+  Principal(std::string tenant, std::string client_id, uint32_t roles)
+      : tenant_(std::move(tenant)), client_id_(std::move(client_id)), roles_(roles) {}
+  std::string tenant_;
+  std::string client_id_;
+  uint32_t roles_;
+};
+
+class Authenticator {
+ public:
+  Authenticator(const crypto::KeyRing& keys, const std::vector<idv::store::v1::ClientRecord>& clients);
+
+  // Unauthenticated for a missing, malformed, unknown, revoked or wrong key; PermissionDenied when
+  // the client lacks every role in `any_of` (a bitwise or of Role).
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx, uint32_t any_of) const;
+
+ private:
+  struct Client {
+    std::string tenant;
+    uint32_t roles = 0;
+    uint32_t key_version = 0;
+    std::string secret_hash;
+  };
+  const crypto::KeyRing& keys_;
+  std::map<std::string, Client, std::less<>> clients_;
+};
+
+// On first start (no client in the store), creates an admin client of tenant "default" with every
+// role and writes "<client_id>.<secret>" to `key_path` with mode 0600. The key file is written
+// before the client is stored, so a crash in between leaves no unusable client behind.
+// Returns true when it created one.
+absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::KeyRing& keys,
+                                          const std::string& key_path);
+
+}  // namespace idv::services
+
+#endif  // IDV_SERVICES_AUTH_H_

@@ -1,0 +1,186 @@
+#include "services/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "services/auth.h"
+#include "services/verification_service.h"
+#include "store/leveldb_store.h"
+#include "verifiers/policy_engine.h"
+#include "verifiers/registry.h"
+
+namespace idv::services {
+namespace {
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, int column, const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+absl::Status MakeDirectory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot create data directory ", path, ": ", std::strerror(errno)));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const idv::config::v1::TlsConfig& tls) {
+  if (tls.cert_file().empty() && tls.key_file().empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  absl::StatusOr<std::string> cert = ReadFile(tls.cert_file());
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(tls.key_file());
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+absl::StatusOr<idv::config::v1::ServerConfig> LoadConfig(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  idv::config::v1::ServerConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  CollectErrors errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(*text, &config)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", errors.first()));
+  }
+  return config;
+}
+
+void ApplyDefaults(idv::config::v1::ServerConfig& c) {
+  if (c.listen().empty()) c.set_listen("127.0.0.1:7443");
+  if (c.data_dir().empty()) c.set_data_dir("./data");
+  if (c.keys().current_version() == 0) c.mutable_keys()->set_current_version(1);
+  if (c.binding().max_accounts_per_identity() == 0) {
+    c.mutable_binding()->set_max_accounts_per_identity(5);
+  }
+  if (c.store().max_group_commit() == 0) c.mutable_store()->set_max_group_commit(1024);
+  if (c.store().block_cache_mib() == 0) c.mutable_store()->set_block_cache_mib(64);
+}
+
+// Everything the running server owns, declared in construction order (destroyed in reverse).
+struct Server::Parts {
+  idv::config::v1::ServerConfig config;
+  std::unique_ptr<crypto::KeyRing> keys;
+  std::unique_ptr<store::Store> store;
+  verifiers::VerifierRegistry registry;
+  std::unique_ptr<verifiers::PolicyEngine> policy;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<VerificationServiceImpl> verification;
+  std::unique_ptr<grpc::Server> grpc_server;
+  std::string address;
+  std::string admin_key_path;
+  bool created_admin_key = false;
+  std::once_flag shutdown_once;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerConfig config) {
+  ApplyDefaults(config);
+  auto parts = std::make_unique<Parts>();
+  parts->config = std::move(config);
+  const idv::config::v1::ServerConfig& c = parts->config;
+
+  if (absl::Status s = crypto::InitSodium(); !s.ok()) return s;
+  if (absl::Status s = MakeDirectory(c.data_dir()); !s.ok()) return s;
+  absl::StatusOr<crypto::SecretBytes> master =
+      crypto::LoadMasterKey(c.keys().master_key_file(), c.keys().create_if_missing());
+  if (!master.ok()) return master.status();
+  absl::StatusOr<std::unique_ptr<crypto::KeyRing>> keys =
+      crypto::KeyRing::Create(*std::move(master), c.keys().current_version());
+  if (!keys.ok()) return keys.status();
+  parts->keys = *std::move(keys);
+
+  store::LevelDbStoreOptions so;
+  so.data_dir = c.data_dir();
+  so.max_group_commit = c.store().max_group_commit();
+  so.block_cache_mib = c.store().block_cache_mib();
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenLevelDbStore(so);
+  if (!store.ok()) return store.status();
+  parts->store = *std::move(store);
+
+  if (absl::Status s = verifiers::RegisterBuiltinVerifiers(parts->registry); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<verifiers::PolicyEngine>> policy =
+      verifiers::PolicyEngine::Create(c, parts->registry);
+  if (!policy.ok()) return policy.status();
+  parts->policy = *std::move(policy);
+
+  parts->admin_key_path = c.data_dir() + "/admin.key";
+  absl::StatusOr<bool> created =
+      BootstrapAdminClient(*parts->store, *parts->keys, parts->admin_key_path);
+  if (!created.ok()) return created.status();
+  parts->created_admin_key = *created;
+  absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> clients = parts->store->ListClients();
+  if (!clients.ok()) return clients.status();
+  parts->auth = std::make_unique<Authenticator>(*parts->keys, *clients);
+
+  VerificationServiceOptions vo;
+  vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
+  parts->verification = std::make_unique<VerificationServiceImpl>(
+      *parts->auth, *parts->keys, *parts->policy, *parts->store, vo);
+
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());
+  if (!creds.ok()) return creds.status();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(c.listen(), *creds, &port);
+  builder.RegisterService(parts->verification.get());
+  parts->grpc_server = builder.BuildAndStart();
+  if (parts->grpc_server == nullptr || port == 0) {
+    parts->store->Close();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen()));
+  }
+  parts->address = absl::StrCat(c.listen().substr(0, c.listen().rfind(':')), ":", port);
+  return std::unique_ptr<Server>(new Server(std::move(parts)));
+}
+
+Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Server::~Server() { Shutdown(absl::Seconds(5)); }
+
+const std::string& Server::address() const { return parts_->address; }
+const std::string& Server::admin_key_path() const { return parts_->admin_key_path; }
+bool Server::created_admin_key() const { return parts_->created_admin_key; }
+
+void Server::Shutdown(absl::Duration grace) {
+  std::call_once(parts_->shutdown_once, [&] {
+    // Stops accepting calls and waits for the ones in flight (cancelling them after `grace`);
+    // every Verify completes only after its store write, so the store is idle afterwards.
+    parts_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    parts_->grpc_server->Wait();
+    parts_->store->Close();
+  });
+}
+
+}  // namespace idv::services

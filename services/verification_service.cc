@@ -1,0 +1,282 @@
+#include "services/verification_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+#include "identity/claim.h"
+#include "identity/derived.h"
+#include "identity/mask.h"
+#include "services/status.h"
+#include "services/verification_id.h"
+
+namespace idv::services {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr size_t kMaxAccountId = 128;
+constexpr size_t kMaxDocumentNumber = 64;
+constexpr size_t kMaxName = 256;
+constexpr size_t kMaxPhone = 32;
+constexpr size_t kMaxCountry = 8;
+
+// Request shape problems are call errors (INVALID_ARGUMENT), not answers about a person.
+absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
+  if (r.account_id().empty()) return absl::InvalidArgumentError("account_id is required");
+  if (r.account_id().size() > kMaxAccountId) {
+    return absl::InvalidArgumentError("account_id is longer than 128 bytes");
+  }
+  if (!r.has_claim()) return absl::InvalidArgumentError("claim is required");
+  const idv::v1::IdentityClaim& c = r.claim();
+  if (c.document_number().size() > kMaxDocumentNumber) {
+    return absl::InvalidArgumentError("claim.document_number is longer than 64 bytes");
+  }
+  if (c.full_name().size() > kMaxName) {
+    return absl::InvalidArgumentError("claim.full_name is longer than 256 bytes");
+  }
+  if (c.phone_number().size() > kMaxPhone) {
+    return absl::InvalidArgumentError("claim.phone_number is longer than 32 bytes");
+  }
+  if (c.issuing_country().size() > kMaxCountry) {
+    return absl::InvalidArgumentError("claim.issuing_country is longer than 8 bytes");
+  }
+  return absl::OkStatus();
+}
+
+const char* ReasonMessage(idv::v1::ReasonCode code) {
+  switch (code) {
+    case idv::v1::ELEMENTS_MATCH: return "The authority confirmed the identity.";
+    case idv::v1::NAME_MISMATCH: return "The name does not match the document number.";
+    case idv::v1::ELEMENTS_MISMATCH: return "The identity elements do not match.";
+    case idv::v1::NO_RECORD: return "The authority has no record of this document number.";
+    case idv::v1::AUTHORITY_PENDING: return "The authority will answer later.";
+    case idv::v1::AUTHORITY_TIMEOUT: return "No authority answered in time; try again later.";
+    case idv::v1::AUTHORITY_ERROR: return "No authority could be reached; try again later.";
+    case idv::v1::NO_AUTHORITY_CONFIGURED: return "No authority checks this document type.";
+    default: return "";
+  }
+}
+
+absl::Time CallDeadline(const grpc::CallbackServerContext& ctx, absl::Duration max_call_time) {
+  const absl::Time limit = absl::Now() + max_call_time;
+  return std::min(limit, absl::FromChrono(ctx.deadline()));
+}
+
+// Overwrites the plaintext identity fields of a request that is done with.
+void WipeClaim(const idv::v1::VerifyRequest& request) {
+  // gRPC owns the request and hands it out const, but it is not a const object: wiping it before
+  // the call finishes keeps plaintext from lingering in freed memory.
+  auto* claim = const_cast<idv::v1::VerifyRequest&>(request).mutable_claim();
+  identity::Wipe(*claim->mutable_document_number());
+  identity::Wipe(*claim->mutable_full_name());
+  identity::Wipe(*claim->mutable_phone_number());
+}
+
+}  // namespace
+
+// One Verify in flight: offline check -> policy engine -> store -> Finish. Deletes itself after
+// finishing the reactor.
+class VerificationServiceImpl::VerifyCall {
+ public:
+  VerifyCall(VerificationServiceImpl& service, grpc::CallbackServerContext* ctx,
+             const idv::v1::VerifyRequest& request, idv::v1::VerifyResponse* response,
+             Principal principal)
+      : service_(service),
+        reactor_(ctx->DefaultReactor()),
+        request_(request),
+        response_(*response),
+        principal_(std::move(principal)),
+        deadline_(CallDeadline(*ctx, service.options_.max_call_time)) {}
+
+  grpc::ServerUnaryReactor* Start() {
+    grpc::ServerUnaryReactor* reactor = reactor_;
+    const absl::Time now = absl::Now();
+    response_.set_verification_id(NewVerificationId(now));
+    identity::OfflineResult offline =
+        identity::CheckClaim(request_.claim(), identity::TodayInChina(now));
+    claim_ = std::move(offline.claim);
+    if (!offline.ok()) {
+      response_.set_outcome(idv::v1::INVALID);
+      idv::v1::Reason* reason = response_.mutable_reason();
+      reason->set_code(offline.rejection->code);
+      reason->set_field(offline.rejection->field);
+      reason->set_message(offline.rejection->message);
+      Commit();  // may finish and delete this
+      return reactor;
+    }
+    fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), claim_);
+    service_.policy_.Verify(response_.verification_id(), deadline_, claim_,
+                            [this](verifiers::PolicyVerdict verdict) { OnVerdict(verdict); });
+    return reactor;
+  }
+
+ private:
+  void OnVerdict(const verifiers::PolicyVerdict& verdict) {
+    response_.set_outcome(verdict.outcome);
+    response_.mutable_reason()->set_code(verdict.reason);
+    response_.mutable_reason()->set_message(ReasonMessage(verdict.reason));
+    for (const verifiers::BackendCheck& c : verdict.checks) {
+      idv::v1::Check* check = response_.add_checks();
+      check->set_backend(c.backend);
+      check->set_outcome(c.result.outcome);
+      check->set_raw_code(c.result.raw_code);
+      check->set_latency_us(static_cast<uint64_t>(absl::ToInt64Microseconds(c.result.latency)));
+    }
+    Commit();
+  }
+
+  void Commit() {
+    const absl::Time decided = absl::Now();
+    *response_.mutable_decided_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(decided));
+    if (response_.outcome() == idv::v1::VERIFIED && claim_.birth_date.has_value()) {
+      *response_.mutable_derived() =
+          identity::Derive(*claim_.birth_date, identity::TodayInChina(decided));
+    }
+    store::VerificationCommit commit;
+    idv::store::v1::AuditRecord& r = commit.record;
+    r.set_verification_id(response_.verification_id());
+    *r.mutable_decided_at() = response_.decided_at();
+    r.set_tenant(principal_.tenant());
+    r.set_client_id(principal_.client_id());
+    r.set_account_id(request_.account_id());
+    r.set_document_type(request_.claim().document_type());
+    r.set_masked_document_number(identity::MaskDocumentNumber(claim_.document_number));
+    r.set_masked_name(identity::MaskName(claim_.full_name));
+    if (fingerprint_.version != 0) {
+      r.set_identity_fingerprint(fingerprint_.bytes.data(), fingerprint_.bytes.size());
+      r.set_key_version(fingerprint_.version);
+    }
+    r.set_outcome(response_.outcome());
+    *r.mutable_reason() = response_.reason();
+    *r.mutable_checks() = response_.checks();
+    if (response_.has_derived()) *r.mutable_derived() = response_.derived();
+    commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
+    commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
+    // The plaintext is not needed past this point.
+    claim_ = identity::NormalizedClaim();
+    service_.store_.CommitVerification(
+        std::move(commit), [this](absl::StatusOr<store::CommitResult> result) {
+          if (result.ok()) {
+            response_.set_binding(result->binding);
+            Finish(grpc::Status::OK);
+          } else {
+            Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                absl::StrCat("the verification could not be recorded: ",
+                                             result.status().message())));
+          }
+        });
+  }
+
+  void Finish(const grpc::Status& status) {
+    WipeClaim(request_);
+    grpc::ServerUnaryReactor* reactor = reactor_;
+    delete this;
+    reactor->Finish(status);
+  }
+
+  VerificationServiceImpl& service_;
+  grpc::ServerUnaryReactor* const reactor_;
+  const idv::v1::VerifyRequest& request_;
+  idv::v1::VerifyResponse& response_;
+  const Principal principal_;
+  const absl::Time deadline_;
+  identity::NormalizedClaim claim_;
+  crypto::Fingerprint fingerprint_;  // version 0 until computed
+};
+
+VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
+                                                 const crypto::KeyRing& keys,
+                                                 const verifiers::PolicyEngine& policy,
+                                                 store::Store& store,
+                                                 VerificationServiceOptions options)
+    : auth_(auth), keys_(keys), policy_(policy), store_(store), options_(options) {}
+
+grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,
+                                                          const idv::v1::VerifyRequest* request,
+                                                          idv::v1::VerifyResponse* response) {
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleVerify);
+  absl::Status shape = principal.ok() ? CheckShape(*request) : principal.status();
+  if (!shape.ok()) {
+    WipeClaim(*request);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(shape));
+    return reactor;
+  }
+  return (new VerifyCall(*this, ctx, *request, response, *std::move(principal)))->Start();
+}
+
+grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
+    grpc::CallbackServerContext* ctx, const idv::v1::GetVerificationRequest* request,
+    idv::v1::Verification* response) {
+  auto* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleVerify | kRoleAudit);
+  if (!principal.ok()) {
+    reactor->Finish(ToGrpcStatus(principal.status()));
+    return reactor;
+  }
+  if (!IsWellFormedVerificationId(request->verification_id())) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "verification_id must be 26 characters of Crockford base32"));
+    return reactor;
+  }
+  store_.GetVerification(principal->tenant(), request->verification_id(),
+                         [reactor, response](absl::StatusOr<idv::store::v1::AuditRecord> r) {
+                           if (r.ok()) ToVerification(*r, response);
+                           reactor->Finish(ToGrpcStatus(r.status()));
+                         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* VerificationServiceImpl::GetBinding(
+    grpc::CallbackServerContext* ctx, const idv::v1::GetBindingRequest* request,
+    idv::v1::Binding* response) {
+  auto* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleVerify | kRoleAudit);
+  if (!principal.ok()) {
+    reactor->Finish(ToGrpcStatus(principal.status()));
+    return reactor;
+  }
+  if (request->account_id().empty() || request->account_id().size() > kMaxAccountId) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "account_id must be 1 to 128 bytes"));
+    return reactor;
+  }
+  store_.GetAccountBinding(
+      principal->tenant(), request->account_id(),
+      [reactor, response, account = request->account_id()](
+          absl::StatusOr<idv::store::v1::AccountBinding> b) {
+        if (b.ok()) {
+          response->set_account_id(account);
+          response->set_document_type(b->document_type());
+          response->set_masked_document_number(b->masked_document_number());
+          response->set_verification_id(b->verification_id());
+          *response->mutable_bound_at() = b->bound_at();
+          crypto::Fingerprint fp;
+          fp.version = b->key_version();
+          if (b->identity_fingerprint().size() == fp.bytes.size()) {
+            std::copy(b->identity_fingerprint().begin(), b->identity_fingerprint().end(),
+                      fp.bytes.begin());
+          }
+          response->set_identity_fingerprint(fp.ToString());
+        }
+        reactor->Finish(ToGrpcStatus(b.status()));
+      });
+  return reactor;
+}
+
+void ToVerification(const idv::store::v1::AuditRecord& r, idv::v1::Verification* out) {
+  out->set_verification_id(r.verification_id());
+  out->set_account_id(r.account_id());
+  out->set_document_type(r.document_type());
+  out->set_masked_document_number(r.masked_document_number());
+  out->set_masked_name(r.masked_name());
+  out->set_outcome(r.outcome());
+  *out->mutable_reason() = r.reason();
+  out->set_binding(r.binding());
+  *out->mutable_checks() = r.checks();
+  out->set_cached(r.cached());
+  if (r.has_derived()) *out->mutable_derived() = r.derived();
+  *out->mutable_decided_at() = r.decided_at();
+  out->set_client_id(r.client_id());
+}
+
+}  // namespace idv::services

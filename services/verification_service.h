@@ -1,0 +1,58 @@
+// idv.v1.VerificationService over the gRPC callback API.
+//
+// Handlers never block: authentication and offline checks run inline (CPU only), backends are
+// asked asynchronously through the policy engine, and records are written by the store's
+// group-commit writer, whose completion finishes the RPC. A Verify response is sent only after its
+// audit record (and binding) are durable.
+#ifndef IDV_SERVICES_VERIFICATION_SERVICE_H_
+#define IDV_SERVICES_VERIFICATION_SERVICE_H_
+
+#include "absl/time/time.h"
+#include "crypto/keyring.h"
+#include "idv/v1/verification.grpc.pb.h"
+#include "services/auth.h"
+#include "store/store.h"
+#include "verifiers/policy_engine.h"
+
+namespace idv::services {
+
+struct VerificationServiceOptions {
+  // How many accounts of a tenant one identity may be bound to. Default 5.
+  uint32_t max_accounts_per_identity = 5;
+  // Upper bound on a Verify call when the client sets no deadline. Default 10 s.
+  absl::Duration max_call_time = absl::Seconds(10);
+};
+
+class VerificationServiceImpl final : public idv::v1::VerificationService::CallbackService {
+ public:
+  // Keeps references: every argument must outlive the service.
+  VerificationServiceImpl(const Authenticator& auth, const crypto::KeyRing& keys,
+                          const verifiers::PolicyEngine& policy, store::Store& store,
+                          VerificationServiceOptions options);
+
+  grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx,
+                                   const idv::v1::VerifyRequest* request,
+                                   idv::v1::VerifyResponse* response) override;
+  grpc::ServerUnaryReactor* GetVerification(grpc::CallbackServerContext* ctx,
+                                            const idv::v1::GetVerificationRequest* request,
+                                            idv::v1::Verification* response) override;
+  grpc::ServerUnaryReactor* GetBinding(grpc::CallbackServerContext* ctx,
+                                       const idv::v1::GetBindingRequest* request,
+                                       idv::v1::Binding* response) override;
+
+ private:
+  class VerifyCall;
+
+  const Authenticator& auth_;
+  const crypto::KeyRing& keys_;
+  const verifiers::PolicyEngine& policy_;
+  store::Store& store_;
+  const VerificationServiceOptions options_;
+};
+
+// Fills a Verification from its audit record (exposed for tests).
+void ToVerification(const idv::store::v1::AuditRecord& record, idv::v1::Verification* out);
+
+}  // namespace idv::services
+
+#endif  // IDV_SERVICES_VERIFICATION_SERVICE_H_

@@ -1,0 +1,419 @@
+#include "store/leveldb_store.h"
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+#include <sodium.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "store/binding_rules.h"
+#include "store/thread_pool.h"
+
+namespace idv::store {
+namespace {
+
+using idv::store::v1::AccountBinding;
+using idv::store::v1::AuditEntry;
+using idv::store::v1::AuditRecord;
+using idv::store::v1::ClientRecord;
+using idv::store::v1::IdentityBindings;
+
+constexpr char kSchemaKey[] = "m/schema";
+constexpr char kSchemaVersion[] = "1";
+constexpr size_t kChainHashBytes = 32;
+
+void AppendBigEndian(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t ReadBigEndian(const std::string& s, size_t pos, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(s[pos + i]);
+  return v;
+}
+
+std::string AuditKey(uint64_t seq) {
+  std::string k = "a/";
+  AppendBigEndian(&k, seq, 8);
+  return k;
+}
+
+std::string VerificationKey(const std::string& id) { return "v/" + id; }
+
+std::string IdentityKey(const std::string& tenant, uint32_t version, const std::string& fp) {
+  std::string k = "b/" + tenant;
+  k.push_back('\0');
+  AppendBigEndian(&k, version, 4);
+  return k + fp;
+}
+
+std::string AccountKey(const std::string& tenant, const std::string& account) {
+  std::string k = "r/" + tenant;
+  k.push_back('\0');
+  return k + account;
+}
+
+std::string ClientKey(const std::string& id) { return "c/" + id; }
+
+absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  if (s.IsNotFound()) return absl::NotFoundError(what);
+  if (s.IsCorruption()) return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
+  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+// A view of the database with the writes of the batch being built laid over it.
+class Overlay {
+ public:
+  Overlay(leveldb::DB* db, leveldb::WriteBatch* batch) : db_(db), batch_(batch) {}
+
+  // The value of `key`, nullopt when absent; an error when the database cannot be read.
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key) {
+    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+    std::string value;
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromLevelDb(s, "read");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  void Put(const std::string& key, std::string value) {
+    batch_->Put(key, value);
+    pending_[key] = std::move(value);
+  }
+
+ private:
+  leveldb::DB* db_;
+  leveldb::WriteBatch* batch_;
+  std::map<std::string, std::string> pending_;
+};
+
+template <typename Message>
+absl::StatusOr<std::optional<Message>> GetMessage(Overlay& overlay, const std::string& key) {
+  absl::StatusOr<std::optional<std::string>> raw = overlay.Get(key);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<Message>();
+  Message m;
+  if (!m.ParseFromString(**raw)) return absl::DataLossError("unparsable record in store");
+  return std::optional<Message>(std::move(m));
+}
+
+class LevelDbStore final : public Store {
+ public:
+  LevelDbStore(const LevelDbStoreOptions& options, std::unique_ptr<leveldb::Cache> cache,
+               std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::DB> db,
+               uint64_t next_sequence, std::string last_hash)
+      : options_(options),
+        cache_(std::move(cache)),
+        filter_(std::move(filter)),
+        db_(std::move(db)),
+        next_sequence_(next_sequence),
+        last_hash_(std::move(last_hash)),
+        readers_(options.reader_threads),
+        writer_([this] { WriterLoop(); }) {}
+
+  ~LevelDbStore() override { Close(); }
+
+  void CommitVerification(VerificationCommit commit, Callback<CommitResult> done) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!closing_) {
+        queue_.push_back(Pending{std::move(commit), std::move(done)});
+        cv_.notify_one();
+        return;
+      }
+    }
+    std::move(done)(absl::UnavailableError("store is closed"));
+  }
+
+  void GetVerification(std::string tenant, std::string id,
+                       Callback<AuditRecord> done) override {
+    ScheduleRead(std::move(done), [this, tenant = std::move(tenant), id = std::move(id)]() {
+      return ReadVerification(tenant, id);
+    });
+  }
+
+  void GetAccountBinding(std::string tenant, std::string account_id,
+                         Callback<AccountBinding> done) override {
+    ScheduleRead(std::move(done), [this, key = AccountKey(tenant, account_id)]() {
+      return ReadMessage<AccountBinding>(key, "no binding for this account");
+    });
+  }
+
+  absl::StatusOr<std::vector<ClientRecord>> ListClients() override {
+    std::vector<ClientRecord> out;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek("c/"); it->Valid() && it->key().starts_with("c/"); it->Next()) {
+      ClientRecord c;
+      if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("unparsable client record in store");
+      }
+      out.push_back(std::move(c));
+    }
+    if (absl::Status s = FromLevelDb(it->status(), "list clients"); !s.ok()) return s;
+    return out;
+  }
+
+  absl::Status PutClient(const ClientRecord& client) override {
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    return FromLevelDb(db_->Put(wo, ClientKey(client.client_id()), client.SerializeAsString()),
+                       "put client");
+  }
+
+  void Close() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+    }
+    cv_.notify_one();
+    writer_.join();
+    readers_.Shutdown();  // runs the reads already queued
+  }
+
+ private:
+  struct Pending {
+    VerificationCommit commit;
+    Callback<CommitResult> done;
+  };
+
+  template <typename T, typename ReadFn>
+  void ScheduleRead(Callback<T> done, ReadFn read) {
+    // `closed` is true only when the pool refused the task because Close() has begun.
+    auto closed = std::make_shared<bool>(false);
+    absl::AnyInvocable<void() &&> task = [read = std::move(read), done = std::move(done),
+                                          closed]() mutable {
+      if (*closed) {
+        std::move(done)(absl::UnavailableError("store is closed"));
+      } else {
+        std::move(done)(read());
+      }
+    };
+    if (!readers_.Schedule(task)) {
+      *closed = true;
+      std::move(task)();
+    }
+  }
+
+  template <typename Message>
+  absl::StatusOr<Message> ReadMessage(const std::string& key, absl::string_view not_found) {
+    std::string raw;
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &raw);
+    if (!s.ok()) return FromLevelDb(s, not_found);
+    Message m;
+    if (!m.ParseFromString(raw)) return absl::DataLossError("unparsable record in store");
+    return m;
+  }
+
+  absl::StatusOr<AuditRecord> ReadVerification(const std::string& tenant, const std::string& id) {
+    constexpr absl::string_view kNotFound = "no such verification";
+    std::string seq;
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), VerificationKey(id), &seq);
+    if (!s.ok()) return FromLevelDb(s, kNotFound);
+    if (seq.size() != 8) return absl::DataLossError("bad verification index entry");
+    absl::StatusOr<AuditEntry> entry =
+        ReadMessage<AuditEntry>(AuditKey(ReadBigEndian(seq, 0, 8)), kNotFound);
+    if (!entry.ok()) return entry.status();
+    AuditRecord record;
+    if (!record.ParseFromString(entry->record())) return absl::DataLossError("bad audit record");
+    // Another tenant's record is indistinguishable from a missing one.
+    if (record.tenant() != tenant) return absl::NotFoundError(kNotFound);
+    return record;
+  }
+
+  void WriterLoop() {
+    for (;;) {
+      std::vector<Pending> group;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closing and drained
+        const size_t n = std::min<size_t>(queue_.size(), options_.max_group_commit);
+        group.reserve(n);
+        for (size_t i = 0; i < n; ++i) {
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      WriteGroup(group);
+    }
+  }
+
+  // Decides the binding of one commit and adds its writes to the overlay.
+  absl::StatusOr<idv::v1::BindingStatus> ApplyBinding(Overlay& overlay,
+                                                      const VerificationCommit& c) {
+    const AuditRecord& r = c.record;
+    const std::string account_key = AccountKey(r.tenant(), r.account_id());
+    const std::string identity_key =
+        IdentityKey(r.tenant(), r.key_version(), r.identity_fingerprint());
+    absl::StatusOr<std::optional<AccountBinding>> account =
+        GetMessage<AccountBinding>(overlay, account_key);
+    if (!account.ok()) return account.status();
+    absl::StatusOr<std::optional<IdentityBindings>> identity =
+        GetMessage<IdentityBindings>(overlay, identity_key);
+    if (!identity.ok()) return identity.status();
+    IdentityBindings bindings = identity->value_or(IdentityBindings());
+    const idv::v1::BindingStatus status =
+        DecideBinding(*account, bindings, r.identity_fingerprint(), r.key_version(),
+                      c.max_accounts_per_identity);
+    if (status != idv::v1::BOUND) return status;
+
+    idv::store::v1::BoundAccount* bound = bindings.add_accounts();
+    bound->set_account_id(r.account_id());
+    bound->set_verification_id(r.verification_id());
+    *bound->mutable_bound_at() = r.decided_at();
+    AccountBinding reverse;
+    reverse.set_identity_fingerprint(r.identity_fingerprint());
+    reverse.set_key_version(r.key_version());
+    reverse.set_document_type(r.document_type());
+    reverse.set_masked_document_number(r.masked_document_number());
+    reverse.set_verification_id(r.verification_id());
+    *reverse.mutable_bound_at() = r.decided_at();
+    overlay.Put(identity_key, bindings.SerializeAsString());
+    overlay.Put(account_key, reverse.SerializeAsString());
+    return status;
+  }
+
+  // Builds one batch from `group`, writes it synced, then answers every commit in it. Sequence
+  // and chain state advance only when the write succeeded.
+  void WriteGroup(std::vector<Pending>& group) {
+    leveldb::WriteBatch batch;
+    Overlay overlay(db_.get(), &batch);
+    uint64_t seq = next_sequence_;
+    std::string prev = last_hash_;
+    std::vector<absl::StatusOr<CommitResult>> results;
+    results.reserve(group.size());
+    for (Pending& p : group) {
+      AuditRecord& record = p.commit.record;
+      idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
+      if (p.commit.bind) {
+        absl::StatusOr<idv::v1::BindingStatus> b = ApplyBinding(overlay, p.commit);
+        if (!b.ok()) {
+          results.push_back(b.status());
+          continue;
+        }
+        binding = *b;
+      }
+      record.set_sequence(seq);
+      record.set_binding(binding);
+      record.set_prev_hash(prev);
+      AuditEntry entry;
+      entry.set_record(record.SerializeAsString());
+      uint8_t hash[kChainHashBytes];
+      crypto_generichash(hash, sizeof hash,
+                         reinterpret_cast<const uint8_t*>(entry.record().data()),
+                         entry.record().size(), nullptr, 0);
+      entry.set_hash(hash, sizeof hash);
+      prev = entry.hash();
+      std::string seq_value;
+      AppendBigEndian(&seq_value, seq, 8);
+      overlay.Put(AuditKey(seq), entry.SerializeAsString());
+      overlay.Put(VerificationKey(record.verification_id()), std::move(seq_value));
+      results.push_back(CommitResult{seq, binding});
+      ++seq;
+    }
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    absl::Status written = FromLevelDb(db_->Write(wo, &batch), "write audit batch");
+    if (written.ok()) {
+      next_sequence_ = seq;
+      last_hash_ = std::move(prev);
+    }
+    for (size_t i = 0; i < group.size(); ++i) {
+      std::move(group[i].done)(written.ok() ? std::move(results[i]) : written);
+    }
+  }
+
+  const LevelDbStoreOptions options_;
+  std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+  std::unique_ptr<leveldb::DB> db_;
+
+  // Owned by the writer thread.
+  uint64_t next_sequence_;
+  std::string last_hash_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;  // guarded by mu_
+  bool closing_ = false;       // guarded by mu_
+
+  ThreadPool readers_;
+  std::thread writer_;  // last: starts once everything it uses exists
+};
+
+// Finds the end of the audit trail: the sequence after the last record and that record's hash.
+absl::Status RecoverChainHead(leveldb::DB* db, uint64_t* next_sequence, std::string* last_hash) {
+  *next_sequence = 1;
+  *last_hash = std::string(kChainHashBytes, '\0');
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  it->Seek("a0");  // '0' follows '/': the first key past every "a/..." key
+  it->Prev();
+  if (it->Valid() && it->key().starts_with("a/")) {
+    AuditEntry entry;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("last audit record is unreadable");
+    }
+    const std::string key = it->key().ToString();
+    *next_sequence = ReadBigEndian(key, 2, 8) + 1;
+    *last_hash = entry.hash();
+  }
+  return FromLevelDb(it->status(), "scan audit trail");
+}
+
+absl::Status CheckSchema(leveldb::DB* db) {
+  std::string version;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kSchemaKey, &version);
+  if (s.IsNotFound()) {
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    return FromLevelDb(db->Put(wo, kSchemaKey, kSchemaVersion), "write schema version");
+  }
+  if (!s.ok()) return FromLevelDb(s, "read schema version");
+  if (version != kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "database schema version ", version, " is not supported (expected ", kSchemaVersion, ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOptions& options) {
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("store needs a data_dir");
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialize");
+  std::unique_ptr<leveldb::Cache> cache(
+      leveldb::NewLRUCache(static_cast<size_t>(options.block_cache_mib) << 20));
+  std::unique_ptr<const leveldb::FilterPolicy> filter(leveldb::NewBloomFilterPolicy(10));
+  leveldb::Options lo;
+  lo.create_if_missing = true;
+  lo.paranoid_checks = true;
+  lo.block_cache = cache.get();
+  lo.filter_policy = filter.get();
+  if (options.env != nullptr) lo.env = options.env;
+  leveldb::DB* raw = nullptr;
+  const std::string path = options.data_dir + "/db";
+  if (absl::Status s = FromLevelDb(leveldb::DB::Open(lo, path, &raw), "open " + path); !s.ok()) {
+    return s;
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+  if (absl::Status s = CheckSchema(db.get()); !s.ok()) return s;
+  uint64_t next_sequence;
+  std::string last_hash;
+  if (absl::Status s = RecoverChainHead(db.get(), &next_sequence, &last_hash); !s.ok()) return s;
+  return std::unique_ptr<Store>(new LevelDbStore(options, std::move(cache), std::move(filter),
+                                                 std::move(db), next_sequence,
+                                                 std::move(last_hash)));
+}
+
+}  // namespace idv::store

@@ -1,0 +1,48 @@
+// The embedded Store: one LevelDB database in a local directory.
+//
+// Writes go through a single writer thread that gathers every commit queued while the previous
+// write was syncing into one WriteBatch, writes it with sync=true, and only then runs the commits'
+// callbacks (group commit): many concurrent verifications cost one fsync. Binding decisions are
+// made on that thread, against the database plus the batch being built, so they are serialized
+// without any lock held by request threads. Reads run on a small pool of reader threads.
+//
+// Key layout (all integers big-endian so keys sort in numeric order):
+//   m/schema                     schema version ("1")
+//   a/<seq u64>                  AuditEntry
+//   v/<verification id>          <seq u64>
+//   b/<tenant>\0<ver u32><fp>    IdentityBindings
+//   r/<tenant>\0<account id>     AccountBinding
+//   c/<client id>                ClientRecord
+#ifndef IDV_STORE_LEVELDB_STORE_H_
+#define IDV_STORE_LEVELDB_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "store/store.h"
+
+namespace leveldb {
+class Env;
+}
+
+namespace idv::store {
+
+struct LevelDbStoreOptions {
+  // Directory of the database; created when missing. Required.
+  std::string data_dir;
+  // Most commits gathered into one synced write. Default 1024.
+  uint32_t max_group_commit = 1024;
+  // LevelDB block cache, in MiB. Default 64.
+  uint32_t block_cache_mib = 64;
+  // Threads serving reads. Default 2.
+  int reader_threads = 2;
+  // File system access; nullptr for the real one. Tests inject faults through it. Not owned.
+  leveldb::Env* env = nullptr;
+};
+
+absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOptions& options);
+
+}  // namespace idv::store
+
+#endif  // IDV_STORE_LEVELDB_STORE_H_

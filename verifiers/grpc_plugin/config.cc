@@ -1,0 +1,75 @@
+#include "verifiers/grpc_plugin/config.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
+
+namespace idv::verifiers {
+namespace {
+
+constexpr absl::Duration kDefaultTimeout = absl::Seconds(2);
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+bool IsLoopbackTarget(absl::string_view target) {
+  for (absl::string_view scheme : {"dns:///", "ipv4:", "ipv6:"}) {
+    if (absl::ConsumePrefix(&target, scheme)) break;
+  }
+  return absl::StartsWith(target, "127.") || absl::StartsWith(target, "localhost:") ||
+         absl::StartsWith(target, "[::1]:");
+}
+
+std::string GrpcPluginFactory::ConfigType() const {
+  return idv::config::v1::GrpcPluginConfig::descriptor()->full_name();
+}
+
+absl::StatusOr<std::unique_ptr<Verifier>> GrpcPluginFactory::Create(
+    const idv::config::v1::BackendConfig& config) const {
+  idv::config::v1::GrpcPluginConfig plugin;
+  if (!config.typed_config().UnpackTo(&plugin)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("backend \"", config.name(), "\": typed_config is not a GrpcPluginConfig"));
+  }
+  if (plugin.target().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("backend \"", config.name(), "\": no target"));
+  }
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (plugin.plaintext()) {
+    if (!IsLoopbackTarget(plugin.target())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "backend \"", config.name(), "\": plaintext is allowed only for loopback targets"));
+    }
+    creds = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    if (!plugin.ca_file().empty()) {
+      absl::StatusOr<std::string> ca = ReadFile(plugin.ca_file());
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *std::move(ca);
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  absl::Duration timeout = kDefaultTimeout;
+  if (config.has_timeout()) {
+    timeout = absl::Seconds(config.timeout().seconds()) + absl::Nanoseconds(config.timeout().nanos());
+  }
+  return std::unique_ptr<Verifier>(std::make_unique<GrpcPluginVerifier>(
+      config.name(), grpc::CreateChannel(plugin.target(), creds), timeout));
+}
+
+}  // namespace idv::verifiers

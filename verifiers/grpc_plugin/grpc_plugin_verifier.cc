@@ -1,0 +1,115 @@
+#include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
+
+#include <grpcpp/client_context.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace idv::verifiers {
+namespace {
+
+using idv::plugin::v1::CheckRequest;
+using idv::plugin::v1::CheckResponse;
+
+const char* GrpcCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "OTHER";
+  }
+}
+
+// One outstanding call. Owns everything the async RPC touches; deleted by its completion.
+struct Call {
+  grpc::ClientContext context;
+  CheckRequest request;
+  CheckResponse response;
+  absl::AnyInvocable<void(CheckResult) &&> done;
+  absl::Time started;
+
+  ~Call() {
+    identity::Wipe(*request.mutable_document_number());
+    identity::Wipe(*request.mutable_full_name());
+    identity::Wipe(*request.mutable_phone_number());
+  }
+};
+
+}  // namespace
+
+CheckResult MapPluginAnswer(const grpc::Status& status, const CheckResponse& response) {
+  CheckResult r;
+  if (!status.ok()) {
+    r.outcome = idv::v1::UNAVAILABLE;
+    r.reason = status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+                   ? idv::v1::AUTHORITY_TIMEOUT
+                   : idv::v1::AUTHORITY_ERROR;
+    r.raw_code = absl::StrCat("grpc:", GrpcCodeName(status.error_code()));
+    return r;
+  }
+  r.raw_code = response.raw_code().empty() ? idv::plugin::v1::Verdict_Name(response.verdict())
+                                           : response.raw_code();
+  switch (response.verdict()) {
+    case idv::plugin::v1::MATCH:
+      r.outcome = idv::v1::VERIFIED;
+      r.reason = idv::v1::ELEMENTS_MATCH;
+      break;
+    case idv::plugin::v1::MISMATCH: {
+      const bool only_name = response.mismatched_size() == 1 &&
+                             response.mismatched(0) == idv::plugin::v1::FULL_NAME;
+      r.outcome = idv::v1::MISMATCH;
+      r.reason = only_name ? idv::v1::NAME_MISMATCH : idv::v1::ELEMENTS_MISMATCH;
+      break;
+    }
+    case idv::plugin::v1::NOT_FOUND:
+      r.outcome = idv::v1::NOT_FOUND;
+      r.reason = idv::v1::NO_RECORD;
+      break;
+    case idv::plugin::v1::PENDING:
+      r.outcome = idv::v1::PENDING;
+      r.reason = idv::v1::AUTHORITY_PENDING;
+      break;
+    default:
+      r.outcome = idv::v1::UNAVAILABLE;
+      r.reason = idv::v1::AUTHORITY_ERROR;
+      break;
+  }
+  return r;
+}
+
+GrpcPluginVerifier::GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::Channel> channel,
+                                       absl::Duration timeout)
+    : info_{std::move(name), /*authoritative=*/true},
+      timeout_(timeout),
+      stub_(idv::plugin::v1::VerifierPlugin::NewStub(std::move(channel))) {}
+
+void GrpcPluginVerifier::Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
+                               absl::AnyInvocable<void(CheckResult) &&> done) {
+  auto* call = new Call;
+  call->done = std::move(done);
+  call->started = absl::Now();
+  call->context.set_deadline(absl::ToChronoTime(std::min(ctx.deadline, call->started + timeout_)));
+  call->request.set_request_id(ctx.request_id);
+  call->request.set_document_type(claim.document_type);
+  call->request.set_document_number(claim.document_number);
+  call->request.set_full_name(claim.full_name);
+  call->request.set_phone_number(claim.phone_number);
+  call->request.set_issuing_country(claim.issuing_country);
+  stub_->async()->Check(&call->context, &call->request, &call->response,
+                        [call](grpc::Status status) {
+                          CheckResult result = MapPluginAnswer(status, call->response);
+                          result.latency = absl::Now() - call->started;
+                          auto done = std::move(call->done);
+                          delete call;
+                          std::move(done)(std::move(result));
+                        });
+}
+
+}  // namespace idv::verifiers

@@ -1,0 +1,40 @@
+#include "verifiers/registry.h"
+
+#include "absl/strings/str_cat.h"
+#include "verifiers/grpc_plugin/config.h"
+
+namespace idv::verifiers {
+
+absl::Status VerifierRegistry::Register(std::unique_ptr<VerifierFactory> factory) {
+  const std::string type = factory->ConfigType();
+  if (!factories_.emplace(type, std::move(factory)).second) {
+    return absl::AlreadyExistsError(absl::StrCat("a factory for ", type, " is registered"));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<VerifierFactory> VerifierRegistry::Replace(
+    std::unique_ptr<VerifierFactory> factory) {
+  std::unique_ptr<VerifierFactory>& slot = factories_[factory->ConfigType()];
+  std::swap(slot, factory);
+  return factory;
+}
+
+absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
+    const idv::config::v1::BackendConfig& config) const {
+  const std::string& url = config.typed_config().type_url();
+  const std::string type = url.substr(url.rfind('/') + 1);
+  auto it = factories_.find(type);
+  if (it == factories_.end()) {
+    return absl::InvalidArgumentError(absl::StrCat("backend \"", config.name(),
+                                                   "\": unknown backend config type \"", type,
+                                                   "\""));
+  }
+  return it->second->Create(config);
+}
+
+absl::Status RegisterBuiltinVerifiers(VerifierRegistry& registry) {
+  return registry.Register(std::make_unique<GrpcPluginFactory>());
+}
+
+}  // namespace idv::verifiers

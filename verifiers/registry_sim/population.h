@@ -1,0 +1,44 @@
+// The synthetic population of idv-registry-sim: deterministic for a (size, seed) pair, so tests and
+// load runs on any machine see the same people. Every document number is a valid GB 11643 resident
+// ID (real address codes, real birth dates 1940-2015, correct check character); names are
+// plausible Chinese names, about 3% of them minority names with a middle dot (U+00B7).
+//
+// Immutable after Generate; safe to read from any number of threads.
+#ifndef IDV_VERIFIERS_REGISTRY_SIM_POPULATION_H_
+#define IDV_VERIFIERS_REGISTRY_SIM_POPULATION_H_
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace idv::sim {
+
+struct Person {
+  std::string document_number;
+  std::string full_name;
+};
+
+class Population {
+ public:
+  static Population Generate(size_t size, uint64_t seed);
+
+  size_t size() const { return people_.size(); }
+  const Person& at(size_t i) const { return people_[i]; }
+  // The person holding `document_number`, or nullptr.
+  const Person* Find(absl::string_view document_number) const;
+
+  // Writes "document_type,document_number,full_name" lines (with that header) to `path`.
+  absl::Status ExportCsv(const std::string& path) const;
+
+ private:
+  std::vector<Person> people_;
+  std::unordered_map<std::string, size_t> by_number_;
+};
+
+}  // namespace idv::sim
+
+#endif  // IDV_VERIFIERS_REGISTRY_SIM_POPULATION_H_

@@ -1,0 +1,57 @@
+// Verifier backends: the authorities idv asks whether a claim is genuine.
+//
+// A Verifier wraps one backend (a registry, a carrier check, a commercial API, or an offline
+// rule set). Implementations must be thread-safe, and Check must never block the calling thread:
+// it starts the work and returns, and `done` runs later (possibly on another thread, possibly
+// before Check returns). `done` runs exactly once.
+//
+// Backends are built by a VerifierFactory chosen by the full name of the message inside
+// BackendConfig.typed_config (see verifiers/registry.h).
+#ifndef IDV_VERIFIERS_VERIFIER_H_
+#define IDV_VERIFIERS_VERIFIER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "identity/claim.h"
+#include "idv/v1/verification.pb.h"
+
+namespace idv::verifiers {
+
+struct VerifierInfo {
+  // The configured backend name.
+  std::string name;
+  // Whether a match from this backend is authoritative (may yield VERIFIED).
+  bool authoritative = false;
+};
+
+struct CheckContext {
+  // idv's verification id, passed on for log correlation.
+  std::string request_id;
+  // The backend must answer (or give up) by then.
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+struct CheckResult {
+  // VERIFIED, MISMATCH, NOT_FOUND or PENDING for an answer; UNAVAILABLE when there was none.
+  idv::v1::Outcome outcome = idv::v1::UNAVAILABLE;
+  idv::v1::ReasonCode reason = idv::v1::AUTHORITY_ERROR;
+  // The backend's own result code, verbatim.
+  std::string raw_code;
+  absl::Duration latency;
+};
+
+class Verifier {
+ public:
+  virtual ~Verifier() = default;
+  virtual const VerifierInfo& Info() const = 0;
+  // REQUIRES: `claim` stays valid until `done` has run.
+  virtual void Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
+                     absl::AnyInvocable<void(CheckResult) &&> done) = 0;
+};
+
+}  // namespace idv::verifiers
+
+#endif  // IDV_VERIFIERS_VERIFIER_H_
