@@ -67,6 +67,7 @@ struct Fingerprint {
   bool operator==(const Fingerprint& o) const {
     return version == o.version && bytes == o.bytes;
   }
+  bool operator!=(const Fingerprint& o) const { return !(*this == o); }
 };
 
 class KeyRing {

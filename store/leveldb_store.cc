@@ -322,12 +322,20 @@ class LevelDbStore final : public Store {
       results.push_back(CommitResult{seq, binding});
       ++seq;
     }
-    leveldb::WriteOptions wo;
-    wo.sync = true;
-    absl::Status written = FromLevelDb(db_->Write(wo, &batch), "write audit batch");
+    absl::Status written = failed_;
+    if (written.ok()) {
+      leveldb::WriteOptions wo;
+      wo.sync = true;
+      written = FromLevelDb(db_->Write(wo, &batch), "write audit batch");
+    }
     if (written.ok()) {
       next_sequence_ = seq;
       last_hash_ = std::move(prev);
+    } else if (failed_.ok()) {
+      // Fail-stop: after a failed write neither LevelDB's log writer nor the chain head can be
+      // trusted to match the disk. Refuse every later commit; reopening recovers both from disk.
+      failed_ = absl::UnavailableError(
+          absl::StrCat("store stopped accepting writes after a failed write: ", written.message()));
     }
     for (size_t i = 0; i < group.size(); ++i) {
       std::move(group[i].done)(written.ok() ? std::move(results[i]) : written);
@@ -342,6 +350,7 @@ class LevelDbStore final : public Store {
   // Owned by the writer thread.
   uint64_t next_sequence_;
   std::string last_hash_;
+  absl::Status failed_;  // not OK once a write failed
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -397,7 +406,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOption
   std::unique_ptr<const leveldb::FilterPolicy> filter(leveldb::NewBloomFilterPolicy(10));
   leveldb::Options lo;
   lo.create_if_missing = true;
-  lo.paranoid_checks = true;
+  // Not paranoid_checks: a crash mid-write can leave a torn record at the end of the log, which
+  // LevelDB then drops on recovery (it was never acknowledged). Paranoid mode would refuse to open.
   lo.block_cache = cache.get();
   lo.filter_policy = filter.get();
   if (options.env != nullptr) lo.env = options.env;

@@ -42,8 +42,10 @@ class Store {
   virtual ~Store() = default;
 
   // Appends the audit record and applies the binding in one atomic, synced write. `done` runs
-  // once the write is durable (or has failed, in which case nothing of it was stored). Commits are
-  // applied in the order they were queued; binding decisions see every earlier commit.
+  // once the write is durable, or with an error when it was not. Commits are applied in the order
+  // they were queued; binding decisions see every earlier commit. After a write fails, every
+  // later commit fails with Unavailable until the store is reopened (fail-stop), so memory and
+  // disk never disagree.
   virtual void CommitVerification(VerificationCommit commit, Callback<CommitResult> done) = 0;
 
   // The audit record of verification `id` in `tenant`. NotFound when there is none, or it belongs
