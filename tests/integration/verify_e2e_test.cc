@@ -1,0 +1,463 @@
+// End to end: idv-registry-sim and idvd as real processes on loopback ports, called over gRPC.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <leveldb/db.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "identity/resident_id.h"
+#include "idv/sim/v1/sim.grpc.pb.h"
+#include "idv/v1/verification.grpc.pb.h"
+#include "tests/integration/process.h"
+
+namespace idv {
+namespace {
+
+using idv::testing::Process;
+using idv::testing::TempDir;
+
+struct Person {
+  std::string number;
+  std::string name;
+};
+
+std::vector<Person> ReadPopulation(const std::string& csv) {
+  std::vector<Person> people;
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    people.push_back(Person{f[1], f[2]});
+  }
+  return people;
+}
+
+// A valid resident ID number the simulator does not hold.
+std::string UnknownValidNumber(const std::vector<Person>& people) {
+  std::set<std::string> known;
+  for (const Person& p : people) known.insert(p.number);
+  for (int seq = 0; seq < 1000; ++seq) {
+    std::string n = absl::StrCat("11010119800101", absl::Dec(seq, absl::kZeroPad3));
+    n.push_back(identity::ResidentIdCheckCharacter(n));
+    if (known.count(n) == 0) return n;
+  }
+  return "";
+}
+
+// One simulator and one idvd in a private temporary directory.
+class Cluster {
+ public:
+  struct Options {
+    int population = 300;
+    uint32_t max_accounts = 2;
+    std::string policy_deadline = "seconds: 1";
+    std::string tls;  // a `tls { ... }` block, or empty
+  };
+
+  explicit Cluster(Options options) : options_(std::move(options)) {}
+
+  void StartSim() {
+    auto sim = Process::Start({IDV_SIM_PATH, "--listen=127.0.0.1:0",
+                               absl::StrCat("--population=", options_.population), "--seed=11",
+                               "--export_csv=" + dir_.path() + "/population.csv"});
+    ASSERT_TRUE(sim.ok()) << sim.status();
+    sim_ = *std::move(sim);
+    auto address = sim_->WaitForListening();
+    ASSERT_TRUE(address.ok()) << address.status();
+    sim_address_ = *address;
+    people_ = ReadPopulation(dir_.path() + "/population.csv");
+    ASSERT_EQ(people_.size(), static_cast<size_t>(options_.population));
+  }
+
+  void StartIdvd() {
+    const std::string config = dir_.path() + "/idvd.textproto";
+    testing::WriteFileOrDie(config, absl::StrCat(R"(
+      listen: "127.0.0.1:0"
+      data_dir: ")", data_dir(), R"("
+      keys { master_key_file: ")", dir_.path(), R"(/master.key" create_if_missing: true }
+      backends {
+        name: "sim"
+        typed_config {
+          [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: ")", sim_address_,
+                                                 R"(" plaintext: true }
+        }
+      }
+      policies { document_types: CN_RESIDENT_ID backends: "sim" deadline { )",
+                                                 options_.policy_deadline, R"( } }
+      binding { max_accounts_per_identity: )", options_.max_accounts, "}\n", options_.tls));
+    auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
+    ASSERT_TRUE(idvd.ok()) << idvd.status();
+    idvd_ = *std::move(idvd);
+    auto address = idvd_->WaitForListening();
+    ASSERT_TRUE(address.ok()) << address.status();
+    idvd_address_ = *address;
+    std::string key = testing::ReadFileOrDie(data_dir() + "/admin.key");
+    token_ = key.substr(0, key.find('\n'));
+    std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+    if (!ca_pem_.empty()) {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = ca_pem_;
+      creds = grpc::SslCredentials(ssl);
+    }
+    stub_ = idv::v1::VerificationService::NewStub(
+        grpc::CreateChannel("localhost:" + idvd_address_.substr(idvd_address_.rfind(':') + 1),
+                            creds));
+  }
+
+  void Start() {
+    StartSim();
+    if (::testing::Test::HasFatalFailure()) return;
+    StartIdvd();
+  }
+
+  grpc::Status Verify(const std::string& account, const std::string& number,
+                      const std::string& name, bool bind, idv::v1::VerifyResponse* resp,
+                      const std::string& token_override = "<own>") {
+    idv::v1::VerifyRequest req;
+    req.set_account_id(account);
+    req.set_bind(bind);
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(number);
+    req.mutable_claim()->set_full_name(name);
+    grpc::ClientContext ctx;
+    Authorize(ctx, token_override);
+    tested_.insert(number);
+    tested_.insert(name);
+    return stub_->Verify(&ctx, req, resp);
+  }
+
+  grpc::Status GetBinding(const std::string& account, idv::v1::Binding* out) {
+    idv::v1::GetBindingRequest req;
+    req.set_account_id(account);
+    grpc::ClientContext ctx;
+    Authorize(ctx, "<own>");
+    return stub_->GetBinding(&ctx, req, out);
+  }
+
+  grpc::Status GetVerification(const std::string& id, idv::v1::Verification* out) {
+    idv::v1::GetVerificationRequest req;
+    req.set_verification_id(id);
+    grpc::ClientContext ctx;
+    Authorize(ctx, "<own>");
+    return stub_->GetVerification(&ctx, req, out);
+  }
+
+  uint64_t SimChecks() {
+    auto stub = idv::sim::v1::SimulatorControl::NewStub(
+        grpc::CreateChannel(sim_address_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    idv::sim::v1::Stats stats;
+    EXPECT_TRUE(stub->GetStats(&ctx, {}, &stats).ok());
+    return stats.checks_received();
+  }
+
+  // Checks that nothing under the data directory, nor anything idvd printed, holds a tested
+  // document number or name: neither the raw files (WAL included) nor, since table files may be
+  // compressed, any key or value LevelDB returns.
+  void ExpectNoPlaintext() {
+    ASSERT_FALSE(idvd_->running()) << "stop idvd first";
+    ASSERT_FALSE(tested_.empty());
+    std::vector<std::string> blobs;
+    for (const std::string& f : testing::ListFiles(data_dir())) {
+      blobs.push_back(testing::ReadFileOrDie(f));
+    }
+    ASSERT_GT(blobs.size(), 3u);
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), data_dir() + "/db", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    size_t entries = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++entries) {
+      blobs.push_back(it->key().ToString() + it->value().ToString());
+    }
+    EXPECT_GT(entries, tested_.size() / 2);
+    blobs.push_back(idvd_->Output());
+    for (const std::string& secret : tested_) {
+      if (secret.size() < 4) continue;
+      for (const std::string& blob : blobs) {
+        EXPECT_EQ(blob.find(secret), std::string::npos) << "plaintext found at rest";
+      }
+    }
+  }
+
+  std::string data_dir() const { return dir_.path() + "/data"; }
+  const std::string& dir() const { return dir_.path(); }
+  const std::vector<Person>& people() const { return people_; }
+  Process& sim() { return *sim_; }
+  Process& idvd() { return *idvd_; }
+  void set_ca_pem(std::string pem) { ca_pem_ = std::move(pem); }
+
+ private:
+  void Authorize(grpc::ClientContext& ctx, const std::string& token_override) {
+    const std::string token = token_override == "<own>" ? token_ : token_override;
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  }
+
+  Options options_;
+  TempDir dir_;
+  std::unique_ptr<Process> sim_;
+  std::unique_ptr<Process> idvd_;
+  std::string sim_address_;
+  std::string idvd_address_;
+  std::string token_;
+  std::string ca_pem_;
+  std::vector<Person> people_;
+  std::set<std::string> tested_;
+  std::unique_ptr<idv::v1::VerificationService::Stub> stub_;
+};
+
+class VerifyE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<Cluster>(Cluster::Options{});
+    cluster_->Start();
+  }
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(VerifyE2eTest, KnownPersonIsVerifiedAndBound) {
+  const Person& p = cluster_->people()[0];
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->Verify("acct-1", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(resp.reason().code(), idv::v1::ELEMENTS_MATCH);
+  EXPECT_EQ(resp.binding(), idv::v1::BOUND);
+  ASSERT_EQ(resp.checks_size(), 1);
+  EXPECT_EQ(resp.checks(0).backend(), "sim");
+  EXPECT_EQ(resp.checks(0).raw_code(), "SIM-200");
+  EXPECT_TRUE(resp.has_derived());
+
+  idv::v1::Binding binding;
+  ASSERT_TRUE(cluster_->GetBinding("acct-1", &binding).ok());
+  EXPECT_EQ(binding.verification_id(), resp.verification_id());
+  EXPECT_EQ(binding.masked_document_number(),
+            p.number.substr(0, 3) + std::string(11, '*') + p.number.substr(14));
+
+  idv::v1::Verification record;
+  ASSERT_TRUE(cluster_->GetVerification(resp.verification_id(), &record).ok());
+  EXPECT_EQ(record.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(record.binding(), idv::v1::BOUND);
+  EXPECT_EQ(record.account_id(), "acct-1");
+  EXPECT_EQ(record.masked_name().find('*'), record.masked_name().size() - 1);
+
+  idv::v1::Binding none;
+  EXPECT_EQ(cluster_->GetBinding("acct-unknown", &none).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(VerifyE2eTest, OtherNameIsMismatchUnknownNumberIsNotFound) {
+  const Person& p = cluster_->people()[1];
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->Verify("acct-2", p.number, p.name + "某", true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::MISMATCH);
+  EXPECT_EQ(resp.reason().code(), idv::v1::NAME_MISMATCH);
+  EXPECT_EQ(resp.binding(), idv::v1::NOT_REQUESTED);  // only VERIFIED binds
+
+  const std::string unknown = UnknownValidNumber(cluster_->people());
+  ASSERT_FALSE(unknown.empty());
+  ASSERT_TRUE(cluster_->Verify("acct-3", unknown, "王伟", true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::NOT_FOUND);
+  EXPECT_EQ(resp.reason().code(), idv::v1::NO_RECORD);
+}
+
+TEST_F(VerifyE2eTest, BadCheckDigitIsInvalidWithoutAskingTheAuthority) {
+  const Person& p = cluster_->people()[2];
+  std::string bad = p.number;
+  bad[17] = bad[17] == '1' ? '2' : '1';
+  const uint64_t before = cluster_->SimChecks();
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->Verify("acct-4", bad, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::INVALID);
+  EXPECT_EQ(resp.reason().code(), idv::v1::INVALID_CHECK_CHARACTER);
+  EXPECT_EQ(resp.reason().field(), "claim.document_number");
+  EXPECT_EQ(resp.checks_size(), 0);
+  EXPECT_EQ(cluster_->SimChecks(), before);
+}
+
+TEST_F(VerifyE2eTest, MissingOrWrongKeyIsUnauthenticatedAndDoesNoWork) {
+  const Person& p = cluster_->people()[3];
+  const uint64_t before = cluster_->SimChecks();
+  idv::v1::VerifyResponse resp;
+  EXPECT_EQ(cluster_->Verify("a", p.number, p.name, true, &resp, "").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(cluster_->Verify("a", p.number, p.name, true, &resp, "admXXXX.wrong").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(cluster_->SimChecks(), before);
+  idv::v1::Binding binding;
+  EXPECT_EQ(cluster_->GetBinding("a", &binding).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(VerifyE2eTest, MalformedRequestIsInvalidArgument) {
+  const Person& p = cluster_->people()[3];
+  idv::v1::VerifyResponse resp;
+  EXPECT_EQ(cluster_->Verify("", p.number, p.name, true, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(cluster_->Verify(std::string(129, 'a'), p.number, p.name, true, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(cluster_->Verify("a", std::string(65, '1'), p.name, true, &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  idv::v1::Verification v;
+  EXPECT_EQ(cluster_->GetVerification("not-an-id", &v).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(VerifyE2eTest, BindingCapAndRepeats) {
+  const Person& p = cluster_->people()[4];
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->Verify("cap-1", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::BOUND);
+  ASSERT_TRUE(cluster_->Verify("cap-2", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::BOUND);
+  ASSERT_TRUE(cluster_->Verify("cap-3", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(resp.binding(), idv::v1::LIMIT_REACHED);  // max_accounts_per_identity: 2
+  ASSERT_TRUE(cluster_->Verify("cap-1", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::ALREADY_BOUND);
+  const Person& q = cluster_->people()[5];
+  ASSERT_TRUE(cluster_->Verify("cap-1", q.number, q.name, true, &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::ACCOUNT_HAS_OTHER_IDENTITY);
+  idv::v1::Binding binding;
+  EXPECT_EQ(cluster_->GetBinding("cap-3", &binding).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(VerifyE2eTest, HungAuthorityIsUnavailableWithinTheDeadline) {
+  const Person& p = cluster_->people()[6];
+  cluster_->sim().Signal(SIGSTOP);  // accepts connections, answers nothing
+  idv::v1::VerifyResponse resp;
+  const absl::Time start = absl::Now();
+  grpc::Status status = cluster_->Verify("hang", p.number, p.name, true, &resp);
+  const absl::Duration took = absl::Now() - start;
+  cluster_->sim().Signal(SIGCONT);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_EQ(resp.reason().code(), idv::v1::AUTHORITY_TIMEOUT);
+  EXPECT_EQ(resp.binding(), idv::v1::NOT_REQUESTED);
+  // The policy deadline is 1 s; the client allowed 20 s.
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Seconds(3));
+}
+
+TEST_F(VerifyE2eTest, StoppedAuthorityIsUnavailable) {
+  const Person& p = cluster_->people()[7];
+  cluster_->sim().Signal(SIGKILL);
+  cluster_->sim().Wait();
+  idv::v1::VerifyResponse resp;
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(cluster_->Verify("down", p.number, p.name, true, &resp).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ(resp.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_EQ(resp.binding(), idv::v1::NOT_REQUESTED);
+  ASSERT_EQ(resp.checks_size(), 1);
+  EXPECT_EQ(resp.checks(0).outcome(), idv::v1::UNAVAILABLE);
+}
+
+TEST_F(VerifyE2eTest, CleanShutdownOnSigtermAndNoPlaintextAtRest) {
+  idv::v1::VerifyResponse resp;
+  for (int i = 0; i < 12; ++i) {
+    const Person& p = cluster_->people()[10 + i];
+    switch (i % 4) {
+      case 0: cluster_->Verify(absl::StrCat("s", i), p.number, p.name, true, &resp); break;
+      case 1: cluster_->Verify(absl::StrCat("s", i), p.number, p.name + "华", true, &resp); break;
+      case 2: {
+        std::string bad = p.number;
+        bad[17] = bad[17] == '1' ? '2' : '1';
+        cluster_->Verify(absl::StrCat("s", i), bad, p.name, true, &resp);
+        break;
+      }
+      case 3: cluster_->Verify(absl::StrCat("s", i), p.number, p.name, false, &resp); break;
+    }
+  }
+  cluster_->idvd().Signal(SIGTERM);
+  const int status = cluster_->idvd().Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(cluster_->idvd().Output().find("stopped"), std::string::npos);
+  cluster_->ExpectNoPlaintext();
+}
+
+TEST(DurabilityTest, BindingSurvivesSigkillRightAfterTheAnswer) {
+  Cluster cluster(Cluster::Options{});
+  cluster.Start();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  idv::v1::VerifyResponse resp;
+  for (int i = 0; i < 5; ++i) {
+    const Person& p = cluster.people()[i];
+    ASSERT_TRUE(cluster.Verify(absl::StrCat("k", i), p.number, p.name, true, &resp).ok());
+    ASSERT_EQ(resp.binding(), idv::v1::BOUND);
+  }
+  cluster.idvd().Signal(SIGKILL);  // no chance to flush anything
+  cluster.idvd().Wait();
+  cluster.ExpectNoPlaintext();      // the WAL holds no plaintext either
+
+  cluster.StartIdvd();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  for (int i = 0; i < 5; ++i) {
+    idv::v1::Binding binding;
+    ASSERT_TRUE(cluster.GetBinding(absl::StrCat("k", i), &binding).ok()) << i;
+  }
+  idv::v1::Verification record;
+  EXPECT_TRUE(cluster.GetVerification(resp.verification_id(), &record).ok());
+  const Person& p = cluster.people()[0];
+  ASSERT_TRUE(cluster.Verify("k0", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::ALREADY_BOUND);
+}
+
+TEST(TlsTest, ServesTlsWithACertificateMadeForTheTest) {
+  TempDir certs;
+  const std::string key = certs.path() + "/server.key", cert = certs.path() + "/server.pem";
+  auto openssl = Process::Start({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                                 "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                                 "-keyout", key, "-out", cert});
+  ASSERT_TRUE(openssl.ok());
+  const int rc = (*openssl)->Wait();
+  ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << (*openssl)->Output();
+
+  Cluster::Options options;
+  options.tls = absl::StrCat("tls { cert_file: \"", cert, "\" key_file: \"", key, "\" }");
+  Cluster cluster(options);
+  cluster.set_ca_pem(testing::ReadFileOrDie(cert));
+  cluster.Start();
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const Person& p = cluster.people()[0];
+  idv::v1::VerifyResponse resp;
+  grpc::Status status = cluster.Verify("tls-1", p.number, p.name, true, &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+}
+
+TEST(StartupTest, MissingMasterKeyRefusesToStart) {
+  TempDir dir;
+  const std::string config = dir.path() + "/idvd.textproto";
+  testing::WriteFileOrDie(config, absl::StrCat("listen: \"127.0.0.1:0\" data_dir: \"", dir.path(),
+                                               "/data\" keys { master_key_file: \"", dir.path(),
+                                               "/absent.key\" }"));
+  auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
+  ASSERT_TRUE(idvd.ok());
+  const int status = (*idvd)->Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE((*idvd)->Output().find("absent.key does not exist"), std::string::npos)
+      << (*idvd)->Output();
+}
+
+TEST(StartupTest, BadConfigNamesTheLine) {
+  TempDir dir;
+  const std::string config = dir.path() + "/idvd.textproto";
+  testing::WriteFileOrDie(config, "listen: \"127.0.0.1:0\"\nno_such_field: 1\n");
+  auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
+  ASSERT_TRUE(idvd.ok());
+  const int status = (*idvd)->Wait();
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE((*idvd)->Output().find("line 2"), std::string::npos) << (*idvd)->Output();
+}
+
+}  // namespace
+}  // namespace idv
