@@ -27,7 +27,8 @@
 
 ABSL_FLAG(std::string, server, "127.0.0.1:7443", "idvd address, HOST:PORT");
 ABSL_FLAG(std::string, token_file, "data/admin.key", "file holding the API key");
-ABSL_FLAG(std::string, ca_file, "", "PEM CA to verify idvd's TLS certificate; plaintext when empty");
+ABSL_FLAG(std::string, ca_file, "",
+          "PEM CA to verify idvd's TLS certificate; plaintext when empty");
 ABSL_FLAG(bool, json, false, "print JSON instead of a table");
 ABSL_FLAG(int32_t, timeout_ms, 10000, "call deadline in milliseconds");
 ABSL_FLAG(std::string, account, "", "verify: the operator's account id");

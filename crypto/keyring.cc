@@ -37,8 +37,8 @@ absl::Status CreateKeyFile(const std::string& path) {
   if (fd < 0) return ErrnoStatus("cannot create", path);
   uint8_t key[kKeyBytes];
   randombytes_buf(key, sizeof key);
-  const bool ok = ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) &&
-                  ::fsync(fd) == 0;
+  const bool ok =
+      ::write(fd, key, sizeof key) == static_cast<ssize_t>(sizeof key) && ::fsync(fd) == 0;
   sodium_memzero(key, sizeof key);
   ::close(fd);
   if (!ok) {
@@ -97,13 +97,12 @@ absl::StatusOr<SecretBytes> LoadMasterKey(const std::string& path, bool create_i
     if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("cannot read", path);
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "master key file ", path, " is readable by group or others; chmod 600 it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("master key file ", path, " is readable by group or others; chmod 600 it"));
   }
   if (st.st_size != static_cast<off_t>(kKeyBytes)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("master key file ", path, " must hold exactly 32 bytes, it holds ",
-                     st.st_size));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master key file ", path, " must hold exactly 32 bytes, it holds ", st.st_size));
   }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open", path);

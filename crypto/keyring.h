@@ -64,9 +64,7 @@ struct Fingerprint {
 
   // "v<version>:<64 hex digits>".
   std::string ToString() const;
-  bool operator==(const Fingerprint& o) const {
-    return version == o.version && bytes == o.bytes;
-  }
+  bool operator==(const Fingerprint& o) const { return version == o.version && bytes == o.bytes; }
   bool operator!=(const Fingerprint& o) const { return !(*this == o); }
 };
 

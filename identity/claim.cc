@@ -90,8 +90,8 @@ OfflineResult CheckClaim(const idv::v1::IdentityClaim& in, absl::CivilDay today)
       break;
     }
     case idv::v1::DOCUMENT_TYPE_UNSPECIFIED:
-      result.rejection = Reject(idv::v1::FIELD_MISSING, "claim.document_type",
-                                "The document type is not set.");
+      result.rejection =
+          Reject(idv::v1::FIELD_MISSING, "claim.document_type", "The document type is not set.");
       return result;
     default:
       result.rejection = Reject(idv::v1::DOCUMENT_TYPE_NOT_SUPPORTED, "claim.document_type",

@@ -12,9 +12,9 @@ constexpr char kField[] = "claim.document_number";
 // Province-level codes of GB/T 2260 (the first two digits of every address code), including
 // Taiwan (71), Hong Kong (81) and Macau (82), which the standard lists as regions.
 bool IsProvince(int code) {
-  static constexpr std::array<int, 34> kProvinces = {
-      11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42,
-      43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82};
+  static constexpr std::array<int, 34> kProvinces = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34,
+                                                     35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+                                                     53, 54, 61, 62, 63, 64, 65, 71, 81, 82};
   for (int p : kProvinces) {
     if (p == code) return true;
   }
@@ -34,8 +34,8 @@ OfflineRejection Reject(idv::v1::ReasonCode code, const char* message) {
 }  // namespace
 
 char ResidentIdCheckCharacter(absl::string_view digits17) {
-  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6,
-                                                   3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5,  8, 4, 2, 1, 6,
+                                                   3, 7, 9,  10, 5, 8, 4, 2};
   static constexpr char kCheck[] = "10X98765432";
   int sum = 0;
   for (size_t i = 0; i < kWeights.size(); ++i) sum += (digits17[i] - '0') * kWeights[i];
@@ -48,7 +48,8 @@ std::optional<OfflineRejection> CheckResidentId(absl::string_view number, absl::
     return Reject(idv::v1::FIELD_MISSING, "The document number is empty.");
   }
   bool all_digits = true;
-  for (char c : number) all_digits = all_digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
+  for (char c : number)
+    all_digits = all_digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
   if (number.size() == 15 && all_digits) {
     return Reject(idv::v1::LEGACY_FORMAT,
                   "15-digit ID numbers were replaced by the 18-character form; use the number "

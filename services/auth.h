@@ -40,7 +40,8 @@ class Principal {
 
 class Authenticator {
  public:
-  Authenticator(const crypto::KeyRing& keys, const std::vector<idv::store::v1::ClientRecord>& clients);
+  Authenticator(const crypto::KeyRing& keys,
+                const std::vector<idv::store::v1::ClientRecord>& clients);
 
   // Unauthenticated for a missing, malformed, unknown, revoked or wrong key; PermissionDenied when
   // the client lacks every role in `any_of` (a bitwise or of Role).

@@ -13,7 +13,8 @@
 #include "services/server.h"
 
 ABSL_FLAG(std::string, config, "", "text-format idv.config.v1.ServerConfig file");
-ABSL_FLAG(std::string, listen, "", "HOST:PORT to serve on (overrides the config); port 0 picks one");
+ABSL_FLAG(std::string, listen, "",
+          "HOST:PORT to serve on (overrides the config); port 0 picks one");
 ABSL_FLAG(std::string, data_dir, "", "data directory (overrides the config)");
 ABSL_FLAG(int32_t, shutdown_grace_seconds, 10, "how long in-flight calls may take at shutdown");
 
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   if ((*server)->created_admin_key()) {
-    spdlog::info("first start: admin API key written to {} (mode 0600)", (*server)->admin_key_path());
+    spdlog::info("first start: admin API key written to {} (mode 0600)",
+                 (*server)->admin_key_path());
   }
   spdlog::info("listening on {}", (*server)->address());
 

@@ -44,15 +44,24 @@ absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
 
 const char* ReasonMessage(idv::v1::ReasonCode code) {
   switch (code) {
-    case idv::v1::ELEMENTS_MATCH: return "The authority confirmed the identity.";
-    case idv::v1::NAME_MISMATCH: return "The name does not match the document number.";
-    case idv::v1::ELEMENTS_MISMATCH: return "The identity elements do not match.";
-    case idv::v1::NO_RECORD: return "The authority has no record of this document number.";
-    case idv::v1::AUTHORITY_PENDING: return "The authority will answer later.";
-    case idv::v1::AUTHORITY_TIMEOUT: return "No authority answered in time; try again later.";
-    case idv::v1::AUTHORITY_ERROR: return "No authority could be reached; try again later.";
-    case idv::v1::NO_AUTHORITY_CONFIGURED: return "No authority checks this document type.";
-    default: return "";
+    case idv::v1::ELEMENTS_MATCH:
+      return "The authority confirmed the identity.";
+    case idv::v1::NAME_MISMATCH:
+      return "The name does not match the document number.";
+    case idv::v1::ELEMENTS_MISMATCH:
+      return "The identity elements do not match.";
+    case idv::v1::NO_RECORD:
+      return "The authority has no record of this document number.";
+    case idv::v1::AUTHORITY_PENDING:
+      return "The authority will answer later.";
+    case idv::v1::AUTHORITY_TIMEOUT:
+      return "No authority answered in time; try again later.";
+    case idv::v1::AUTHORITY_ERROR:
+      return "No authority could be reached; try again later.";
+    case idv::v1::NO_AUTHORITY_CONFIGURED:
+      return "No authority checks this document type.";
+    default:
+      return "";
   }
 }
 
@@ -236,30 +245,29 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetBinding(
     return reactor;
   }
   if (request->account_id().empty() || request->account_id().size() > kMaxAccountId) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "account_id must be 1 to 128 bytes"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "account_id must be 1 to 128 bytes"));
     return reactor;
   }
-  store_.GetAccountBinding(
-      principal->tenant(), request->account_id(),
-      [reactor, response, account = request->account_id()](
-          absl::StatusOr<idv::store::v1::AccountBinding> b) {
-        if (b.ok()) {
-          response->set_account_id(account);
-          response->set_document_type(b->document_type());
-          response->set_masked_document_number(b->masked_document_number());
-          response->set_verification_id(b->verification_id());
-          *response->mutable_bound_at() = b->bound_at();
-          crypto::Fingerprint fp;
-          fp.version = b->key_version();
-          if (b->identity_fingerprint().size() == fp.bytes.size()) {
-            std::copy(b->identity_fingerprint().begin(), b->identity_fingerprint().end(),
-                      fp.bytes.begin());
-          }
-          response->set_identity_fingerprint(fp.ToString());
-        }
-        reactor->Finish(ToGrpcStatus(b.status()));
-      });
+  store_.GetAccountBinding(principal->tenant(), request->account_id(),
+                           [reactor, response, account = request->account_id()](
+                               absl::StatusOr<idv::store::v1::AccountBinding> b) {
+                             if (b.ok()) {
+                               response->set_account_id(account);
+                               response->set_document_type(b->document_type());
+                               response->set_masked_document_number(b->masked_document_number());
+                               response->set_verification_id(b->verification_id());
+                               *response->mutable_bound_at() = b->bound_at();
+                               crypto::Fingerprint fp;
+                               fp.version = b->key_version();
+                               if (b->identity_fingerprint().size() == fp.bytes.size()) {
+                                 std::copy(b->identity_fingerprint().begin(),
+                                           b->identity_fingerprint().end(), fp.bytes.begin());
+                               }
+                               response->set_identity_fingerprint(fp.ToString());
+                             }
+                             reactor->Finish(ToGrpcStatus(b.status()));
+                           });
   return reactor;
 }
 

@@ -135,8 +135,7 @@ class LevelDbStore final : public Store {
     std::move(done)(absl::UnavailableError("store is closed"));
   }
 
-  void GetVerification(std::string tenant, std::string id,
-                       Callback<AuditRecord> done) override {
+  void GetVerification(std::string tenant, std::string id, Callback<AuditRecord> done) override {
     ScheduleRead(std::move(done), [this, tenant = std::move(tenant), id = std::move(id)]() {
       return ReadVerification(tenant, id);
     });
@@ -191,8 +190,8 @@ class LevelDbStore final : public Store {
   void ScheduleRead(Callback<T> done, ReadFn read) {
     // `closed` is true only when the pool refused the task because Close() has begun.
     auto closed = std::make_shared<bool>(false);
-    absl::AnyInvocable<void() &&> task = [read = std::move(read), done = std::move(done),
-                                          closed]() mutable {
+    absl::AnyInvocable<void()&&> task = [read = std::move(read), done = std::move(done),
+                                         closed]() mutable {
       if (*closed) {
         std::move(done)(absl::UnavailableError("store is closed"));
       } else {
@@ -263,9 +262,8 @@ class LevelDbStore final : public Store {
         GetMessage<IdentityBindings>(overlay, identity_key);
     if (!identity.ok()) return identity.status();
     IdentityBindings bindings = identity->value_or(IdentityBindings());
-    const idv::v1::BindingStatus status =
-        DecideBinding(*account, bindings, r.identity_fingerprint(), r.key_version(),
-                      c.max_accounts_per_identity);
+    const idv::v1::BindingStatus status = DecideBinding(
+        *account, bindings, r.identity_fingerprint(), r.key_version(), c.max_accounts_per_identity);
     if (status != idv::v1::BOUND) return status;
 
     idv::store::v1::BoundAccount* bound = bindings.add_accounts();
@@ -310,8 +308,7 @@ class LevelDbStore final : public Store {
       AuditEntry entry;
       entry.set_record(record.SerializeAsString());
       uint8_t hash[kChainHashBytes];
-      crypto_generichash(hash, sizeof hash,
-                         reinterpret_cast<const uint8_t*>(entry.record().data()),
+      crypto_generichash(hash, sizeof hash, reinterpret_cast<const uint8_t*>(entry.record().data()),
                          entry.record().size(), nullptr, 0);
       entry.set_hash(hash, sizeof hash);
       prev = entry.hash();

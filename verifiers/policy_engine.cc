@@ -38,11 +38,12 @@ absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(
   std::unique_ptr<PolicyEngine> engine(new PolicyEngine);
   for (const idv::config::v1::BackendConfig& b : config.backends()) {
     if (!IsValidBackendName(b.name())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "backend name \"", b.name(), "\" must be 1 to 64 characters of [a-z0-9_-]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("backend name \"", b.name(), "\" must be 1 to 64 characters of [a-z0-9_-]"));
     }
     if (engine->backends_.count(b.name()) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("backend \"", b.name(), "\" is defined twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("backend \"", b.name(), "\" is defined twice"));
     }
     absl::StatusOr<std::unique_ptr<Verifier>> v = registry.Create(b);
     if (!v.ok()) return v.status();
@@ -52,7 +53,8 @@ absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(
     Route route;
     route.deadline = kDefaultDeadline;
     if (p.has_deadline()) {
-      route.deadline = absl::Seconds(p.deadline().seconds()) + absl::Nanoseconds(p.deadline().nanos());
+      route.deadline =
+          absl::Seconds(p.deadline().seconds()) + absl::Nanoseconds(p.deadline().nanos());
     }
     for (const std::string& name : p.backends()) {
       auto it = engine->backends_.find(name);
@@ -96,8 +98,8 @@ void PolicyEngine::AskNext(std::unique_ptr<Run> run) {
   if (exhausted || absl::Now() >= run->ctx.deadline) {
     PolicyVerdict& v = run->verdict;
     v.outcome = idv::v1::UNAVAILABLE;
-    v.reason = (!exhausted || (!v.checks.empty() &&
-                               v.checks.back().result.reason == idv::v1::AUTHORITY_TIMEOUT))
+    v.reason = (!exhausted ||
+                (!v.checks.empty() && v.checks.back().result.reason == idv::v1::AUTHORITY_TIMEOUT))
                    ? idv::v1::AUTHORITY_TIMEOUT
                    : idv::v1::AUTHORITY_ERROR;
     std::move(run->done)(std::move(run->verdict));

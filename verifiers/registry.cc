@@ -26,9 +26,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
   const std::string type = url.substr(url.rfind('/') + 1);
   auto it = factories_.find(type);
   if (it == factories_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("backend \"", config.name(),
-                                                   "\": unknown backend config type \"", type,
-                                                   "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backend \"", config.name(), "\": unknown backend config type \"", type, "\""));
   }
   return it->second->Create(config);
 }

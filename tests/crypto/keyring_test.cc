@@ -91,7 +91,8 @@ TEST_F(KeyRingTest, IdentityIgnoresTheNameClaimDoesNot) {
   EXPECT_EQ(ring->IdentityFingerprint("t", a), ring->IdentityFingerprint("t", b));
   EXPECT_NE(ring->ClaimFingerprint("t", a), ring->ClaimFingerprint("t", b));
   // Field boundaries are unambiguous.
-  EXPECT_NE(ring->ClaimFingerprint("t", Claim("1", "23")), ring->ClaimFingerprint("t", Claim("12", "3")));
+  EXPECT_NE(ring->ClaimFingerprint("t", Claim("1", "23")),
+            ring->ClaimFingerprint("t", Claim("12", "3")));
 }
 
 TEST_F(KeyRingTest, ClientSecretHashDependsOnIdAndSecret) {

@@ -48,9 +48,9 @@ TEST(ResidentIdTest, EveryRejectionReason) {
   EXPECT_EQ(Code("1101051949123100AX"), idv::v1::INVALID_CHARACTER);
   EXPECT_EQ(Code("11010519491231002Y"), idv::v1::INVALID_CHARACTER);
   EXPECT_EQ(Code("99010519491231002X"), idv::v1::INVALID_REGION);
-  EXPECT_EQ(Code("110105194902300028"), idv::v1::INVALID_DATE);   // 30 February
-  EXPECT_EQ(Code("110105189912310020"), idv::v1::INVALID_DATE);   // before 1900
-  EXPECT_EQ(Code("110105203001010020"), idv::v1::INVALID_DATE);   // future
+  EXPECT_EQ(Code("110105194902300028"), idv::v1::INVALID_DATE);  // 30 February
+  EXPECT_EQ(Code("110105189912310020"), idv::v1::INVALID_DATE);  // before 1900
+  EXPECT_EQ(Code("110105203001010020"), idv::v1::INVALID_DATE);  // future
   EXPECT_EQ(Code("110105194912310021"), idv::v1::INVALID_CHECK_CHARACTER);
 }
 
@@ -146,7 +146,8 @@ TEST(DerivedTest, AgeBandsOnTheDecisionDate) {
 }
 
 TEST(DerivedTest, TodayInChinaIsUtcPlusEight) {
-  const absl::Time t = absl::FromCivil(absl::CivilSecond(2026, 11, 22, 16, 30, 0), absl::UTCTimeZone());
+  const absl::Time t =
+      absl::FromCivil(absl::CivilSecond(2026, 11, 22, 16, 30, 0), absl::UTCTimeZone());
   EXPECT_EQ(TodayInChina(t), absl::CivilDay(2026, 11, 23));
 }
 

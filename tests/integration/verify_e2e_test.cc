@@ -78,20 +78,25 @@ class Cluster {
 
   void StartIdvd() {
     const std::string config = dir_.path() + "/idvd.textproto";
-    testing::WriteFileOrDie(config, absl::StrCat(R"(
+    testing::WriteFileOrDie(config,
+                            absl::StrCat(R"(
       listen: "127.0.0.1:0"
-      data_dir: ")", data_dir(), R"("
-      keys { master_key_file: ")", dir_.path(), R"(/master.key" create_if_missing: true }
+      data_dir: ")",
+                                         data_dir(), R"("
+      keys { master_key_file: ")",
+                                         dir_.path(), R"(/master.key" create_if_missing: true }
       backends {
         name: "sim"
         typed_config {
-          [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: ")", sim_address_,
-                                                 R"(" plaintext: true }
+          [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: ")",
+                                         sim_address_,
+                                         R"(" plaintext: true }
         }
       }
       policies { document_types: CN_RESIDENT_ID backends: "sim" deadline { )",
-                                                 options_.policy_deadline, R"( } }
-      binding { max_accounts_per_identity: )", options_.max_accounts, "}\n", options_.tls));
+                                         options_.policy_deadline, R"( } }
+      binding { max_accounts_per_identity: )",
+                                         options_.max_accounts, "}\n", options_.tls));
     auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
     ASSERT_TRUE(idvd.ok()) << idvd.status();
     idvd_ = *std::move(idvd);
@@ -106,9 +111,8 @@ class Cluster {
       ssl.pem_root_certs = ca_pem_;
       creds = grpc::SslCredentials(ssl);
     }
-    stub_ = idv::v1::VerificationService::NewStub(
-        grpc::CreateChannel("localhost:" + idvd_address_.substr(idvd_address_.rfind(':') + 1),
-                            creds));
+    stub_ = idv::v1::VerificationService::NewStub(grpc::CreateChannel(
+        "localhost:" + idvd_address_.substr(idvd_address_.rfind(':') + 1), creds));
   }
 
   void Start() {
@@ -363,15 +367,21 @@ TEST_F(VerifyE2eTest, CleanShutdownOnSigtermAndNoPlaintextAtRest) {
   for (int i = 0; i < 12; ++i) {
     const Person& p = cluster_->people()[10 + i];
     switch (i % 4) {
-      case 0: cluster_->Verify(absl::StrCat("s", i), p.number, p.name, true, &resp); break;
-      case 1: cluster_->Verify(absl::StrCat("s", i), p.number, p.name + "华", true, &resp); break;
+      case 0:
+        cluster_->Verify(absl::StrCat("s", i), p.number, p.name, true, &resp);
+        break;
+      case 1:
+        cluster_->Verify(absl::StrCat("s", i), p.number, p.name + "华", true, &resp);
+        break;
       case 2: {
         std::string bad = p.number;
         bad[17] = bad[17] == '1' ? '2' : '1';
         cluster_->Verify(absl::StrCat("s", i), bad, p.name, true, &resp);
         break;
       }
-      case 3: cluster_->Verify(absl::StrCat("s", i), p.number, p.name, false, &resp); break;
+      case 3:
+        cluster_->Verify(absl::StrCat("s", i), p.number, p.name, false, &resp);
+        break;
     }
   }
   cluster_->idvd().Signal(SIGTERM);
@@ -394,7 +404,7 @@ TEST(DurabilityTest, BindingSurvivesSigkillRightAfterTheAnswer) {
   }
   cluster.idvd().Signal(SIGKILL);  // no chance to flush anything
   cluster.idvd().Wait();
-  cluster.ExpectNoPlaintext();      // the WAL holds no plaintext either
+  cluster.ExpectNoPlaintext();  // the WAL holds no plaintext either
 
   cluster.StartIdvd();
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
@@ -436,9 +446,9 @@ TEST(TlsTest, ServesTlsWithACertificateMadeForTheTest) {
 TEST(StartupTest, MissingMasterKeyRefusesToStart) {
   TempDir dir;
   const std::string config = dir.path() + "/idvd.textproto";
-  testing::WriteFileOrDie(config, absl::StrCat("listen: \"127.0.0.1:0\" data_dir: \"", dir.path(),
-                                               "/data\" keys { master_key_file: \"", dir.path(),
-                                               "/absent.key\" }"));
+  testing::WriteFileOrDie(
+      config, absl::StrCat("listen: \"127.0.0.1:0\" data_dir: \"", dir.path(),
+                           "/data\" keys { master_key_file: \"", dir.path(), "/absent.key\" }"));
   auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
   ASSERT_TRUE(idvd.ok());
   const int status = (*idvd)->Wait();

@@ -26,9 +26,9 @@ TEST(VerificationIdTest, WellFormedUniqueAndTimeOrdered) {
 
 TEST(VerificationIdTest, RejectsMalformed) {
   EXPECT_FALSE(IsWellFormedVerificationId(""));
-  EXPECT_FALSE(IsWellFormedVerificationId("01M81K2ZH0R30307XA1EP35Q4"));    // 25
-  EXPECT_FALSE(IsWellFormedVerificationId("01M81K2ZH0R30307XA1EP35Q4I"));   // I is not Crockford
-  EXPECT_FALSE(IsWellFormedVerificationId("81M81K2ZH0R30307XA1EP35Q4G"));   // > 128 bits
+  EXPECT_FALSE(IsWellFormedVerificationId("01M81K2ZH0R30307XA1EP35Q4"));   // 25
+  EXPECT_FALSE(IsWellFormedVerificationId("01M81K2ZH0R30307XA1EP35Q4I"));  // I is not Crockford
+  EXPECT_FALSE(IsWellFormedVerificationId("81M81K2ZH0R30307XA1EP35Q4G"));  // > 128 bits
   EXPECT_TRUE(IsWellFormedVerificationId("01M81K2ZH0R30307XA1EP35Q4G"));
 }
 

@@ -18,7 +18,8 @@ using idv::config::v1::ServerConfig;
 class FakeVerifier final : public Verifier {
  public:
   FakeVerifier(std::string name, std::string behaviour, std::atomic<int>* calls)
-      : info_{std::move(name), behaviour != "weak"}, behaviour_(std::move(behaviour)),
+      : info_{std::move(name), behaviour != "weak"},
+        behaviour_(std::move(behaviour)),
         calls_(calls) {}
   const VerifierInfo& Info() const override { return info_; }
   void Check(const CheckContext& ctx, const identity::NormalizedClaim&,
@@ -61,7 +62,9 @@ class FakeFactory final : public VerifierFactory {
 
 class PolicyEngineTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(registry_.Register(std::make_unique<FakeFactory>(&calls_)).ok()); }
+  void SetUp() override {
+    ASSERT_TRUE(registry_.Register(std::make_unique<FakeFactory>(&calls_)).ok());
+  }
 
   absl::StatusOr<std::unique_ptr<PolicyEngine>> Engine(const std::vector<std::string>& backends,
                                                        const std::vector<std::string>& order) {

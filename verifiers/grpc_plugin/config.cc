@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> GrpcPluginFactory::Create(
   }
   absl::Duration timeout = kDefaultTimeout;
   if (config.has_timeout()) {
-    timeout = absl::Seconds(config.timeout().seconds()) + absl::Nanoseconds(config.timeout().nanos());
+    timeout =
+        absl::Seconds(config.timeout().seconds()) + absl::Nanoseconds(config.timeout().nanos());
   }
   return std::unique_ptr<Verifier>(std::make_unique<GrpcPluginVerifier>(
       config.name(), grpc::CreateChannel(plugin.target(), creds), timeout));
