@@ -88,6 +88,10 @@ int Process::Wait() {
     waitpid(pid_, &status, 0);
     pid_ = 0;
   }
+  // The child has exited, but the reader may not have drained the pipe yet: wait for its EOF so
+  // Output() holds everything the child wrote.
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::seconds(10), [this] { return eof_; });
   return status;
 }
 

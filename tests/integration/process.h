@@ -28,7 +28,8 @@ class Process {
   absl::StatusOr<std::string> WaitForListening(absl::Duration timeout = absl::Seconds(30));
 
   void Signal(int sig);
-  // Waits for the child to exit; returns its wait status.
+  // Waits for the child to exit and for its output to be read to the end; returns its wait
+  // status.
   int Wait();
   bool running() const { return pid_ > 0; }
 
