@@ -139,6 +139,18 @@ int Report(const grpc::Status& status, const Message& m) {
   return 0;
 }
 
+// Makes one unary call with the API key and deadline, and reports its result.
+template <typename Request, typename Response>
+int Call(grpc::Status (idv::v1::VerificationService::Stub::*method)(grpc::ClientContext*,
+                                                                    const Request&, Response*),
+         const Request& request) {
+  grpc::ClientContext ctx;
+  if (!PrepareContext(ctx)) return 1;
+  Response response;
+  auto stub = idv::v1::VerificationService::NewStub(Connect());
+  return Report(((*stub).*method)(&ctx, request, &response), response);
+}
+
 int Verify() {
   std::string type = absl::AsciiStrToUpper(absl::GetFlag(FLAGS_type));
   idv::v1::DocumentType document_type;
@@ -152,31 +164,19 @@ int Verify() {
   req.mutable_claim()->set_document_type(document_type);
   req.mutable_claim()->set_document_number(absl::GetFlag(FLAGS_number));
   req.mutable_claim()->set_full_name(absl::GetFlag(FLAGS_name));
-  grpc::ClientContext ctx;
-  if (!PrepareContext(ctx)) return 1;
-  idv::v1::VerifyResponse resp;
-  auto stub = idv::v1::VerificationService::NewStub(Connect());
-  return Report(stub->Verify(&ctx, req, &resp), resp);
+  return Call(&idv::v1::VerificationService::Stub::Verify, req);
 }
 
 int GetVerification(const std::string& id) {
   idv::v1::GetVerificationRequest req;
   req.set_verification_id(id);
-  grpc::ClientContext ctx;
-  if (!PrepareContext(ctx)) return 1;
-  idv::v1::Verification resp;
-  auto stub = idv::v1::VerificationService::NewStub(Connect());
-  return Report(stub->GetVerification(&ctx, req, &resp), resp);
+  return Call(&idv::v1::VerificationService::Stub::GetVerification, req);
 }
 
 int GetBinding(const std::string& account) {
   idv::v1::GetBindingRequest req;
   req.set_account_id(account);
-  grpc::ClientContext ctx;
-  if (!PrepareContext(ctx)) return 1;
-  idv::v1::Binding resp;
-  auto stub = idv::v1::VerificationService::NewStub(Connect());
-  return Report(stub->GetBinding(&ctx, req, &resp), resp);
+  return Call(&idv::v1::VerificationService::Stub::GetBinding, req);
 }
 
 }  // namespace

@@ -151,16 +151,13 @@ void KeyRing::TenantKey(Purpose purpose, uint32_t version, absl::string_view ten
   sodium_memzero(&st, sizeof st);
 }
 
-Fingerprint KeyRing::IdentityFingerprint(absl::string_view tenant,
-                                         const identity::NormalizedClaim& claim,
-                                         uint32_t version) const {
+Fingerprint KeyRing::TenantHash(Purpose purpose, uint32_t version, absl::string_view tenant,
+                                std::initializer_list<absl::string_view> fields) const {
   uint8_t key[kKeyBytes];
-  TenantKey(kIdentity, version, tenant, key);
+  TenantKey(purpose, version, tenant, key);
   crypto_generichash_state st;
   crypto_generichash_init(&st, key, kKeyBytes, kHashBytes);
-  Absorb(&st, absl::StrCat(static_cast<int>(claim.document_type)));
-  Absorb(&st, claim.issuing_country);
-  Absorb(&st, claim.document_number);
+  for (absl::string_view field : fields) Absorb(&st, field);
   Fingerprint fp;
   fp.version = version;
   crypto_generichash_final(&st, fp.bytes.data(), kHashBytes);
@@ -169,23 +166,20 @@ Fingerprint KeyRing::IdentityFingerprint(absl::string_view tenant,
   return fp;
 }
 
+Fingerprint KeyRing::IdentityFingerprint(absl::string_view tenant,
+                                         const identity::NormalizedClaim& claim,
+                                         uint32_t version) const {
+  const std::string type = absl::StrCat(static_cast<int>(claim.document_type));
+  return TenantHash(kIdentity, version, tenant,
+                    {type, claim.issuing_country, claim.document_number});
+}
+
 Fingerprint KeyRing::ClaimFingerprint(absl::string_view tenant,
                                       const identity::NormalizedClaim& claim) const {
-  uint8_t key[kKeyBytes];
-  TenantKey(kClaim, current_version_, tenant, key);
-  crypto_generichash_state st;
-  crypto_generichash_init(&st, key, kKeyBytes, kHashBytes);
-  Absorb(&st, absl::StrCat(static_cast<int>(claim.document_type)));
-  Absorb(&st, claim.issuing_country);
-  Absorb(&st, claim.document_number);
-  Absorb(&st, claim.full_name);
-  Absorb(&st, claim.phone_number);
-  Fingerprint fp;
-  fp.version = current_version_;
-  crypto_generichash_final(&st, fp.bytes.data(), kHashBytes);
-  sodium_memzero(&st, sizeof st);
-  sodium_memzero(key, sizeof key);
-  return fp;
+  const std::string type = absl::StrCat(static_cast<int>(claim.document_type));
+  return TenantHash(
+      kClaim, current_version_, tenant,
+      {type, claim.issuing_country, claim.document_number, claim.full_name, claim.phone_number});
 }
 
 std::array<uint8_t, kHashBytes> KeyRing::ClientSecretHash(absl::string_view client_id,

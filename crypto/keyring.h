@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -101,6 +102,9 @@ class KeyRing {
   const uint8_t* PurposeKey(Purpose purpose, uint32_t version) const;
   // Writes the tenant's key for `purpose` into `out` (kKeyBytes).
   void TenantKey(Purpose purpose, uint32_t version, absl::string_view tenant, uint8_t* out) const;
+  // Keyed BLAKE2b-256 of the length-prefixed `fields` under the tenant's key for `purpose`.
+  Fingerprint TenantHash(Purpose purpose, uint32_t version, absl::string_view tenant,
+                         std::initializer_list<absl::string_view> fields) const;
 
   const uint32_t current_version_;
   // keys_[(version - 1) * kPurposeCount + purpose]

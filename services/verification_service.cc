@@ -70,6 +70,13 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& ctx, absl::Duration m
   return std::min(limit, absl::FromChrono(ctx.deadline()));
 }
 
+// Answers a call at once with `status` (an error: nothing is done).
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 // Overwrites the plaintext identity fields of a request that is done with.
 void WipeClaim(const idv::v1::VerifyRequest& request) {
   // gRPC owns the request and hands it out const, but it is not a const object: wiping it before
@@ -206,9 +213,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
   absl::Status shape = principal.ok() ? CheckShape(*request) : principal.status();
   if (!shape.ok()) {
     WipeClaim(*request);
-    auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(shape));
-    return reactor;
+    return FinishNow(ctx, shape);
   }
   return (new VerifyCall(*this, ctx, *request, response, *std::move(principal)))->Start();
 }
@@ -216,17 +221,13 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
     grpc::CallbackServerContext* ctx, const idv::v1::GetVerificationRequest* request,
     idv::v1::Verification* response) {
-  auto* reactor = ctx->DefaultReactor();
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleVerify | kRoleAudit);
-  if (!principal.ok()) {
-    reactor->Finish(ToGrpcStatus(principal.status()));
-    return reactor;
-  }
+  if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (!IsWellFormedVerificationId(request->verification_id())) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "verification_id must be 26 characters of Crockford base32"));
-    return reactor;
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              "verification_id must be 26 characters of Crockford base32"));
   }
+  auto* reactor = ctx->DefaultReactor();
   store_.GetVerification(principal->tenant(), request->verification_id(),
                          [reactor, response](absl::StatusOr<idv::store::v1::AuditRecord> r) {
                            if (r.ok()) ToVerification(*r, response);
@@ -238,17 +239,12 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
 grpc::ServerUnaryReactor* VerificationServiceImpl::GetBinding(
     grpc::CallbackServerContext* ctx, const idv::v1::GetBindingRequest* request,
     idv::v1::Binding* response) {
-  auto* reactor = ctx->DefaultReactor();
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleVerify | kRoleAudit);
-  if (!principal.ok()) {
-    reactor->Finish(ToGrpcStatus(principal.status()));
-    return reactor;
-  }
+  if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (request->account_id().empty() || request->account_id().size() > kMaxAccountId) {
-    reactor->Finish(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "account_id must be 1 to 128 bytes"));
-    return reactor;
+    return FinishNow(ctx, absl::InvalidArgumentError("account_id must be 1 to 128 bytes"));
   }
+  auto* reactor = ctx->DefaultReactor();
   store_.GetAccountBinding(principal->tenant(), request->account_id(),
                            [reactor, response, account = request->account_id()](
                                absl::StatusOr<idv::store::v1::AccountBinding> b) {

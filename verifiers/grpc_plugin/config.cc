@@ -3,26 +3,16 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 #include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
 
 namespace idv::verifiers {
 namespace {
 
 constexpr absl::Duration kDefaultTimeout = absl::Seconds(2);
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 }  // namespace
 
@@ -59,7 +49,10 @@ absl::StatusOr<std::unique_ptr<Verifier>> GrpcPluginFactory::Create(
     grpc::SslCredentialsOptions ssl;
     if (!plugin.ca_file().empty()) {
       absl::StatusOr<std::string> ca = ReadFile(plugin.ca_file());
-      if (!ca.ok()) return ca.status();
+      if (!ca.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("backend \"", config.name(), "\": ", ca.status().message()));
+      }
       ssl.pem_root_certs = *std::move(ca);
     }
     creds = grpc::SslCredentials(ssl);
