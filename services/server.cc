@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -53,6 +54,27 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// What the health service reports. The store may fail before the gRPC server (and its health
+// service) exists, so the failure is remembered and applied when the service is attached.
+class Health {
+ public:
+  void Attach(grpc::HealthCheckServiceInterface* service) {
+    std::lock_guard<std::mutex> lock(mu_);
+    service_ = service;
+    if (service_ != nullptr && !serving_) service_->SetServingStatus(false);
+  }
+  void NotServing() {
+    std::lock_guard<std::mutex> lock(mu_);
+    serving_ = false;
+    if (service_ != nullptr) service_->SetServingStatus(false);
+  }
+
+ private:
+  std::mutex mu_;
+  grpc::HealthCheckServiceInterface* service_ = nullptr;  // guarded by mu_
+  bool serving_ = true;                                   // guarded by mu_
+};
+
 }  // namespace
 
 absl::StatusOr<idv::config::v1::ServerConfig> LoadConfig(const std::string& path) {
@@ -82,6 +104,7 @@ void ApplyDefaults(idv::config::v1::ServerConfig& c) {
 // Everything the running server owns, declared in construction order (destroyed in reverse).
 struct Server::Parts {
   idv::config::v1::ServerConfig config;
+  Health health;
   std::unique_ptr<crypto::KeyRing> keys;
   std::unique_ptr<store::Store> store;
   verifiers::VerifierRegistry registry;
@@ -115,6 +138,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   so.data_dir = c.data_dir();
   so.max_group_commit = c.store().max_group_commit();
   so.block_cache_mib = c.store().block_cache_mib();
+  so.on_write_failure = [health = &parts->health](const absl::Status& s) {
+    spdlog::error("{}; restart idvd once the disk is healthy", std::string(s.message()));
+    health->NotServing();
+  };
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenLevelDbStore(so);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
@@ -152,6 +179,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     parts->store->Close();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen()));
   }
+  parts->health.Attach(parts->grpc_server->GetHealthCheckService());
   parts->address = absl::StrCat(c.listen().substr(0, c.listen().rfind(':')), ":", port);
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
@@ -166,6 +194,7 @@ bool Server::created_admin_key() const { return parts_->created_admin_key; }
 
 void Server::Shutdown(absl::Duration grace) {
   std::call_once(parts_->shutdown_once, [&] {
+    parts_->health.NotServing();  // load balancers stop sending new calls
     // Stops accepting calls and waits for the ones in flight (cancelling them after `grace`);
     // every Verify completes only after its store write, so the store is idle afterwards.
     parts_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -333,6 +333,7 @@ class LevelDbStore final : public Store {
       // trusted to match the disk. Refuse every later commit; reopening recovers both from disk.
       failed_ = absl::UnavailableError(
           absl::StrCat("store stopped accepting writes after a failed write: ", written.message()));
+      if (options_.on_write_failure) options_.on_write_failure(failed_);
     }
     for (size_t i = 0; i < group.size(); ++i) {
       std::move(group[i].done)(written.ok() ? std::move(results[i]) : written);

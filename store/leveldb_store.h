@@ -16,6 +16,7 @@
 #ifndef IDV_STORE_LEVELDB_STORE_H_
 #define IDV_STORE_LEVELDB_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,9 @@ struct LevelDbStoreOptions {
   int reader_threads = 2;
   // File system access; nullptr for the real one. Tests inject faults through it. Not owned.
   leveldb::Env* env = nullptr;
+  // Called once, on the writer thread, when a failed write makes the store stop accepting
+  // commits (see Store::CommitVerification). Must not block. Optional.
+  std::function<void(const absl::Status&)> on_write_failure;
 };
 
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOptions& options);

@@ -69,6 +69,7 @@ class LevelDbStoreTest : public ::testing::Test {
     LevelDbStoreOptions o;
     o.data_dir = dir_;
     o.env = env;
+    o.on_write_failure = [this](const absl::Status& s) { failures_.push_back(s); };
     absl::StatusOr<std::unique_ptr<Store>> s = OpenLevelDbStore(o);
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = *std::move(s);
@@ -111,6 +112,7 @@ class LevelDbStoreTest : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<Store> store_;
+  std::vector<absl::Status> failures_;  // written by the writer thread, read after its callbacks
 };
 
 std::string Fp(char c) { return std::string(32, c); }
@@ -223,12 +225,14 @@ TEST_F(LevelDbStoreTest, FailedWriteStoresNothingAndStopsWrites) {
   env.fail = true;
   auto failed = CommitSync(Commit("ID2", "b", Fp('b'), true));
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(failures_.size(), 1u);  // reported once, when the store stopped
   env.fail = false;
   // Fail-stop: no later commit is accepted by this instance, even with the disk healthy again.
   EXPECT_EQ(CommitSync(Commit("ID3", "c", Fp('c'), true)).status().code(),
             absl::StatusCode::kUnavailable);
   // Reads still work.
   EXPECT_TRUE(GetVerification("t", "ID1").ok());
+  EXPECT_EQ(failures_.size(), 1u);
 
   Open(&env);
   EXPECT_TRUE(GetVerification("t", "ID1").ok());
