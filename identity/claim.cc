@@ -1,49 +1,13 @@
 #include "identity/claim.h"
 
 #include <sodium.h>
-#include <unicode/uchar.h>
-#include <unicode/utf8.h>
 
-#include "identity/normalize.h"
-#include "identity/resident_id.h"
+#include "absl/strings/ascii.h"
+#include "identity/document.h"
+#include "identity/name.h"
+#include "identity/phone.h"
 
 namespace idv::identity {
-namespace {
-
-constexpr size_t kMaxNameCodePoints = 64;
-
-OfflineRejection Reject(idv::v1::ReasonCode code, const char* field, const char* message) {
-  return OfflineRejection{code, field, message};
-}
-
-// Offline rules every name must pass whatever the document. Finer per-script rules belong here.
-std::optional<OfflineRejection> CheckName(absl::string_view name) {
-  constexpr char kField[] = "claim.full_name";
-  if (name.empty()) return Reject(idv::v1::FIELD_MISSING, kField, "The name is empty.");
-  size_t count = 0;
-  int32_t i = 0;
-  const int32_t n = static_cast<int32_t>(name.size());
-  const auto* p = reinterpret_cast<const uint8_t*>(name.data());
-  while (i < n) {
-    UChar32 c;
-    U8_NEXT(p, i, n, c);
-    ++count;
-    const int8_t type = u_charType(c);
-    if (type == U_CONTROL_CHAR || type == U_FORMAT_CHAR || type == U_UNASSIGNED ||
-        type == U_PRIVATE_USE_CHAR || type == U_SURROGATE) {
-      return Reject(idv::v1::INVALID_NAME, kField, "The name contains an invisible character.");
-    }
-    if (type == U_DECIMAL_DIGIT_NUMBER) {
-      return Reject(idv::v1::INVALID_NAME, kField, "The name contains a digit.");
-    }
-  }
-  if (count > kMaxNameCodePoints) {
-    return Reject(idv::v1::INVALID_NAME, kField, "The name is longer than 64 characters.");
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 NormalizedClaim::~NormalizedClaim() {
   Wipe(document_number);
@@ -65,40 +29,35 @@ OfflineResult CheckClaim(const idv::v1::IdentityClaim& in, absl::CivilDay today)
   OfflineResult result;
   NormalizedClaim& claim = result.claim;
   claim.document_type = in.document_type();
-
-  std::optional<std::string> number = NormalizeDocumentNumber(in.document_number());
-  std::optional<std::string> name = NormalizeName(in.full_name());
-  if (!number) {
-    result.rejection = Reject(idv::v1::INVALID_CHARACTER, "claim.document_number",
-                              "The document number is not valid UTF-8.");
+  if (in.document_type() == idv::v1::DOCUMENT_TYPE_UNSPECIFIED ||
+      !idv::v1::DocumentType_IsValid(in.document_type())) {
+    result.rejection = Finding{idv::v1::FIELD_MISSING, kTypeField, "The document type is not set."};
     return result;
   }
-  claim.document_number = std::move(*number);
-  if (!name) {
-    result.rejection =
-        Reject(idv::v1::INVALID_NAME, "claim.full_name", "The name is not valid UTF-8.");
+  DocumentResult document =
+      CheckDocument(in.document_type(), in.document_number(), in.issuing_country(), today);
+  claim.document_number = std::move(document.canonical);
+  if (!document.ok()) {
+    result.rejection = std::move(document.rejection);
     return result;
   }
-  claim.full_name = std::move(*name);
-
-  switch (in.document_type()) {
-    case idv::v1::CN_RESIDENT_ID: {
-      absl::CivilDay birth;
-      result.rejection = CheckResidentId(claim.document_number, today, &birth);
-      if (!result.ok()) return result;
-      claim.birth_date = birth;
-      break;
-    }
-    case idv::v1::DOCUMENT_TYPE_UNSPECIFIED:
-      result.rejection =
-          Reject(idv::v1::FIELD_MISSING, "claim.document_type", "The document type is not set.");
-      return result;
-    default:
-      result.rejection = Reject(idv::v1::DOCUMENT_TYPE_NOT_SUPPORTED, "claim.document_type",
-                                "This document type cannot be checked yet.");
-      return result;
+  claim.birth_date = document.birth_date;
+  result.notes = std::move(document.notes);
+  if (in.document_type() == idv::v1::PASSPORT) {
+    claim.issuing_country = absl::AsciiStrToUpper(in.issuing_country());
   }
-  result.rejection = CheckName(claim.full_name);
+
+  FieldResult name = CheckName(in.full_name());
+  claim.full_name = std::move(name.canonical);
+  if (!name.ok()) {
+    result.rejection = std::move(name.rejection);
+    return result;
+  }
+  if (!in.phone_number().empty()) {
+    FieldResult phone = CheckMobileNumber(in.phone_number());
+    claim.phone_number = std::move(phone.canonical);
+    if (!phone.ok()) result.rejection = std::move(phone.rejection);
+  }
   return result;
 }
 

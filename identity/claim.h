@@ -1,7 +1,7 @@
 // Identity claims after offline checking.
 //
 // `CheckClaim` turns the raw `idv.v1.IdentityClaim` a client sent into a `NormalizedClaim` (the
-// canonical form that is fingerprinted and sent to authorities) or an `OfflineRejection` saying
+// canonical form that is fingerprinted and sent to authorities) or a `Finding` saying
 // which field is wrong and why. It is a pure function of its inputs: thread-safe, no I/O.
 //
 // A NormalizedClaim holds plaintext personal data. It wipes its buffers when destroyed; never log
@@ -11,9 +11,11 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "identity/finding.h"
 #include "idv/v1/verification.pb.h"
 
 namespace idv::identity {
@@ -35,21 +37,18 @@ struct NormalizedClaim {
   std::optional<absl::CivilDay> birth_date;
 };
 
-struct OfflineRejection {
-  idv::v1::ReasonCode code = idv::v1::REASON_CODE_UNSPECIFIED;
-  std::string field;    // request field path, e.g. "claim.document_number"
-  std::string message;  // short English sentence; never contains the input
-};
-
 // Either a normalized claim or the reason it was rejected.
 struct OfflineResult {
-  std::optional<OfflineRejection> rejection;
-  NormalizedClaim claim;  // meaningful only when !rejection
+  std::optional<Finding> rejection;
+  NormalizedClaim claim;  // complete only when !rejection
+  // Non-fatal observations (e.g. ADDRESS_CODE_UNLISTED).
+  std::vector<Finding> notes;
   bool ok() const { return !rejection.has_value(); }
 };
 
-// Normalizes and checks `claim` offline. `today` is the current date in China Standard Time; birth
-// dates after it are rejected.
+// Normalizes and checks `claim` offline: the document number (identity/document.h), the name
+// (identity/name.h) and, when present, the phone number (identity/phone.h). The first failing
+// field is reported. `today` is the current date in China Standard Time.
 OfflineResult CheckClaim(const idv::v1::IdentityClaim& claim, absl::CivilDay today);
 
 // Today's date in China Standard Time (UTC+8, no daylight saving).

@@ -9,7 +9,8 @@ packages=(
   libsodium-dev libleveldb-dev libsnappy-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev libphonenumber-dev libspdlog-dev
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-stdnum
+  clang libclang-rt-14-dev
   openssl nghttp2-client
 )
 

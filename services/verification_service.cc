@@ -110,6 +110,12 @@ class VerificationServiceImpl::VerifyCall {
     identity::OfflineResult offline =
         identity::CheckClaim(request_.claim(), identity::TodayInChina(now));
     claim_ = std::move(offline.claim);
+    for (const identity::Finding& n : offline.notes) {
+      idv::v1::Reason* note = response_.add_notes();
+      note->set_code(n.code);
+      note->set_field(n.field);
+      note->set_message(n.message);
+    }
     if (!offline.ok()) {
       response_.set_outcome(idv::v1::INVALID);
       idv::v1::Reason* reason = response_.mutable_reason();
@@ -164,6 +170,7 @@ class VerificationServiceImpl::VerifyCall {
     r.set_outcome(response_.outcome());
     *r.mutable_reason() = response_.reason();
     *r.mutable_checks() = response_.checks();
+    *r.mutable_notes() = response_.notes();
     if (response_.has_derived()) *r.mutable_derived() = response_.derived();
     commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
     commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
@@ -277,6 +284,7 @@ void ToVerification(const idv::store::v1::AuditRecord& r, idv::v1::Verification*
   *out->mutable_reason() = r.reason();
   out->set_binding(r.binding());
   *out->mutable_checks() = r.checks();
+  *out->mutable_notes() = r.notes();
   out->set_cached(r.cached());
   if (r.has_derived()) *out->mutable_derived() = r.derived();
   *out->mutable_decided_at() = r.decided_at();

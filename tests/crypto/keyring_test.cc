@@ -95,6 +95,24 @@ TEST_F(KeyRingTest, IdentityIgnoresTheNameClaimDoesNot) {
             ring->ClaimFingerprint("t", Claim("12", "3")));
 }
 
+// The canonical form is what is fingerprinted: the same person typed two ways is one identity.
+TEST_F(KeyRingTest, TypedTwoWaysOneFingerprint) {
+  auto ring = Ring("master.key");
+  auto check = [](const std::string& number, const std::string& name) {
+    idv::v1::IdentityClaim c;
+    c.set_document_type(idv::v1::CN_RESIDENT_ID);
+    c.set_document_number(number);
+    c.set_full_name(name);
+    identity::OfflineResult r = identity::CheckClaim(c, absl::CivilDay(2026, 1, 1));
+    EXPECT_TRUE(r.ok());
+    return r;
+  };
+  identity::OfflineResult a = check("11010519491231002x", "阿依古丽・买买提");
+  identity::OfflineResult b = check("１１０１０５ １９４９１２３１ ００２Ｘ", "阿依古丽·买买提");
+  EXPECT_EQ(ring->IdentityFingerprint("t", a.claim), ring->IdentityFingerprint("t", b.claim));
+  EXPECT_EQ(ring->ClaimFingerprint("t", a.claim), ring->ClaimFingerprint("t", b.claim));
+}
+
 TEST_F(KeyRingTest, ClientSecretHashDependsOnIdAndSecret) {
   auto ring = Ring("master.key");
   EXPECT_EQ(ring->ClientSecretHash("c1", "s", 1), ring->ClientSecretHash("c1", "s", 1));

@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "identity/resident_id.h"
+#include "identity/document.h"
 #include "idv/sim/v1/sim.grpc.pb.h"
 #include "idv/v1/verification.grpc.pb.h"
 #include "tests/integration/process.h"

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
-#include "identity/resident_id.h"
+#include "identity/document.h"
 
 namespace idv::sim {
 namespace {

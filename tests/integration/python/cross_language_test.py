@@ -173,7 +173,7 @@ class GeneratedCodeClient(unittest.TestCase):
                 claim=verification_pb2.IdentityClaim(
                     document_type=verification_pb2.CN_RESIDENT_ID,
                     document_number=person["document_number"],
-                    full_name=person["full_name"] + "x"))
+                    full_name=person["full_name"] + "某"))
             response = verify(request, metadata=metadata(), timeout=10)
             self.assertEqual(response.outcome, verification_pb2.MISMATCH)
             self.assertEqual(response.reason.code, verification_pb2.NAME_MISMATCH)
