@@ -5,6 +5,7 @@
 //   verify --account ID --type cn_resident_id --number NUMBER --name NAME [--bind]
 //   get-verification ID
 //   get-binding ACCOUNT_ID
+//   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //
 // Prints a readable table, or with --json one JSON object (field names as in the .proto files).
 // Exit status: 0 when the call succeeded, 1 when it failed, 2 for a usage error.
@@ -20,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "cli/check.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -32,10 +34,11 @@ ABSL_FLAG(std::string, ca_file, "",
 ABSL_FLAG(bool, json, false, "print JSON instead of a table");
 ABSL_FLAG(int32_t, timeout_ms, 10000, "call deadline in milliseconds");
 ABSL_FLAG(std::string, account, "", "verify: the operator's account id");
-ABSL_FLAG(std::string, type, "cn_resident_id", "verify: document type, lower case");
+ABSL_FLAG(std::string, type, "cn_resident_id", "verify/check: document type, lower case");
 ABSL_FLAG(std::string, number, "", "verify: document number");
 ABSL_FLAG(std::string, name, "", "verify: full name");
 ABSL_FLAG(bool, bind, false, "verify: bind the identity to the account when verified");
+ABSL_FLAG(std::string, country, "", "verify/check: issuing country of a passport (ISO alpha-3)");
 
 namespace {
 
@@ -45,7 +48,10 @@ constexpr char kUsage[] =
     "idvctl [--server HOST:PORT] [--token_file FILE] [--json] COMMAND\n"
     "  verify --account ID --type cn_resident_id --number NUMBER --name NAME [--bind]\n"
     "  get-verification VERIFICATION_ID\n"
-    "  get-binding ACCOUNT_ID";
+    "  get-binding ACCOUNT_ID\n"
+    "  check --type TYPE [--country CCC] [INPUT...]   (offline; without INPUTs reads stdin lines)\n"
+    "        TYPE: cn_resident_id, cn_residence_permit_hmt, cn_permanent_residence,\n"
+    "              hmt_travel_permit, passport, name, phone";
 
 int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\nusage: " << kUsage << "\n";
@@ -164,6 +170,7 @@ int Verify() {
   req.mutable_claim()->set_document_type(document_type);
   req.mutable_claim()->set_document_number(absl::GetFlag(FLAGS_number));
   req.mutable_claim()->set_full_name(absl::GetFlag(FLAGS_name));
+  req.mutable_claim()->set_issuing_country(absl::GetFlag(FLAGS_country));
   return Call(&idv::v1::VerificationService::Stub::Verify, req);
 }
 
@@ -189,5 +196,13 @@ int main(int argc, char** argv) {
   if (command == "verify" && args.size() == 2) return Verify();
   if (command == "get-verification" && args.size() == 3) return GetVerification(args[2]);
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
+  if (command == "check") {
+    idv::cli::CheckOptions options;
+    options.type = absl::GetFlag(FLAGS_type);
+    options.country = absl::GetFlag(FLAGS_country);
+    options.json = absl::GetFlag(FLAGS_json);
+    return idv::cli::RunCheck(options, std::vector<std::string>(args.begin() + 2, args.end()),
+                              stdin, stdout);
+  }
   return Usage("unknown command or wrong number of arguments: " + command);
 }

@@ -22,16 +22,13 @@ const std::set<std::string, std::less<>>& Alpha3() {
   return *codes;
 }
 
-constexpr const char* kIcaoExtras[] = {"D",   "GBD", "GBN", "GBO", "GBP", "GBS", "UNO",
-                                       "UNA", "UNK", "XXA", "XXB", "XXC", "XXX", "EUE",
-                                       "XOM", "XPO", "XCC", "XES", "XMP", "XBA", "XIM",
-                                       "XCE", "XDC", "RKS"};
+constexpr const char* kIcaoExtras[] = {"D",   "GBD", "GBN", "GBO", "GBP", "GBS", "UNO", "UNA",
+                                       "UNK", "XXA", "XXB", "XXC", "XXX", "EUE", "XOM", "XPO",
+                                       "XCC", "XES", "XMP", "XBA", "XIM", "XCE", "XDC", "RKS"};
 
 }  // namespace
 
-bool IsIsoAlpha3(absl::string_view code) {
-  return code.size() == 3 && Alpha3().count(code) != 0;
-}
+bool IsIsoAlpha3(absl::string_view code) { return code.size() == 3 && Alpha3().count(code) != 0; }
 
 bool IsTravelDocumentCountry(absl::string_view code) {
   if (IsIsoAlpha3(code)) return true;

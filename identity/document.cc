@@ -212,8 +212,8 @@ void CheckPassport(DocumentResult& r, absl::string_view n, absl::string_view cou
 }  // namespace
 
 char ResidentIdCheckCharacter(absl::string_view digits17) {
-  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6,
-                                                   3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5,  8, 4, 2, 1, 6,
+                                                   3, 7, 9,  10, 5, 8, 4, 2};
   static constexpr char kCheck[] = "10X98765432";
   int sum = 0;
   for (size_t i = 0; i < kWeights.size(); ++i) sum += (digits17[i] - '0') * kWeights[i];

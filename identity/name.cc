@@ -22,7 +22,13 @@ enum class Kind { kHan, kLatin, kMark, kDot, kSpace, kHyphen, kApostrophe, kPeri
 // Kind of one code point of an NFKC-normalized name, or the reason it cannot be in a name.
 std::optional<ReasonCode> Classify(UChar32 c, Kind* kind) {
   switch (c) {
-    case 0x00B7: case 0x2022: case 0x2027: case 0x2219: case 0x22C5: case 0x2E31: case 0x30FB:
+    case 0x00B7:
+    case 0x2022:
+    case 0x2027:
+    case 0x2219:
+    case 0x22C5:
+    case 0x2E31:
+    case 0x30FB:
       *kind = Kind::kDot;
       return std::nullopt;
     case '.':
@@ -31,10 +37,14 @@ std::optional<ReasonCode> Classify(UChar32 c, Kind* kind) {
     case ' ':
       *kind = Kind::kSpace;
       return std::nullopt;
-    case '-': case 0x2010: case 0x2011:
+    case '-':
+    case 0x2010:
+    case 0x2011:
       *kind = Kind::kHyphen;
       return std::nullopt;
-    case '\'': case 0x2019: case 0x02BC:
+    case '\'':
+    case 0x2019:
+    case 0x02BC:
       *kind = Kind::kApostrophe;
       return std::nullopt;
     default:
@@ -42,12 +52,21 @@ std::optional<ReasonCode> Classify(UChar32 c, Kind* kind) {
   }
   const int8_t type = u_charType(c);
   switch (type) {
-    case U_CONTROL_CHAR: case U_FORMAT_CHAR: case U_UNASSIGNED: case U_PRIVATE_USE_CHAR:
-    case U_SURROGATE: case U_LINE_SEPARATOR: case U_PARAGRAPH_SEPARATOR:
+    case U_CONTROL_CHAR:
+    case U_FORMAT_CHAR:
+    case U_UNASSIGNED:
+    case U_PRIVATE_USE_CHAR:
+    case U_SURROGATE:
+    case U_LINE_SEPARATOR:
+    case U_PARAGRAPH_SEPARATOR:
       return idv::v1::NAME_HAS_INVISIBLE_CHARACTER;
-    case U_DECIMAL_DIGIT_NUMBER: case U_LETTER_NUMBER: case U_OTHER_NUMBER:
+    case U_DECIMAL_DIGIT_NUMBER:
+    case U_LETTER_NUMBER:
+    case U_OTHER_NUMBER:
       return idv::v1::NAME_HAS_DIGIT;
-    case U_NON_SPACING_MARK: case U_COMBINING_SPACING_MARK: case U_ENCLOSING_MARK:
+    case U_NON_SPACING_MARK:
+    case U_COMBINING_SPACING_MARK:
+    case U_ENCLOSING_MARK:
       *kind = Kind::kMark;  // a diacritic left uncomposed by NFKC
       return std::nullopt;
     default:
@@ -68,22 +87,26 @@ std::optional<ReasonCode> Classify(UChar32 c, Kind* kind) {
 
 const char* Message(ReasonCode code) {
   switch (code) {
-    case idv::v1::NAME_HAS_INVISIBLE_CHARACTER: return "The name contains an invisible character.";
-    case idv::v1::NAME_HAS_DIGIT: return "The name contains a digit.";
-    case idv::v1::NAME_HAS_SYMBOL: return "The name contains a symbol or emoji.";
+    case idv::v1::NAME_HAS_INVISIBLE_CHARACTER:
+      return "The name contains an invisible character.";
+    case idv::v1::NAME_HAS_DIGIT:
+      return "The name contains a digit.";
+    case idv::v1::NAME_HAS_SYMBOL:
+      return "The name contains a symbol or emoji.";
     case idv::v1::NAME_UNSUPPORTED_SCRIPT:
       return "The name must be written in Chinese characters or Latin letters.";
-    case idv::v1::NAME_MIXED_SCRIPTS: return "The name mixes Chinese characters and Latin letters.";
+    case idv::v1::NAME_MIXED_SCRIPTS:
+      return "The name mixes Chinese characters and Latin letters.";
     case idv::v1::NAME_MISPLACED_SEPARATOR:
       return "A dot, hyphen or apostrophe is at the start or end of the name, or doubled.";
-    case idv::v1::NAME_TOO_LONG: return "The name is longer than any document holds.";
-    default: return "The name is not valid.";
+    case idv::v1::NAME_TOO_LONG:
+      return "The name is longer than any document holds.";
+    default:
+      return "The name is not valid.";
   }
 }
 
-FieldResult Reject(ReasonCode code) {
-  return Rejected(code, kNameField, Message(code));
-}
+FieldResult Reject(ReasonCode code) { return Rejected(code, kNameField, Message(code)); }
 
 struct Glyph {
   UChar32 c;
@@ -130,9 +153,8 @@ FieldResult LatinName(const std::vector<Glyph>& glyphs) {
     if (g.kind == Kind::kDot) return Reject(idv::v1::NAME_HAS_SYMBOL);
     if (g.kind == Kind::kSpace) {
       // Spaces around a hyphen or apostrophe are dropped: "Smith - Jones" is SMITH-JONES.
-      const bool next_sep = i + 1 < glyphs.size() &&
-                            (glyphs[i + 1].kind == Kind::kHyphen ||
-                             glyphs[i + 1].kind == Kind::kApostrophe);
+      const bool next_sep = i + 1 < glyphs.size() && (glyphs[i + 1].kind == Kind::kHyphen ||
+                                                      glyphs[i + 1].kind == Kind::kApostrophe);
       if (next_sep || previous == Kind::kHyphen || previous == Kind::kApostrophe) continue;
       previous = Kind::kSpace;
       r.canonical.push_back(' ');
@@ -145,7 +167,7 @@ FieldResult LatinName(const std::vector<Glyph>& glyphs) {
       if (g.kind != Kind::kPeriod && i + 1 == glyphs.size()) {
         return Reject(idv::v1::NAME_MISPLACED_SEPARATOR);
       }
-      r.canonical.push_back(g.kind == Kind::kHyphen     ? '-'
+      r.canonical.push_back(g.kind == Kind::kHyphen       ? '-'
                             : g.kind == Kind::kApostrophe ? '\''
                                                           : '.');
       previous = g.kind;

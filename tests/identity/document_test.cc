@@ -55,10 +55,10 @@ TEST(ResidentIdTest, EveryRejectionReason) {
   EXPECT_EQ(Code(id, WithCheck("99010519491231002")), idv::v1::INVALID_REGION);
   EXPECT_EQ(Code(id, WithCheck("83010519491231002")), idv::v1::INVALID_REGION);
   EXPECT_EQ(Code(id, WithCheck("81000019491231002")), idv::v1::INVALID_REGION);  // a permit
-  EXPECT_EQ(Code(id, WithCheck("11010519490230002")), idv::v1::INVALID_DATE);   // 30 February
-  EXPECT_EQ(Code(id, WithCheck("11010519491301002")), idv::v1::INVALID_DATE);   // month 13
-  EXPECT_EQ(Code(id, WithCheck("11010518991231002")), idv::v1::INVALID_DATE);   // before 1900
-  EXPECT_EQ(Code(id, WithCheck("11010520300101002")), idv::v1::INVALID_DATE);   // future
+  EXPECT_EQ(Code(id, WithCheck("11010519490230002")), idv::v1::INVALID_DATE);    // 30 February
+  EXPECT_EQ(Code(id, WithCheck("11010519491301002")), idv::v1::INVALID_DATE);    // month 13
+  EXPECT_EQ(Code(id, WithCheck("11010518991231002")), idv::v1::INVALID_DATE);    // before 1900
+  EXPECT_EQ(Code(id, WithCheck("11010520300101002")), idv::v1::INVALID_DATE);    // future
   EXPECT_EQ(Code(id, "110105194912310021"), idv::v1::INVALID_CHECK_CHARACTER);
 }
 
@@ -88,11 +88,9 @@ TEST(ResidentIdTest, RetiredAddressCodesAreValidUnlistedOnesOnlyNoted) {
 
 TEST(ResidentIdTest, TypedManyWaysOneCanonicalForm) {
   for (const std::string& typed : {
-           std::string("11010519491231002x"),
-           std::string("１１０１０５１９４９１２３１００２Ｘ"),
+           std::string("11010519491231002x"), std::string("１１０１０５１９４９１２３１００２Ｘ"),
            std::string("１１０１０５１９４９１２３１００２ｘ"),
-           std::string(" 110105 19491231 002X "),
-           std::string("110105-19491231-002x"),
+           std::string(" 110105 19491231 002X "), std::string("110105-19491231-002x"),
            std::string("110105\u300019491231\u2014002X"),  // ideographic space, em dash
        }) {
     DocumentResult r = Check(idv::v1::CN_RESIDENT_ID, typed);
@@ -159,9 +157,9 @@ TEST(TravelPermitTest, HongKongMacauAndTaiwanLayouts) {
 
 TEST(PassportTest, ChineseSeries) {
   const auto p = idv::v1::PASSPORT;
-  for (const char* ok : {"E12345678", "EA1234567", "G12345678", "DE1234567", "SE1234567",
-                         "PE1234567", "141234567", "K12345678", "H12345678", "MA1234567",
-                         "e12345678"}) {
+  for (const char* ok :
+       {"E12345678", "EA1234567", "G12345678", "DE1234567", "SE1234567", "PE1234567", "141234567",
+        "K12345678", "H12345678", "MA1234567", "e12345678"}) {
     EXPECT_EQ(Code(p, ok, "CHN"), kOk) << ok;
   }
   EXPECT_EQ(Code(p, "A1234567", "CHN"), idv::v1::INVALID_FORMAT);

@@ -59,9 +59,9 @@ TEST(NameTest, EachRejectionHasItsOwnReason) {
   EXPECT_EQ(Code(" \u3000 "), idv::v1::FIELD_MISSING);
   EXPECT_EQ(Code("\xc3\x28"), idv::v1::INVALID_NAME);
   EXPECT_EQ(Code("张3"), idv::v1::NAME_HAS_DIGIT);
-  EXPECT_EQ(Code("张３"), idv::v1::NAME_HAS_DIGIT);      // full-width digit
-  EXPECT_EQ(Code("张\u2460"), idv::v1::NAME_HAS_DIGIT);  // circled one
-  EXPECT_EQ(Code("张\u4e09"), idv::v1::REASON_CODE_UNSPECIFIED);  // 三 is a character
+  EXPECT_EQ(Code("张３"), idv::v1::NAME_HAS_DIGIT);                      // full-width digit
+  EXPECT_EQ(Code("张\u2460"), idv::v1::NAME_HAS_DIGIT);                  // circled one
+  EXPECT_EQ(Code("张\u4e09"), idv::v1::REASON_CODE_UNSPECIFIED);         // 三 is a character
   EXPECT_EQ(Code("张\u200b三"), idv::v1::NAME_HAS_INVISIBLE_CHARACTER);  // zero-width space
   EXPECT_EQ(Code("张\u200d三"), idv::v1::NAME_HAS_INVISIBLE_CHARACTER);  // zero-width joiner
   EXPECT_EQ(Code("张\x01三"), idv::v1::NAME_HAS_INVISIBLE_CHARACTER);

@@ -6,8 +6,8 @@ namespace idv::identity {
 namespace {
 
 TEST(PhoneTest, ChineseMobilesInEveryCommonFormBecomeE164) {
-  for (const char* typed : {"13800138000", "138 0013 8000", "+86 138-0013-8000",
-                            "008613800138000", "+8613800138000", "１３８００１３８０００"}) {
+  for (const char* typed : {"13800138000", "138 0013 8000", "+86 138-0013-8000", "008613800138000",
+                            "+8613800138000", "１３８００１３８０００"}) {
     FieldResult r = CheckMobileNumber(typed);
     ASSERT_TRUE(r.ok()) << typed;
     EXPECT_EQ(r.canonical, "+8613800138000") << typed;
