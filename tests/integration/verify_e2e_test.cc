@@ -137,6 +137,14 @@ class Cluster {
     return stub_->Verify(&ctx, req, resp);
   }
 
+  grpc::Status VerifyRequest(const idv::v1::VerifyRequest& req, idv::v1::VerifyResponse* resp) {
+    grpc::ClientContext ctx;
+    Authorize(ctx, "<own>");
+    tested_.insert(req.claim().document_number());
+    tested_.insert(req.claim().full_name());
+    return stub_->Verify(&ctx, req, resp);
+  }
+
   grpc::Status GetBinding(const std::string& account, idv::v1::Binding* out) {
     idv::v1::GetBindingRequest req;
     req.set_account_id(account);
@@ -282,6 +290,42 @@ TEST_F(VerifyE2eTest, BadCheckDigitIsInvalidWithoutAskingTheAuthority) {
   EXPECT_EQ(resp.reason().code(), idv::v1::INVALID_CHECK_CHARACTER);
   EXPECT_EQ(resp.reason().field(), "claim.document_number");
   EXPECT_EQ(resp.checks_size(), 0);
+  EXPECT_EQ(cluster_->SimChecks(), before);
+}
+
+TEST_F(VerifyE2eTest, UnlistedAddressCodeIsNotedNotRejected) {
+  std::string number = "11019919800101001";  // 110199 is in no GB/T 2260 release
+  number.push_back(identity::ResidentIdCheckCharacter(number));
+  const uint64_t before = cluster_->SimChecks();
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->Verify("notes-1", number, "王伟", false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::NOT_FOUND);  // the authority was asked
+  EXPECT_EQ(cluster_->SimChecks(), before + 1);
+  ASSERT_EQ(resp.notes_size(), 1);
+  EXPECT_EQ(resp.notes(0).code(), idv::v1::ADDRESS_CODE_UNLISTED);
+  idv::v1::Verification record;
+  ASSERT_TRUE(cluster_->GetVerification(resp.verification_id(), &record).ok());
+  EXPECT_EQ(record.notes_size(), 1);
+}
+
+TEST_F(VerifyE2eTest, OtherDocumentTypesAreCheckedOffline) {
+  const uint64_t before = cluster_->SimChecks();
+  idv::v1::VerifyRequest req;
+  req.set_account_id("passport-1");
+  req.mutable_claim()->set_document_type(idv::v1::PASSPORT);
+  req.mutable_claim()->set_document_number("E12345678");
+  req.mutable_claim()->set_full_name("Li Lei");
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->VerifyRequest(req, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::INVALID);
+  EXPECT_EQ(resp.reason().code(), idv::v1::FIELD_MISSING);
+  EXPECT_EQ(resp.reason().field(), "claim.issuing_country");
+
+  req.mutable_claim()->set_issuing_country("CHN");
+  ASSERT_TRUE(cluster_->VerifyRequest(req, &resp).ok());
+  // Well-formed, but no policy routes passports in this cluster.
+  EXPECT_EQ(resp.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_EQ(resp.reason().code(), idv::v1::NO_AUTHORITY_CONFIGURED);
   EXPECT_EQ(cluster_->SimChecks(), before);
 }
 
