@@ -53,7 +53,7 @@ sed "s|target: \"127.0.0.1:7600\"|target: \"$sim_address\"|" "$root/config/demo.
 pids+=($!)
 address=$(await_listening demo/idvd.log "${pids[-1]}")
 
-IFS=, read -r _ number name < <(sed -n 2p demo/population.csv)
+IFS=, read -r _ number name _ < <(sed -n 2p demo/population.csv)
 cat <<EOT
 
 idv is running: idvd on $address (LevelDB in $work/data), authority idv-registry-sim on

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "identity/claim.h"
+#include "identity/phone.h"
 
 namespace idv::sim {
 namespace {
@@ -34,6 +35,10 @@ TEST(PopulationTest, EveryoneHasAValidUniqueNumberAndANameThatPassesOfflineCheck
     identity::OfflineResult r = identity::CheckClaim(claim, absl::CivilDay(2026, 1, 1));
     ASSERT_TRUE(r.ok()) << person.document_number << ": " << r.rejection->message;
     EXPECT_TRUE(numbers.insert(person.document_number).second);
+    identity::FieldResult phone = identity::CheckMobileNumber(person.phone_number);
+    ASSERT_TRUE(phone.ok()) << person.phone_number;
+    EXPECT_EQ(phone.canonical, person.phone_number);
+    EXPECT_EQ(p.FindByPhone(person.phone_number), &person);
     EXPECT_EQ(p.Find(person.document_number), &person);
     dotted += person.full_name.find("\u00b7") != std::string::npos;
   }

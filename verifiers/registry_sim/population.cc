@@ -33,6 +33,11 @@ constexpr const char* kMinorityFirst[] = {"阿依古丽", "帕尔哈提", "迪�
 constexpr const char* kMinorityLast[] = {"买买提", "艾力",   "吐尔逊", "米吉提",
                                          "阿不都", "库尔班", "司马义", "热合曼"};
 
+// Mobile prefixes of the three carriers.
+constexpr const char* kMobilePrefixes[] = {"130", "131", "132", "133", "135", "136", "137", "138",
+                                           "139", "150", "151", "152", "155", "157", "158", "159",
+                                           "180", "181", "182", "183", "185", "186", "187", "189"};
+
 template <typename T, size_t N>
 const T& Pick(std::mt19937_64& rng, const T (&items)[N]) {
   return items[rng() % N];
@@ -70,8 +75,12 @@ Population Population::Generate(size_t size, uint64_t seed) {
   while (p.people_.size() < size) {
     std::string number = RandomNumber(rng);
     std::string name = RandomName(rng);
-    if (!p.by_number_.emplace(number, p.people_.size()).second) continue;
-    p.people_.push_back(Person{std::move(number), std::move(name)});
+    std::string phone = absl::StrFormat("+86%s%08d", Pick(rng, kMobilePrefixes),
+                                        static_cast<int>(rng() % 100000000));
+    if (p.by_number_.count(number) != 0 || p.by_phone_.count(phone) != 0) continue;
+    p.by_number_.emplace(number, p.people_.size());
+    p.by_phone_.emplace(phone, p.people_.size());
+    p.people_.push_back(Person{std::move(number), std::move(name), std::move(phone)});
   }
   return p;
 }
@@ -81,12 +90,18 @@ const Person* Population::Find(absl::string_view document_number) const {
   return it == by_number_.end() ? nullptr : &people_[it->second];
 }
 
+const Person* Population::FindByPhone(absl::string_view e164) const {
+  auto it = by_phone_.find(std::string(e164));
+  return it == by_phone_.end() ? nullptr : &people_[it->second];
+}
+
 absl::Status Population::ExportCsv(const std::string& path) const {
   std::ofstream out(path, std::ios::trunc);
   if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  out << "document_type,document_number,full_name\n";
+  out << "document_type,document_number,full_name,phone_number\n";
   for (const Person& p : people_) {
-    out << "CN_RESIDENT_ID," << p.document_number << ',' << p.full_name << '\n';
+    out << "CN_RESIDENT_ID," << p.document_number << ',' << p.full_name << ',' << p.phone_number
+        << '\n';
   }
   out.flush();
   if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
