@@ -14,7 +14,9 @@
 #include "common/files.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "services/admin_service.h"
 #include "services/auth.h"
+#include "services/config_manager.h"
 #include "services/verification_service.h"
 #include "store/leveldb_store.h"
 #include "verifiers/policy_engine.h"
@@ -108,9 +110,10 @@ struct Server::Parts {
   std::unique_ptr<crypto::KeyRing> keys;
   std::unique_ptr<store::Store> store;
   verifiers::VerifierRegistry registry;
-  std::unique_ptr<verifiers::PolicyEngine> policy;
+  std::unique_ptr<ConfigManager> config_manager;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<VerificationServiceImpl> verification;
+  std::unique_ptr<AdminServiceImpl> admin;
   std::unique_ptr<grpc::Server> grpc_server;
   std::string address;
   std::string admin_key_path;
@@ -147,10 +150,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->store = *std::move(store);
 
   if (absl::Status s = verifiers::RegisterBuiltinVerifiers(parts->registry); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<verifiers::PolicyEngine>> policy =
-      verifiers::PolicyEngine::Create(c, parts->registry);
-  if (!policy.ok()) return policy.status();
-  parts->policy = *std::move(policy);
+  absl::StatusOr<std::unique_ptr<ConfigManager>> config_manager =
+      ConfigManager::Open(*parts->store, parts->registry, c);
+  if (!config_manager.ok()) return config_manager.status();
+  parts->config_manager = *std::move(config_manager);
 
   parts->admin_key_path = c.data_dir() + "/admin.key";
   absl::StatusOr<bool> created =
@@ -164,7 +167,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
   parts->verification = std::make_unique<VerificationServiceImpl>(
-      *parts->auth, *parts->keys, *parts->policy, *parts->store, vo);
+      *parts->auth, *parts->keys, *parts->config_manager, *parts->store, vo);
+  parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager);
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());
   if (!creds.ok()) return creds.status();
@@ -174,6 +178,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   int port = 0;
   builder.AddListeningPort(c.listen(), *creds, &port);
   builder.RegisterService(parts->verification.get());
+  builder.RegisterService(parts->admin.get());
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || port == 0) {
     parts->store->Close();

@@ -109,7 +109,7 @@ class VerificationServiceImpl::VerifyCall {
     response_.set_verification_id(NewVerificationId(now));
     identity::OfflineResult offline =
         identity::CheckClaim(request_.claim(), identity::TodayInChina(now));
-    claim_ = std::move(offline.claim);
+    claim_ = std::make_shared<identity::NormalizedClaim>(std::move(offline.claim));
     for (const identity::Finding& n : offline.notes) {
       idv::v1::Reason* note = response_.add_notes();
       note->set_code(n.code);
@@ -125,9 +125,18 @@ class VerificationServiceImpl::VerifyCall {
       Commit();  // may finish and delete this
       return reactor;
     }
-    fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), claim_);
-    service_.policy_.Verify(response_.verification_id(), deadline_, claim_,
-                            [this](verifiers::PolicyVerdict verdict) { OnVerdict(verdict); });
+    fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), *claim_);
+    const crypto::Fingerprint claim_fp =
+        service_.keys_.ClaimFingerprint(principal_.tenant(), *claim_);
+    const std::string flight(reinterpret_cast<const char*>(claim_fp.bytes.data()),
+                             claim_fp.bytes.size());
+    service_.flights_.Do(
+        flight,
+        [engine = service_.config_.engine(), id = response_.verification_id(), deadline = deadline_,
+         claim = claim_](auto done) mutable {
+          engine->Verify(std::move(id), deadline, std::move(claim), std::move(done));
+        },
+        [this](const verifiers::PolicyVerdict& verdict) { OnVerdict(verdict); });
     return reactor;
   }
 
@@ -149,9 +158,9 @@ class VerificationServiceImpl::VerifyCall {
   void Commit() {
     const absl::Time decided = absl::Now();
     *response_.mutable_decided_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(decided));
-    if (response_.outcome() == idv::v1::VERIFIED && claim_.birth_date.has_value()) {
+    if (response_.outcome() == idv::v1::VERIFIED && claim_->birth_date.has_value()) {
       *response_.mutable_derived() =
-          identity::Derive(*claim_.birth_date, identity::TodayInChina(decided));
+          identity::Derive(*claim_->birth_date, identity::TodayInChina(decided));
     }
     store::VerificationCommit commit;
     idv::store::v1::AuditRecord& r = commit.record;
@@ -161,8 +170,8 @@ class VerificationServiceImpl::VerifyCall {
     r.set_client_id(principal_.client_id());
     r.set_account_id(request_.account_id());
     r.set_document_type(request_.claim().document_type());
-    r.set_masked_document_number(identity::MaskDocumentNumber(claim_.document_number));
-    r.set_masked_name(identity::MaskName(claim_.full_name));
+    r.set_masked_document_number(identity::MaskDocumentNumber(claim_->document_number));
+    r.set_masked_name(identity::MaskName(claim_->full_name));
     if (fingerprint_.version != 0) {
       r.set_identity_fingerprint(fingerprint_.bytes.data(), fingerprint_.bytes.size());
       r.set_key_version(fingerprint_.version);
@@ -174,8 +183,8 @@ class VerificationServiceImpl::VerifyCall {
     if (response_.has_derived()) *r.mutable_derived() = response_.derived();
     commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
     commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
-    // The plaintext is not needed past this point.
-    claim_ = identity::NormalizedClaim();
+    // The plaintext is not needed past this point; it is wiped when the engine lets go too.
+    claim_.reset();
     service_.store_.CommitVerification(
         std::move(commit), [this](absl::StatusOr<store::CommitResult> result) {
           if (result.ok()) {
@@ -202,16 +211,15 @@ class VerificationServiceImpl::VerifyCall {
   idv::v1::VerifyResponse& response_;
   const Principal principal_;
   const absl::Time deadline_;
-  identity::NormalizedClaim claim_;
+  std::shared_ptr<identity::NormalizedClaim> claim_;
   crypto::Fingerprint fingerprint_;  // version 0 until computed
 };
 
 VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
                                                  const crypto::KeyRing& keys,
-                                                 const verifiers::PolicyEngine& policy,
-                                                 store::Store& store,
+                                                 const ConfigManager& config, store::Store& store,
                                                  VerificationServiceOptions options)
-    : auth_(auth), keys_(keys), policy_(policy), store_(store), options_(options) {}
+    : auth_(auth), keys_(keys), config_(config), store_(store), options_(options) {}
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,
                                                           const idv::v1::VerifyRequest* request,

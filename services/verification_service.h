@@ -3,7 +3,10 @@
 // Handlers never block: authentication and offline checks run inline (CPU only), backends are
 // asked asynchronously through the policy engine, and records are written by the store's
 // group-commit writer, whose completion finishes the RPC. A Verify response is sent only after its
-// audit record (and binding) are durable.
+// audit record (and binding) are durable. Each call uses the policy engine that was live when it
+// started, even if an administrator swaps in another meanwhile. Concurrent calls with the same
+// claim (same tenant-keyed claim fingerprint) share one trip to the backends (single-flight);
+// each still gets its own verification id, binding decision and audit record.
 #ifndef IDV_SERVICES_VERIFICATION_SERVICE_H_
 #define IDV_SERVICES_VERIFICATION_SERVICE_H_
 
@@ -11,8 +14,10 @@
 #include "crypto/keyring.h"
 #include "idv/v1/verification.grpc.pb.h"
 #include "services/auth.h"
+#include "services/config_manager.h"
 #include "store/store.h"
 #include "verifiers/policy_engine.h"
+#include "verifiers/single_flight.h"
 
 namespace idv::services {
 
@@ -27,7 +32,7 @@ class VerificationServiceImpl final : public idv::v1::VerificationService::Callb
  public:
   // Keeps references: every argument must outlive the service.
   VerificationServiceImpl(const Authenticator& auth, const crypto::KeyRing& keys,
-                          const verifiers::PolicyEngine& policy, store::Store& store,
+                          const ConfigManager& config, store::Store& store,
                           VerificationServiceOptions options);
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx,
@@ -45,9 +50,10 @@ class VerificationServiceImpl final : public idv::v1::VerificationService::Callb
 
   const Authenticator& auth_;
   const crypto::KeyRing& keys_;
-  const verifiers::PolicyEngine& policy_;
+  const ConfigManager& config_;
   store::Store& store_;
   const VerificationServiceOptions options_;
+  verifiers::SingleFlight<verifiers::PolicyVerdict> flights_;
 };
 
 // Fills a Verification from its audit record (exposed for tests).

@@ -64,6 +64,24 @@ std::string AccountKey(const std::string& tenant, const std::string& account) {
 
 std::string ClientKey(const std::string& id) { return "c/" + id; }
 
+std::string ConfigKey(uint64_t version) {
+  std::string k = "g/";
+  AppendBigEndian(&k, version, 8);
+  return k;
+}
+
+// Positions `it` on the last key that starts with `prefix` (a one-character key family followed
+// by '/'), or leaves it invalid or elsewhere when there is none.
+void SeekToLastWithPrefix(leveldb::Iterator* it, char prefix) {
+  const char past[] = {prefix, '0', '\0'};  // '0' follows '/': just past every "<prefix>/" key
+  it->Seek(past);
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    it->SeekToLast();  // Prev() of an exhausted iterator is not allowed
+  }
+}
+
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   if (s.ok()) return absl::OkStatus();
   if (s.IsNotFound()) return absl::NotFoundError(what);
@@ -160,6 +178,28 @@ class LevelDbStore final : public Store {
     }
     if (absl::Status s = FromLevelDb(it->status(), "list clients"); !s.ok()) return s;
     return out;
+  }
+
+  absl::StatusOr<std::vector<idv::store::v1::ConfigVersion>> ConfigVersions(size_t limit) override {
+    std::vector<idv::store::v1::ConfigVersion> out;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (SeekToLastWithPrefix(it.get(), 'g');
+         it->Valid() && it->key().starts_with("g/") && out.size() < limit; it->Prev()) {
+      idv::store::v1::ConfigVersion v;
+      if (!v.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("unparsable configuration version in store");
+      }
+      out.push_back(std::move(v));
+    }
+    if (absl::Status s = FromLevelDb(it->status(), "list configuration versions"); !s.ok()) {
+      return s;
+    }
+    return out;
+  }
+
+  void ReadConfigVersions(size_t limit,
+                          Callback<std::vector<idv::store::v1::ConfigVersion>> done) override {
+    ScheduleRead(std::move(done), [this, limit]() { return ConfigVersions(limit); });
   }
 
   absl::Status PutClient(const ClientRecord& client) override {
@@ -293,6 +333,17 @@ class LevelDbStore final : public Store {
     results.reserve(group.size());
     for (Pending& p : group) {
       AuditRecord& record = p.commit.record;
+      if (p.commit.config.has_value()) {
+        const std::string key = ConfigKey(p.commit.config->version());
+        absl::StatusOr<std::optional<std::string>> taken = overlay.Get(key);
+        if (!taken.ok() || taken->has_value()) {
+          results.push_back(
+              taken.ok() ? absl::AbortedError("the configuration changed concurrently; retry")
+                         : taken.status());
+          continue;
+        }
+        overlay.Put(key, p.commit.config->SerializeAsString());
+      }
       idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
       if (p.commit.bind) {
         absl::StatusOr<idv::v1::BindingStatus> b = ApplyBinding(overlay, p.commit);
@@ -364,8 +415,7 @@ absl::Status RecoverChainHead(leveldb::DB* db, uint64_t* next_sequence, std::str
   *next_sequence = 1;
   *last_hash = std::string(kChainHashBytes, '\0');
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-  it->Seek("a0");  // '0' follows '/': the first key past every "a/..." key
-  it->Prev();
+  SeekToLastWithPrefix(it.get(), 'a');
   if (it->Valid() && it->key().starts_with("a/")) {
     AuditEntry entry;
     if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {

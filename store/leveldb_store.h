@@ -13,6 +13,7 @@
 //   b/<tenant>\0<ver u32><fp>    IdentityBindings
 //   r/<tenant>\0<account id>     AccountBinding
 //   c/<client id>                ClientRecord
+//   g/<version u64>              ConfigVersion
 #ifndef IDV_STORE_LEVELDB_STORE_H_
 #define IDV_STORE_LEVELDB_STORE_H_
 

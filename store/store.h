@@ -9,6 +9,7 @@
 #define IDV_STORE_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct VerificationCommit {
   bool bind = false;
   // With `bind`: the most accounts of the tenant one identity may be bound to.
   uint32_t max_accounts_per_identity = 5;
+  // An administrative change: the new configuration version, stored in the same write as
+  // `record`. The commit fails with Aborted when that version number is taken (a concurrent
+  // change won), and nothing is written.
+  std::optional<idv::store::v1::ConfigVersion> config;
 };
 
 struct CommitResult {
@@ -56,6 +61,15 @@ class Store {
   // The identity `account_id` of `tenant` is bound to. NotFound when it has none.
   virtual void GetAccountBinding(std::string tenant, std::string account_id,
                                  Callback<idv::store::v1::AccountBinding> done) = 0;
+
+  // Configuration versions, newest first, at most `limit`. Synchronous: start-up and
+  // administrative calls only.
+  virtual absl::StatusOr<std::vector<idv::store::v1::ConfigVersion>> ConfigVersions(
+      size_t limit) = 0;
+
+  // The same, read on the store's reader threads.
+  virtual void ReadConfigVersions(size_t limit,
+                                  Callback<std::vector<idv::store::v1::ConfigVersion>> done) = 0;
 
   // API clients. Synchronous: used at start-up and by administrative calls, not per request.
   virtual absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> ListClients() = 0;

@@ -1,9 +1,12 @@
 #include "verifiers/policy_engine.h"
 
 #include "absl/strings/str_cat.h"
+#include "verifiers/timer.h"
 
 namespace idv::verifiers {
 namespace {
+
+using idv::config::v1::Policy;
 
 constexpr absl::Duration kDefaultDeadline = absl::Seconds(3);
 
@@ -16,27 +19,200 @@ bool IsValidBackendName(absl::string_view name) {
   return true;
 }
 
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
 bool IsDefinitive(const CheckResult& r, bool authoritative) {
   if (r.outcome == idv::v1::UNAVAILABLE) return false;
   return authoritative || r.outcome != idv::v1::VERIFIED;
 }
 
+bool IsNegative(idv::v1::Outcome o) { return o == idv::v1::MISMATCH || o == idv::v1::NOT_FOUND; }
+
+CircuitBreakerOptions BreakerOptions(const idv::config::v1::CircuitBreakerConfig& c) {
+  CircuitBreakerOptions o;
+  if (c.disabled()) o.failure_rate = 0;
+  if (c.failure_rate() > 0) o.failure_rate = c.failure_rate();
+  if (c.min_calls() > 0) o.min_calls = c.min_calls();
+  if (c.window() > 0) o.window = c.window();
+  if (c.has_open_for()) o.open_for = FromProto(c.open_for());
+  return o;
+}
+
 }  // namespace
 
-// The state of one Verify call as it walks the backend list.
-struct PolicyEngine::Run {
-  const Route* route;
-  size_t next = 0;
-  CheckContext ctx;
-  const identity::NormalizedClaim* claim;
-  PolicyVerdict verdict;
-  absl::AnyInvocable<void(PolicyVerdict) &&> done;
+// One Verify: asks backends as the strategy says and decides once. Shared by the callbacks of
+// every backend call it made; the first decision wins and cancels the calls still out.
+class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
+ public:
+  Run(std::shared_ptr<const PolicyEngine> engine, const Route& route, CheckContext ctx,
+      std::shared_ptr<const identity::NormalizedClaim> claim,
+      absl::AnyInvocable<void(PolicyVerdict) &&> done)
+      : engine_(std::move(engine)),
+        route_(route),
+        ctx_(std::move(ctx)),
+        claim_(std::move(claim)),
+        done_(std::move(done)) {}
+
+  void Start() {
+    if (route_.strategy == Policy::FIRST_DEFINITIVE) {
+      Launch(NextIndex());
+      return;
+    }
+    std::vector<size_t> all;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (; next_ < route_.backends.size(); ++next_) all.push_back(next_);
+      outstanding_ = static_cast<int>(all.size());
+    }
+    for (size_t i : all) Ask(i);
+  }
+
+ private:
+  // Reserves the next backend for FIRST_DEFINITIVE, or returns the backend count if none is left.
+  size_t NextIndex() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (decided_ || next_ >= route_.backends.size() || absl::Now() >= ctx_.deadline) {
+      return route_.backends.size();
+    }
+    ++outstanding_;
+    return next_++;
+  }
+
+  void Launch(size_t i) {
+    if (i >= route_.backends.size()) {
+      DecideIfIdle();
+      return;
+    }
+    if (route_.hedge_after > absl::ZeroDuration() && i + 1 < route_.backends.size()) {
+      Timer::Shared().At(absl::Now() + route_.hedge_after, [run = shared_from_this(), i] {
+        bool hedge;
+        {
+          std::lock_guard<std::mutex> lock(run->mu_);
+          hedge = !run->decided_ && run->next_ == i + 1;  // still waiting on backend i alone
+        }
+        if (hedge) run->Launch(run->NextIndex());
+      });
+    }
+    Ask(i);
+  }
+
+  void Ask(size_t i) {
+    auto cancellation = std::make_shared<Cancellation>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancellations_.push_back(cancellation);
+    }
+    CheckContext ctx = ctx_;
+    ctx.cancellation = std::move(cancellation);
+    GuardedVerifier* backend = route_.backends[i].get();
+    backend->Check(ctx, *claim_, [run = shared_from_this(), backend](CheckResult r) {
+      run->OnResult(*backend, std::move(r));
+    });
+  }
+
+  void OnResult(const GuardedVerifier& backend, CheckResult r) {
+    const bool definitive = IsDefinitive(r, backend.Info().authoritative);
+    bool ask_next = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (decided_) return;  // a loser: the decision was made without it
+      --outstanding_;
+      verdict_.checks.push_back(BackendCheck{backend.Info().name, r});
+      if (r.reason == idv::v1::AUTHORITY_TIMEOUT) timed_out_ = true;
+      switch (route_.strategy) {
+        case Policy::FIRST_DEFINITIVE:
+          if (definitive) return Decide(lock, r.outcome, r.reason);
+          ask_next = true;
+          break;
+        case Policy::ALL_AGREE:
+          if (definitive && r.outcome != idv::v1::VERIFIED)
+            return Decide(lock, r.outcome, r.reason);
+          if (definitive) ++agreeing_;
+          if (outstanding_ == 0 && agreeing_ == route_.backends.size()) {
+            return Decide(lock, idv::v1::VERIFIED, idv::v1::ELEMENTS_MATCH);
+          }
+          break;
+        case Policy::QUORUM:
+          if (definitive && ++votes_[r.outcome] >= route_.quorum) {
+            return Decide(lock, r.outcome, r.reason);
+          }
+          if (definitive) reasons_[r.outcome] = r.reason;
+          break;
+        default:
+          break;
+      }
+    }
+    if (ask_next) {
+      Launch(NextIndex());
+    } else {
+      DecideIfIdle();
+    }
+  }
+
+  // With nothing left in flight and nothing left to ask, decides on what was heard.
+  void DecideIfIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (decided_ || outstanding_ > 0) return;
+    if (route_.strategy == Policy::FIRST_DEFINITIVE && next_ < route_.backends.size() &&
+        absl::Now() < ctx_.deadline) {
+      return;  // Launch is about to ask the next one
+    }
+    if (route_.strategy == Policy::QUORUM) {
+      // No quorum: the most common negative answer, if any authority gave one.
+      idv::v1::Outcome best = idv::v1::OUTCOME_UNSPECIFIED;
+      for (const auto& [outcome, n] : votes_) {
+        if (IsNegative(outcome) && (best == idv::v1::OUTCOME_UNSPECIFIED || n > votes_[best])) {
+          best = outcome;
+        }
+      }
+      if (best != idv::v1::OUTCOME_UNSPECIFIED) return Decide(lock, best, reasons_[best]);
+    }
+    const bool timeout = timed_out_ || absl::Now() >= ctx_.deadline;
+    Decide(lock, idv::v1::UNAVAILABLE,
+           timeout ? idv::v1::AUTHORITY_TIMEOUT : idv::v1::AUTHORITY_ERROR);
+  }
+
+  // REQUIRES: `lock` holds mu_ and nothing was decided yet. Releases it.
+  template <typename Lock>
+  void Decide(Lock& lock, idv::v1::Outcome outcome, idv::v1::ReasonCode reason) {
+    decided_ = true;
+    verdict_.outcome = outcome;
+    verdict_.reason = reason;
+    std::vector<std::shared_ptr<Cancellation>> cancellations;
+    cancellations.swap(cancellations_);
+    PolicyVerdict verdict = std::move(verdict_);
+    auto done = std::move(done_);
+    lock.unlock();
+    for (auto& c : cancellations) c->Cancel();  // the calls still out are no longer needed
+    std::move(done)(std::move(verdict));
+  }
+
+  const std::shared_ptr<const PolicyEngine> engine_;  // keeps the route and backends alive
+  const Route& route_;
+  const CheckContext ctx_;
+  const std::shared_ptr<const identity::NormalizedClaim> claim_;
+
+  std::mutex mu_;
+  absl::AnyInvocable<void(PolicyVerdict) &&> done_;           // guarded by mu_
+  bool decided_ = false;                                      // guarded by mu_
+  size_t next_ = 0;                                           // guarded by mu_
+  int outstanding_ = 0;                                       // guarded by mu_
+  bool timed_out_ = false;                                    // guarded by mu_
+  size_t agreeing_ = 0;                                       // guarded by mu_
+  std::map<idv::v1::Outcome, uint32_t> votes_;                // guarded by mu_
+  std::map<idv::v1::Outcome, idv::v1::ReasonCode> reasons_;   // guarded by mu_
+  std::vector<std::shared_ptr<Cancellation>> cancellations_;  // guarded by mu_
+  PolicyVerdict verdict_;                                     // guarded by mu_
 };
 
-absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(
-    const idv::config::v1::ServerConfig& config, const VerifierRegistry& registry) {
-  std::unique_ptr<PolicyEngine> engine(new PolicyEngine);
-  for (const idv::config::v1::BackendConfig& b : config.backends()) {
+absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
+    const google::protobuf::RepeatedPtrField<idv::config::v1::BackendConfig>& backends,
+    const google::protobuf::RepeatedPtrField<idv::config::v1::Policy>& policies,
+    const VerifierRegistry& registry, const PolicyEngine* previous) {
+  std::shared_ptr<PolicyEngine> engine(new PolicyEngine);
+  for (const idv::config::v1::BackendConfig& b : backends) {
     if (!IsValidBackendName(b.name())) {
       return absl::InvalidArgumentError(
           absl::StrCat("backend name \"", b.name(), "\" must be 1 to 64 characters of [a-z0-9_-]"));
@@ -45,24 +221,40 @@ absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(
       return absl::InvalidArgumentError(
           absl::StrCat("backend \"", b.name(), "\" is defined twice"));
     }
-    absl::StatusOr<std::unique_ptr<Verifier>> v = registry.Create(b);
-    if (!v.ok()) return v.status();
-    engine->backends_.emplace(b.name(), *std::move(v));
-  }
-  for (const idv::config::v1::Policy& p : config.policies()) {
-    Route route;
-    route.deadline = kDefaultDeadline;
-    if (p.has_deadline()) {
-      route.deadline =
-          absl::Seconds(p.deadline().seconds()) + absl::Nanoseconds(p.deadline().nanos());
+    Backend backend{b.SerializeAsString(), nullptr};
+    if (previous != nullptr) {
+      auto it = previous->backends_.find(b.name());
+      if (it != previous->backends_.end() && it->second.config == backend.config) {
+        backend.verifier = it->second.verifier;
+      }
     }
+    if (backend.verifier == nullptr) {
+      absl::StatusOr<std::unique_ptr<Verifier>> v = registry.Create(b);
+      if (!v.ok()) return v.status();
+      backend.verifier = std::make_shared<GuardedVerifier>(*std::move(v), b.max_in_flight(),
+                                                           BreakerOptions(b.breaker()));
+    }
+    engine->backends_.emplace(b.name(), std::move(backend));
+  }
+  for (const Policy& p : policies) {
+    Route route;
+    route.deadline = p.has_deadline() ? FromProto(p.deadline()) : kDefaultDeadline;
+    route.strategy = p.strategy();
+    route.hedge_after = FromProto(p.hedge_after());
     for (const std::string& name : p.backends()) {
       auto it = engine->backends_.find(name);
       if (it == engine->backends_.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("a policy names backend \"", name, "\", which is not defined"));
+        return absl::InvalidArgumentError(absl::StrCat("policy \"", p.name(), "\" names backend \"",
+                                                       name, "\", which is not defined"));
       }
-      route.backends.push_back(it->second.get());
+      route.backends.push_back(it->second.verifier);
+    }
+    if (p.strategy() == Policy::QUORUM) {
+      if (p.quorum() == 0 || p.quorum() > route.backends.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "policy \"", p.name(), "\": quorum must be between 1 and its number of backends"));
+      }
+      route.quorum = p.quorum();
     }
     for (int t : p.document_types()) {
       const auto type = static_cast<idv::v1::DocumentType>(t);
@@ -76,49 +268,24 @@ absl::StatusOr<std::unique_ptr<PolicyEngine>> PolicyEngine::Create(
 }
 
 void PolicyEngine::Verify(std::string request_id, absl::Time request_deadline,
-                          const identity::NormalizedClaim& claim,
+                          std::shared_ptr<const identity::NormalizedClaim> claim,
                           absl::AnyInvocable<void(PolicyVerdict) &&> done) const {
-  auto it = routes_.find(claim.document_type);
+  auto it = routes_.find(claim->document_type);
   if (it == routes_.end() || it->second.backends.empty()) {
-    PolicyVerdict none;  // UNAVAILABLE / NO_AUTHORITY_CONFIGURED
-    std::move(done)(std::move(none));
+    std::move(done)(PolicyVerdict{});  // UNAVAILABLE / NO_AUTHORITY_CONFIGURED
     return;
   }
-  auto run = std::make_unique<Run>();
-  run->route = &it->second;
-  run->ctx.request_id = std::move(request_id);
-  run->ctx.deadline = std::min(request_deadline, absl::Now() + it->second.deadline);
-  run->claim = &claim;
-  run->done = std::move(done);
-  AskNext(std::move(run));
+  CheckContext ctx;
+  ctx.request_id = std::move(request_id);
+  ctx.deadline = std::min(request_deadline, absl::Now() + it->second.deadline);
+  auto run = std::make_shared<Run>(shared_from_this(), it->second, std::move(ctx), std::move(claim),
+                                   std::move(done));
+  run->Start();
 }
 
-void PolicyEngine::AskNext(std::unique_ptr<Run> run) {
-  const bool exhausted = run->next >= run->route->backends.size();
-  if (exhausted || absl::Now() >= run->ctx.deadline) {
-    PolicyVerdict& v = run->verdict;
-    v.outcome = idv::v1::UNAVAILABLE;
-    v.reason = (!exhausted ||
-                (!v.checks.empty() && v.checks.back().result.reason == idv::v1::AUTHORITY_TIMEOUT))
-                   ? idv::v1::AUTHORITY_TIMEOUT
-                   : idv::v1::AUTHORITY_ERROR;
-    std::move(run->done)(std::move(run->verdict));
-    return;
-  }
-  Verifier* backend = run->route->backends[run->next++];
-  Run* raw = run.release();  // owned by the callback from here on
-  backend->Check(raw->ctx, *raw->claim, [raw, backend](CheckResult result) {
-    std::unique_ptr<Run> run(raw);
-    const bool definitive = IsDefinitive(result, backend->Info().authoritative);
-    run->verdict.checks.push_back(BackendCheck{backend->Info().name, result});
-    if (!definitive) {
-      AskNext(std::move(run));
-      return;
-    }
-    run->verdict.outcome = result.outcome;
-    run->verdict.reason = result.reason;
-    std::move(run->done)(std::move(run->verdict));
-  });
+const GuardedVerifier* PolicyEngine::backend(const std::string& name) const {
+  auto it = backends_.find(name);
+  return it == backends_.end() ? nullptr : it->second.verifier.get();
 }
 
 }  // namespace idv::verifiers

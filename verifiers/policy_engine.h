@@ -1,13 +1,20 @@
 // Decides which backends answer a claim, and how their answers combine into one outcome.
 //
-// Each document type has a policy: an ordered list of backends and an overall deadline. The
-// engine asks the first backend; when it gives no answer (UNAVAILABLE: error or timeout) and time
-// remains, it asks the next, and so on (the `first_definitive` strategy). The first definitive
-// answer (VERIFIED, MISMATCH, NOT_FOUND, PENDING) is the outcome. Silence is never VERIFIED: if
-// no backend answers, the outcome is UNAVAILABLE. A non-authoritative backend's match is not
-// definitive.
+// Each document type has a policy (idv.config.v1.Policy): backends in order of preference, an
+// overall deadline, and a strategy:
+//   FIRST_DEFINITIVE  ask one backend at a time; on no answer ask the next. With `hedge_after`,
+//                     also ask the next when the current one is slow; the first definitive answer
+//                     wins and the other call is cancelled.
+//   ALL_AGREE         ask all at once; VERIFIED only if all say so; a MISMATCH or NOT_FOUND wins
+//                     at once.
+//   QUORUM            ask all at once; the first outcome `quorum` backends agree on wins.
+// A definitive answer is VERIFIED (from an authoritative backend), MISMATCH, NOT_FOUND or PENDING.
+// Silence is never VERIFIED: with no definitive answer the outcome is UNAVAILABLE.
 //
-// Immutable after Create; Verify is thread-safe and never blocks.
+// Every backend is wrapped in a GuardedVerifier (bulkhead + circuit breaker). An engine is
+// immutable after Create and must be owned by a shared_ptr: a Verify in flight keeps it (and its
+// backends) alive, so a replaced engine finishes its calls while new ones use the new engine.
+// Verify is thread-safe and never blocks.
 #ifndef IDV_VERIFIERS_POLICY_ENGINE_H_
 #define IDV_VERIFIERS_POLICY_ENGINE_H_
 
@@ -17,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "idv/config/v1/config.pb.h"
+#include "verifiers/guarded_verifier.h"
 #include "verifiers/registry.h"
 
 namespace idv::verifiers {
@@ -29,34 +37,49 @@ struct BackendCheck {
 struct PolicyVerdict {
   idv::v1::Outcome outcome = idv::v1::UNAVAILABLE;
   idv::v1::ReasonCode reason = idv::v1::NO_AUTHORITY_CONFIGURED;
-  // Every backend asked, in order.
+  // Every backend that answered before the decision, in the order they answered.
   std::vector<BackendCheck> checks;
 };
 
-class PolicyEngine {
+class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
  public:
-  // Builds every configured backend and checks that the policies are consistent: backend names
-  // unique and well-formed, every backend a policy names exists, no document type in two policies.
-  static absl::StatusOr<std::unique_ptr<PolicyEngine>> Create(
-      const idv::config::v1::ServerConfig& config, const VerifierRegistry& registry);
+  // Builds the backends and routes of `backends` and `policies`, after checking them: backend
+  // names unique and well-formed, known config types, every backend a policy names defined, no
+  // document type in two policies, a quorum within the number of backends. A backend whose
+  // config is byte-for-byte the one `previous` has under the same name is shared with it (its
+  // connection and breaker state carry over). InvalidArgument names what is wrong.
+  static absl::StatusOr<std::shared_ptr<PolicyEngine>> Create(
+      const google::protobuf::RepeatedPtrField<idv::config::v1::BackendConfig>& backends,
+      const google::protobuf::RepeatedPtrField<idv::config::v1::Policy>& policies,
+      const VerifierRegistry& registry, const PolicyEngine* previous = nullptr);
 
   // Asks the backends of the claim's document type. `request_deadline` bounds the policy's own.
-  // REQUIRES: `claim` stays valid until `done` has run.
+  // The engine holds `claim` for as long as any backend call may still read it (a hedge timer can
+  // fire after the decision), so the plaintext is wiped only when the last holder lets go.
   void Verify(std::string request_id, absl::Time request_deadline,
-              const identity::NormalizedClaim& claim,
+              std::shared_ptr<const identity::NormalizedClaim> claim,
               absl::AnyInvocable<void(PolicyVerdict) &&> done) const;
 
+  // The backend called `name`, or null.
+  const GuardedVerifier* backend(const std::string& name) const;
+
  private:
-  struct Route {
-    std::vector<Verifier*> backends;
-    absl::Duration deadline;
+  struct Backend {
+    std::string config;  // serialized BackendConfig, to recognize an unchanged backend
+    std::shared_ptr<GuardedVerifier> verifier;
   };
-  struct Run;
+  struct Route {
+    std::vector<std::shared_ptr<GuardedVerifier>> backends;
+    absl::Duration deadline;
+    idv::config::v1::Policy::Strategy strategy;
+    uint32_t quorum = 1;
+    absl::Duration hedge_after;  // zero: none
+  };
+  class Run;
 
   PolicyEngine() = default;
-  static void AskNext(std::unique_ptr<Run> run);
 
-  std::map<std::string, std::unique_ptr<Verifier>> backends_;
+  std::map<std::string, Backend> backends_;
   std::map<idv::v1::DocumentType, Route> routes_;
 };
 

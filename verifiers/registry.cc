@@ -1,6 +1,7 @@
 #include "verifiers/registry.h"
 
 #include "absl/strings/str_cat.h"
+#include "verifiers/format/format_verifier.h"
 #include "verifiers/grpc_plugin/config.h"
 
 namespace idv::verifiers {
@@ -33,6 +34,7 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
 }
 
 absl::Status RegisterBuiltinVerifiers(VerifierRegistry& registry) {
+  if (absl::Status s = registry.Register(std::make_unique<FormatFactory>()); !s.ok()) return s;
   return registry.Register(std::make_unique<GrpcPluginFactory>());
 }
 

@@ -10,10 +10,13 @@
 #ifndef IDV_VERIFIERS_VERIFIER_H_
 #define IDV_VERIFIERS_VERIFIER_H_
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "identity/claim.h"
 #include "idv/v1/verification.pb.h"
@@ -27,11 +30,30 @@ struct VerifierInfo {
   bool authoritative = false;
 };
 
+// Lets a caller abandon checks it no longer needs (the loser of a hedged pair, the rest of a
+// quorum). Thread-safe.
+class Cancellation {
+ public:
+  // Runs every registered callback once. Later calls do nothing.
+  void Cancel();
+  bool cancelled() const;
+  // Runs `fn` on Cancel(), or at once if already cancelled.
+  void OnCancel(absl::AnyInvocable<void() &&> fn);
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;                            // guarded by mu_
+  std::vector<absl::AnyInvocable<void() &&>> hooks_;  // guarded by mu_
+};
+
 struct CheckContext {
   // idv's verification id, passed on for log correlation.
   std::string request_id;
   // The backend must answer (or give up) by then.
   absl::Time deadline = absl::InfiniteFuture();
+  // Set when the caller may abandon the check; a backend should then stop work and answer
+  // UNAVAILABLE soon. May be null.
+  std::shared_ptr<Cancellation> cancellation;
 };
 
 struct CheckResult {
@@ -47,6 +69,11 @@ class Verifier {
  public:
   virtual ~Verifier() = default;
   virtual const VerifierInfo& Info() const = 0;
+  // Checks that the backend is reachable and willing (e.g. the plugin's Describe), before a
+  // configuration that uses it is applied. `done` gets OK or why not. Default: OK at once.
+  virtual void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) {
+    std::move(done)(absl::OkStatus());
+  }
   // REQUIRES: `claim` stays valid until `done` has run.
   virtual void Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
                      absl::AnyInvocable<void(CheckResult) &&> done) = 0;

@@ -3,28 +3,57 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 
+#include "verifiers/circuit_breaker.h"
 #include "verifiers/grpc_plugin/config.h"
 #include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
+#include "verifiers/single_flight.h"
 
 namespace idv::verifiers {
 namespace {
 
 using idv::config::v1::BackendConfig;
-using idv::config::v1::ServerConfig;
+using idv::config::v1::Policy;
 
-// A backend whose answers the test scripts by name: "verified", "mismatch", "down", "silent"
-// (never answers until the deadline), "weak" (a non-authoritative match).
+// A backend scripted by its name's first part: "verified", "mismatch", "notfound", "down",
+// "weak" (a non-authoritative match), or "held" (answers only when the test releases it, or
+// UNAVAILABLE when cancelled).
 class FakeVerifier final : public Verifier {
  public:
-  FakeVerifier(std::string name, std::string behaviour, std::atomic<int>* calls)
-      : info_{std::move(name), behaviour != "weak"},
-        behaviour_(std::move(behaviour)),
-        calls_(calls) {}
+  struct Shared {
+    std::atomic<int> calls{0};
+    std::atomic<int> cancelled{0};
+    std::mutex mu;
+    std::vector<absl::AnyInvocable<void(CheckResult) &&>> held;  // guarded by mu
+  };
+
+  FakeVerifier(std::string name, Shared* shared)
+      : info_{name, name.rfind("weak", 0) != 0},
+        behaviour_(name.substr(0, name.find('-'))),
+        shared_(shared) {}
   const VerifierInfo& Info() const override { return info_; }
+
   void Check(const CheckContext& ctx, const identity::NormalizedClaim&,
              absl::AnyInvocable<void(CheckResult) &&> done) override {
-    calls_->fetch_add(1);
+    shared_->calls.fetch_add(1);
+    EXPECT_LT(ctx.deadline, absl::InfiniteFuture());  // the engine always sets one
+    if (behaviour_ == "held") {
+      auto slot = std::make_shared<std::atomic<bool>>(false);
+      auto answer = std::make_shared<absl::AnyInvocable<void(CheckResult) &&>>(std::move(done));
+      auto once = [slot, answer](CheckResult r) {
+        if (!slot->exchange(true)) std::move (*answer)(std::move(r));
+      };
+      if (ctx.cancellation) {
+        ctx.cancellation->OnCancel([once, shared = shared_]() mutable {
+          shared->cancelled.fetch_add(1);
+          once(CheckResult{});  // UNAVAILABLE
+        });
+      }
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->held.push_back(once);
+      return;
+    }
     CheckResult r;
     if (behaviour_ == "verified" || behaviour_ == "weak") {
       r.outcome = idv::v1::VERIFIED;
@@ -32,9 +61,9 @@ class FakeVerifier final : public Verifier {
     } else if (behaviour_ == "mismatch") {
       r.outcome = idv::v1::MISMATCH;
       r.reason = idv::v1::NAME_MISMATCH;
-    } else if (behaviour_ == "silent") {
-      r.reason = idv::v1::AUTHORITY_TIMEOUT;
-      EXPECT_LT(ctx.deadline, absl::InfiniteFuture());  // the engine always sets one
+    } else if (behaviour_ == "notfound") {
+      r.outcome = idv::v1::NOT_FOUND;
+      r.reason = idv::v1::NO_RECORD;
     }
     r.raw_code = behaviour_;
     std::move(done)(r);
@@ -43,67 +72,104 @@ class FakeVerifier final : public Verifier {
  private:
   VerifierInfo info_;
   std::string behaviour_;
-  std::atomic<int>* calls_;
+  Shared* shared_;
 };
 
-// Config type "fake": BackendConfig.name is "<behaviour>" or "<behaviour>-<n>".
 class FakeFactory final : public VerifierFactory {
  public:
-  explicit FakeFactory(std::atomic<int>* calls) : calls_(calls) {}
+  explicit FakeFactory(FakeVerifier::Shared* shared) : shared_(shared) {}
   std::string ConfigType() const override { return "google.protobuf.Empty"; }
   absl::StatusOr<std::unique_ptr<Verifier>> Create(const BackendConfig& c) const override {
-    return std::unique_ptr<Verifier>(
-        std::make_unique<FakeVerifier>(c.name(), c.name().substr(0, c.name().find('-')), calls_));
+    created.fetch_add(1);
+    return std::unique_ptr<Verifier>(std::make_unique<FakeVerifier>(c.name(), shared_));
   }
+  mutable std::atomic<int> created{0};
 
  private:
-  std::atomic<int>* calls_;
+  FakeVerifier::Shared* shared_;
 };
 
 class PolicyEngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(registry_.Register(std::make_unique<FakeFactory>(&calls_)).ok());
+    auto factory = std::make_unique<FakeFactory>(&shared_);
+    factory_ = factory.get();
+    ASSERT_TRUE(registry_.Register(std::move(factory)).ok());
   }
 
-  absl::StatusOr<std::unique_ptr<PolicyEngine>> Engine(const std::vector<std::string>& backends,
-                                                       const std::vector<std::string>& order) {
-    ServerConfig config;
-    for (const std::string& b : backends) {
-      BackendConfig* bc = config.add_backends();
-      bc->set_name(b);
-      bc->mutable_typed_config()->set_type_url("type.googleapis.com/google.protobuf.Empty");
+  static BackendConfig Backend(const std::string& name) {
+    BackendConfig b;
+    b.set_name(name);
+    b.mutable_typed_config()->set_type_url("type.googleapis.com/google.protobuf.Empty");
+    return b;
+  }
+
+  absl::StatusOr<std::shared_ptr<PolicyEngine>> Engine(
+      const std::vector<std::string>& order, Policy::Strategy strategy = Policy::FIRST_DEFINITIVE,
+      uint32_t quorum = 0, absl::Duration hedge = absl::ZeroDuration(),
+      const PolicyEngine* previous = nullptr) {
+    google::protobuf::RepeatedPtrField<BackendConfig> backends;
+    std::set<std::string> seen;
+    for (const std::string& b : order) {
+      if (seen.insert(b).second) *backends.Add() = Backend(b);
     }
-    auto* p = config.add_policies();
+    google::protobuf::RepeatedPtrField<Policy> policies;
+    Policy* p = policies.Add();
+    p->set_name("p");
     p->add_document_types(idv::v1::CN_RESIDENT_ID);
     for (const std::string& b : order) p->add_backends(b);
-    return PolicyEngine::Create(config, registry_);
+    p->set_strategy(strategy);
+    p->set_quorum(quorum);
+    if (hedge > absl::ZeroDuration()) {
+      p->mutable_hedge_after()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(hedge)));
+    }
+    return PolicyEngine::Create(backends, policies, registry_, previous);
+  }
+
+  static std::shared_ptr<const identity::NormalizedClaim> Claim() {
+    auto c = std::make_shared<identity::NormalizedClaim>();
+    c->document_type = idv::v1::CN_RESIDENT_ID;
+    return c;
   }
 
   PolicyVerdict Run(const PolicyEngine& engine) {
-    identity::NormalizedClaim claim;
-    claim.document_type = idv::v1::CN_RESIDENT_ID;
     std::promise<PolicyVerdict> p;
-    engine.Verify("id", absl::InfiniteFuture(), claim,
+    engine.Verify("id", absl::Now() + absl::Seconds(10), Claim(),
                   [&p](PolicyVerdict v) { p.set_value(std::move(v)); });
     return p.get_future().get();
   }
 
+  // Releases every held call with `outcome`.
+  void ReleaseHeld(idv::v1::Outcome outcome) {
+    std::vector<absl::AnyInvocable<void(CheckResult) &&>> held;
+    {
+      std::lock_guard<std::mutex> lock(shared_.mu);
+      held.swap(shared_.held);
+    }
+    for (auto& h : held) {
+      CheckResult r;
+      r.outcome = outcome;
+      r.reason = idv::v1::ELEMENTS_MATCH;
+      std::move(h)(r);
+    }
+  }
+
   VerifierRegistry registry_;
-  std::atomic<int> calls_{0};
+  FakeVerifier::Shared shared_;
+  FakeFactory* factory_ = nullptr;
 };
 
 TEST_F(PolicyEngineTest, FirstDefinitiveAnswerWins) {
-  auto engine = Engine({"mismatch", "verified"}, {"mismatch", "verified"});
+  auto engine = Engine({"mismatch", "verified"});
   ASSERT_TRUE(engine.ok()) << engine.status();
   PolicyVerdict v = Run(**engine);
   EXPECT_EQ(v.outcome, idv::v1::MISMATCH);
   ASSERT_EQ(v.checks.size(), 1u);
-  EXPECT_EQ(calls_, 1);
+  EXPECT_EQ(shared_.calls, 1);
 }
 
 TEST_F(PolicyEngineTest, FallsBackWhenABackendGivesNoAnswer) {
-  auto engine = Engine({"down", "verified"}, {"down", "verified"});
+  auto engine = Engine({"down", "verified"});
   ASSERT_TRUE(engine.ok());
   PolicyVerdict v = Run(**engine);
   EXPECT_EQ(v.outcome, idv::v1::VERIFIED);
@@ -113,33 +179,182 @@ TEST_F(PolicyEngineTest, FallsBackWhenABackendGivesNoAnswer) {
 }
 
 TEST_F(PolicyEngineTest, SilenceIsNeverVerified) {
-  auto engine = Engine({"down", "silent", "weak"}, {"down", "silent", "weak"});
+  auto engine = Engine({"down", "down-2", "weak"});
   ASSERT_TRUE(engine.ok());
   PolicyVerdict v = Run(**engine);
   EXPECT_EQ(v.outcome, idv::v1::UNAVAILABLE);
+  EXPECT_EQ(v.reason, idv::v1::AUTHORITY_ERROR);
   EXPECT_EQ(v.checks.size(), 3u);  // a non-authoritative match is not an answer
 }
 
+TEST_F(PolicyEngineTest, AllAgree) {
+  auto yes = Engine({"verified", "verified-2"}, Policy::ALL_AGREE);
+  ASSERT_TRUE(yes.ok());
+  EXPECT_EQ(Run(**yes).outcome, idv::v1::VERIFIED);
+  auto no = Engine({"verified", "notfound"}, Policy::ALL_AGREE);
+  EXPECT_EQ(Run(**no).outcome, idv::v1::NOT_FOUND);
+  auto partial = Engine({"verified", "down"}, Policy::ALL_AGREE);
+  EXPECT_EQ(Run(**partial).outcome, idv::v1::UNAVAILABLE);  // cannot confirm all agree
+}
+
+TEST_F(PolicyEngineTest, Quorum) {
+  auto two_of_three = Engine({"verified", "down", "verified-2"}, Policy::QUORUM, 2);
+  ASSERT_TRUE(two_of_three.ok());
+  EXPECT_EQ(Run(**two_of_three).outcome, idv::v1::VERIFIED);
+  auto no_quorum = Engine({"verified", "mismatch", "down"}, Policy::QUORUM, 2);
+  EXPECT_EQ(Run(**no_quorum).outcome, idv::v1::MISMATCH);  // the negative answer, not VERIFIED
+  auto silent = Engine({"verified", "down", "down-2"}, Policy::QUORUM, 2);
+  EXPECT_EQ(Run(**silent).outcome, idv::v1::UNAVAILABLE);
+  EXPECT_EQ(Engine({"verified"}, Policy::QUORUM, 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PolicyEngineTest, HedgingAsksTheNextBackendAndCancelsTheLoser) {
+  auto engine = Engine({"held", "verified"}, Policy::FIRST_DEFINITIVE, 0, absl::Milliseconds(20));
+  ASSERT_TRUE(engine.ok());
+  PolicyVerdict v = Run(**engine);  // "held" never answers by itself: only the hedge can win
+  EXPECT_EQ(v.outcome, idv::v1::VERIFIED);
+  EXPECT_EQ(v.checks.back().backend, "verified");
+  EXPECT_EQ(shared_.calls, 2);
+  EXPECT_EQ(shared_.cancelled, 1);  // the held call was cancelled once the decision was made
+}
+
+TEST_F(PolicyEngineTest, WithoutHedgingASlowBackendIsWaitedFor) {
+  auto engine = Engine({"held", "verified"});
+  ASSERT_TRUE(engine.ok());
+  std::promise<PolicyVerdict> p;
+  (*engine)->Verify("id", absl::Now() + absl::Seconds(10), Claim(),
+                    [&p](PolicyVerdict v) { p.set_value(std::move(v)); });
+  EXPECT_EQ(shared_.calls, 1);
+  ReleaseHeld(idv::v1::MISMATCH);
+  EXPECT_EQ(p.get_future().get().outcome, idv::v1::MISMATCH);
+  EXPECT_EQ(shared_.calls, 1);
+}
+
 TEST_F(PolicyEngineTest, NoPolicyMeansNoAuthority) {
-  auto engine = Engine({"verified"}, {});
+  auto engine = Engine({});
   ASSERT_TRUE(engine.ok());
   PolicyVerdict v = Run(**engine);
   EXPECT_EQ(v.outcome, idv::v1::UNAVAILABLE);
   EXPECT_EQ(v.reason, idv::v1::NO_AUTHORITY_CONFIGURED);
-  EXPECT_EQ(calls_, 0);
+  EXPECT_EQ(shared_.calls, 0);
+}
+
+TEST_F(PolicyEngineTest, UnchangedBackendsAreSharedWithThePreviousEngine) {
+  auto first = Engine({"verified", "mismatch"});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(factory_->created, 2);
+  auto second = Engine({"verified", "notfound"}, Policy::FIRST_DEFINITIVE, 0, absl::ZeroDuration(),
+                       first->get());
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(factory_->created, 3);  // only "notfound" is new
+  EXPECT_EQ((*first)->backend("verified"), (*second)->backend("verified"));
 }
 
 TEST_F(PolicyEngineTest, RejectsInconsistentConfig) {
-  EXPECT_EQ(Engine({"verified"}, {"missing"}).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Engine({"verified", "verified"}, {}).status().code(),
+  google::protobuf::RepeatedPtrField<BackendConfig> backends;
+  *backends.Add() = Backend("verified");
+  google::protobuf::RepeatedPtrField<Policy> policies;
+  policies.Add()->add_backends("missing");
+  EXPECT_EQ(PolicyEngine::Create(backends, policies, registry_).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Engine({"Bad Name"}, {}).status().code(), absl::StatusCode::kInvalidArgument);
-  ServerConfig unknown;
-  auto* b = unknown.add_backends();
-  b->set_name("x");
-  b->mutable_typed_config()->set_type_url("type.googleapis.com/no.such.Config");
-  EXPECT_EQ(PolicyEngine::Create(unknown, registry_).status().code(),
+  *backends.Add() = Backend("verified");
+  EXPECT_EQ(PolicyEngine::Create(backends, {}, registry_).status().code(),
             absl::StatusCode::kInvalidArgument);
+  backends.Clear();
+  *backends.Add() = Backend("Bad Name");
+  EXPECT_EQ(PolicyEngine::Create(backends, {}, registry_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  backends.Clear();
+  BackendConfig unknown = Backend("x");
+  unknown.mutable_typed_config()->set_type_url("type.googleapis.com/no.such.Config");
+  *backends.Add() = unknown;
+  EXPECT_EQ(PolicyEngine::Create(backends, {}, registry_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(CircuitBreakerTest, OpensHalfOpensAndCloses) {
+  absl::Time now = absl::FromUnixSeconds(1000);
+  CircuitBreakerOptions o;
+  o.min_calls = 4;
+  o.window = 4;
+  o.failure_rate = 0.5;
+  o.open_for = absl::Seconds(5);
+  o.clock = [&now] { return now; };
+  CircuitBreaker breaker(o);
+  for (bool ok : {true, false, true, false}) breaker.Record(breaker.Allow(), ok);
+  EXPECT_EQ(breaker.state(), CircuitBreaker::State::kOpen);  // 2 of 4 failed
+  EXPECT_FALSE(breaker.Allow().allowed);
+  now += absl::Seconds(5);
+  CircuitBreaker::Permit probe = breaker.Allow();
+  EXPECT_TRUE(probe.allowed && probe.probe);
+  EXPECT_FALSE(breaker.Allow().allowed);  // one probe at a time
+  breaker.Record(probe, false);
+  EXPECT_EQ(breaker.state(), CircuitBreaker::State::kOpen);  // failed probe: open again
+  now += absl::Seconds(5);
+  probe = breaker.Allow();
+  breaker.Record(probe, true);
+  EXPECT_EQ(breaker.state(), CircuitBreaker::State::kClosed);
+  EXPECT_TRUE(breaker.Allow().allowed);
+}
+
+TEST(CircuitBreakerTest, StaysClosedBelowTheRateOrTheMinimum) {
+  CircuitBreakerOptions o;
+  o.min_calls = 10;
+  CircuitBreaker few(o);
+  for (int i = 0; i < 9; ++i) few.Record(few.Allow(), false);
+  EXPECT_EQ(few.state(), CircuitBreaker::State::kClosed);  // fewer than min_calls
+  few.Record(few.Allow(), false);
+  EXPECT_EQ(few.state(), CircuitBreaker::State::kOpen);  // the tenth failure
+  CircuitBreaker some(o);
+  for (int i = 0; i < 60; ++i) some.Record(some.Allow(), i % 3 != 0);
+  EXPECT_EQ(some.state(), CircuitBreaker::State::kClosed);  // a third failed, below one half
+}
+
+TEST_F(PolicyEngineTest, BulkheadRefusesCallsBeyondTheCap) {
+  GuardedVerifier guarded(std::make_unique<FakeVerifier>("held", &shared_), 1,
+                          CircuitBreakerOptions{});
+  identity::NormalizedClaim claim;
+  CheckContext ctx;
+  ctx.deadline = absl::Now() + absl::Seconds(1);
+  std::vector<CheckResult> results;
+  guarded.Check(ctx, claim, [&results](CheckResult r) { results.push_back(r); });
+  guarded.Check(ctx, claim, [&results](CheckResult r) { results.push_back(r); });
+  ASSERT_EQ(results.size(), 1u);  // the second was refused at once
+  EXPECT_EQ(results[0].raw_code, "idv:bulkhead_full");
+  EXPECT_EQ(guarded.in_flight(), 1);
+  ReleaseHeld(idv::v1::VERIFIED);
+  EXPECT_EQ(guarded.in_flight(), 0);
+  EXPECT_EQ(shared_.calls, 1);
+}
+
+TEST(SingleFlightTest, ConcurrentCallersShareOneCall) {
+  SingleFlight<int> flights;
+  absl::AnyInvocable<void(int) &&> finish;
+  int starts = 0;
+  std::vector<int> got;
+  for (int i = 0; i < 5; ++i) {
+    flights.Do(
+        "k",
+        [&](absl::AnyInvocable<void(int) &&> done) {
+          ++starts;
+          finish = std::move(done);
+        },
+        [&got](const int& v) { got.push_back(v); });
+  }
+  EXPECT_EQ(starts, 1);
+  std::move(finish)(42);
+  EXPECT_EQ(got, std::vector<int>(5, 42));
+  // A later call starts afresh.
+  flights.Do(
+      "k",
+      [&](auto done) {
+        ++starts;
+        std::move(done)(7);
+      },
+      [&got](const int& v) { got.push_back(v); });
+  EXPECT_EQ(starts, 2);
+  EXPECT_EQ(got.back(), 7);
 }
 
 TEST(RegistryTest, RegisteringTwiceIsAnErrorAndReplaceSwaps) {
@@ -148,6 +363,29 @@ TEST(RegistryTest, RegisteringTwiceIsAnErrorAndReplaceSwaps) {
   EXPECT_EQ(RegisterBuiltinVerifiers(registry).code(), absl::StatusCode::kAlreadyExists);
   std::unique_ptr<VerifierFactory> old = registry.Replace(std::make_unique<GrpcPluginFactory>());
   EXPECT_NE(old, nullptr);
+}
+
+TEST(FormatBackendTest, NeverMakesAClaimVerified) {
+  VerifierRegistry registry;
+  ASSERT_TRUE(RegisterBuiltinVerifiers(registry).ok());
+  google::protobuf::RepeatedPtrField<BackendConfig> backends;
+  BackendConfig* b = backends.Add();
+  b->set_name("format");
+  b->mutable_typed_config()->PackFrom(idv::config::v1::FormatConfig());
+  google::protobuf::RepeatedPtrField<Policy> policies;
+  policies.Add()->add_backends("format");
+  policies.Mutable(0)->add_document_types(idv::v1::CN_RESIDENT_ID);
+  auto engine = PolicyEngine::Create(backends, policies, registry);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto claim = std::make_shared<identity::NormalizedClaim>();
+  claim->document_type = idv::v1::CN_RESIDENT_ID;
+  std::promise<PolicyVerdict> p;
+  (*engine)->Verify("id", absl::Now() + absl::Seconds(1), claim,
+                    [&p](PolicyVerdict v) { p.set_value(std::move(v)); });
+  PolicyVerdict v = p.get_future().get();
+  EXPECT_EQ(v.outcome, idv::v1::UNAVAILABLE);
+  ASSERT_EQ(v.checks.size(), 1u);
+  EXPECT_EQ(v.checks[0].result.raw_code, "FORMAT-OK");
 }
 
 TEST(GrpcPluginTest, PlaintextOnlyToLoopback) {
@@ -197,7 +435,6 @@ TEST(GrpcPluginTest, MapsEveryPluginAnswer) {
   EXPECT_EQ(timeout.outcome, idv::v1::UNAVAILABLE);
   EXPECT_EQ(timeout.reason, idv::v1::AUTHORITY_TIMEOUT);
   EXPECT_EQ(timeout.raw_code, "grpc:DEADLINE_EXCEEDED");
-  // An error status with a MATCH body is still no answer.
   r.set_verdict(idv::plugin::v1::MATCH);
   EXPECT_EQ(MapPluginAnswer(grpc::Status(grpc::StatusCode::UNAVAILABLE, ""), r).outcome,
             idv::v1::UNAVAILABLE);

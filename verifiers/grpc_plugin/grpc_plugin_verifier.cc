@@ -102,9 +102,33 @@ GrpcPluginVerifier::GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::C
       timeout_(timeout),
       stub_(idv::plugin::v1::VerifierPlugin::NewStub(std::move(channel))) {}
 
+void GrpcPluginVerifier::Probe(absl::Time deadline,
+                               absl::AnyInvocable<void(absl::Status) &&> done) {
+  struct Describe {
+    grpc::ClientContext context;
+    idv::plugin::v1::DescribeRequest request;
+    idv::plugin::v1::DescribeResponse response;
+    absl::AnyInvocable<void(absl::Status) &&> done;
+  };
+  auto* call = new Describe;
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(deadline));
+  stub_->async()->Describe(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        absl::Status result = absl::OkStatus();
+        if (!status.ok()) {
+          result = absl::UnavailableError(
+              absl::StrCat("backend did not answer Describe: ", status.error_message()));
+        }
+        auto done = std::move(call->done);
+        delete call;
+        std::move(done)(result);
+      });
+}
+
 void GrpcPluginVerifier::Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
                                absl::AnyInvocable<void(CheckResult) &&> done) {
-  auto* call = new Call;
+  auto call = std::make_shared<Call>();
   call->done = std::move(done);
   call->started = absl::Now();
   call->context.set_deadline(absl::ToChronoTime(std::min(ctx.deadline, call->started + timeout_)));
@@ -114,12 +138,19 @@ void GrpcPluginVerifier::Check(const CheckContext& ctx, const identity::Normaliz
   call->request.set_full_name(claim.full_name);
   call->request.set_phone_number(claim.phone_number);
   call->request.set_issuing_country(claim.issuing_country);
-  stub_->async()->Check(&call->context, &call->request, &call->response,
-                        [call](grpc::Status status) {
+  if (ctx.cancellation != nullptr) {
+    // Weak: a cancel after the call completed (and was freed) must find nothing to cancel.
+    ctx.cancellation->OnCancel([weak = std::weak_ptr<Call>(call)] {
+      if (std::shared_ptr<Call> c = weak.lock()) c->context.TryCancel();
+    });
+  }
+  Call* raw = call.get();
+  stub_->async()->Check(&raw->context, &raw->request, &raw->response,
+                        [call = std::move(call)](grpc::Status status) mutable {
                           CheckResult result = MapPluginAnswer(status, call->response);
                           result.latency = absl::Now() - call->started;
                           auto done = std::move(call->done);
-                          delete call;
+                          call.reset();  // wipes the plaintext request
                           std::move(done)(std::move(result));
                         });
 }

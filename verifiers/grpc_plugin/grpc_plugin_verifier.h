@@ -28,6 +28,8 @@ class GrpcPluginVerifier final : public Verifier {
                      absl::Duration timeout);
 
   const VerifierInfo& Info() const override { return info_; }
+  // Calls Describe.
+  void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) override;
   void Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
              absl::AnyInvocable<void(CheckResult) &&> done) override;
 

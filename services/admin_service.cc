@@ -1,0 +1,182 @@
+#include "services/admin_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/status.h"
+
+namespace idv::services {
+namespace {
+
+using idv::store::v1::ConfigVersion;
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl::Status& s) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(s));
+  return reactor;
+}
+
+const char* BreakerName(verifiers::CircuitBreaker::State s) {
+  switch (s) {
+    case verifiers::CircuitBreaker::State::kOpen:
+      return "open";
+    case verifiers::CircuitBreaker::State::kHalfOpen:
+      return "half_open";
+    default:
+      return "closed";
+  }
+}
+
+// Policies that name `backend`.
+std::vector<std::string> UsersOf(const ConfigVersion& config, const std::string& backend) {
+  std::vector<std::string> users;
+  for (const idv::config::v1::Policy& p : config.policies()) {
+    for (const std::string& b : p.backends()) {
+      if (b == backend) users.push_back(p.name());
+    }
+  }
+  return users;
+}
+
+template <typename Message>
+Message* FindByName(google::protobuf::RepeatedPtrField<Message>* items, const std::string& name) {
+  for (Message& m : *items) {
+    if (m.name() == name) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ApplyChange(grpc::CallbackServerContext* ctx,
+                                                        ChangeRequest change,
+                                                        idv::v1::ConfigChange* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  config_.Change(*who, std::move(change),
+                 [reactor, response](absl::StatusOr<idv::v1::ConfigChange> r) {
+                   if (r.ok()) *response = *std::move(r);
+                   reactor->Finish(ToGrpcStatus(r.status()));
+                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListBackends(grpc::CallbackServerContext* ctx,
+                                                         const idv::v1::ListBackendsRequest*,
+                                                         idv::v1::ListBackendsResponse* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  const ConfigVersion config = config_.current();
+  std::shared_ptr<const verifiers::PolicyEngine> engine = config_.engine();
+  response->set_config_version(config.version());
+  for (const idv::config::v1::BackendConfig& b : config.backends()) {
+    idv::v1::BackendStatus* status = response->add_backends();
+    *status->mutable_config() = b;
+    if (const verifiers::GuardedVerifier* v = engine->backend(b.name())) {
+      status->set_breaker(BreakerName(v->breaker().state()));
+      status->set_in_flight(static_cast<uint32_t>(v->in_flight()));
+    }
+  }
+  return FinishNow(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PutBackend(grpc::CallbackServerContext* ctx,
+                                                       const idv::v1::PutBackendRequest* request,
+                                                       idv::v1::ConfigChange* response) {
+  ChangeRequest change;
+  change.action = "PutBackend";
+  change.target = request->backend().name();
+  change.dry_run = request->dry_run();
+  if (request->probe()) change.probe.push_back(request->backend().name());
+  change.edit = [backend = request->backend()](ConfigVersion& config) {
+    if (!backend.has_typed_config()) {
+      return absl::InvalidArgumentError("backend.typed_config is required");
+    }
+    if (auto* existing = FindByName(config.mutable_backends(), backend.name())) {
+      *existing = backend;
+    } else {
+      *config.add_backends() = backend;
+    }
+    return absl::OkStatus();
+  };
+  return ApplyChange(ctx, std::move(change), response);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteBackend(
+    grpc::CallbackServerContext* ctx, const idv::v1::DeleteBackendRequest* request,
+    idv::v1::ConfigChange* response) {
+  ChangeRequest change;
+  change.action = "DeleteBackend";
+  change.target = request->name();
+  change.dry_run = request->dry_run();
+  change.edit = [name = request->name()](ConfigVersion& config) {
+    if (std::vector<std::string> users = UsersOf(config, name); !users.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("backend \"", name, "\" is used by policy ",
+                                                        absl::StrJoin(users, ", "),
+                                                        "; change those policies first"));
+    }
+    auto* backends = config.mutable_backends();
+    for (int i = 0; i < backends->size(); ++i) {
+      if (backends->Get(i).name() == name) {
+        backends->DeleteSubrange(i, 1);
+        return absl::OkStatus();
+      }
+    }
+    return absl::NotFoundError(absl::StrCat("no backend \"", name, "\""));
+  };
+  return ApplyChange(ctx, std::move(change), response);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* ctx,
+                                                      const idv::v1::GetPolicyRequest*,
+                                                      idv::v1::GetPolicyResponse* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  const ConfigVersion config = config_.current();
+  response->set_config_version(config.version());
+  *response->mutable_policies() = config.policies();
+  return FinishNow(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::PutPolicy(grpc::CallbackServerContext* ctx,
+                                                      const idv::v1::PutPolicyRequest* request,
+                                                      idv::v1::ConfigChange* response) {
+  ChangeRequest change;
+  change.action = "PutPolicy";
+  change.target = request->policy().name();
+  change.dry_run = request->dry_run();
+  change.edit = [policy = request->policy()](ConfigVersion& config) {
+    if (policy.name().empty()) return absl::InvalidArgumentError("policy.name is required");
+    if (auto* existing = FindByName(config.mutable_policies(), policy.name())) {
+      *existing = policy;
+    } else {
+      *config.add_policies() = policy;
+    }
+    return absl::OkStatus();
+  };
+  return ApplyChange(ctx, std::move(change), response);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListConfigVersions(
+    grpc::CallbackServerContext* ctx, const idv::v1::ListConfigVersionsRequest* request,
+    idv::v1::ListConfigVersionsResponse* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  const size_t limit = request->limit() == 0 ? 20 : std::min<size_t>(request->limit(), 1000);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  config_.History(limit, [reactor, response](absl::StatusOr<std::vector<ConfigVersion>> versions) {
+    if (versions.ok()) {
+      for (const ConfigVersion& v : *versions) {
+        idv::v1::ConfigVersionInfo* info = response->add_versions();
+        info->set_version(v.version());
+        *info->mutable_created_at() = v.created_at();
+        info->set_actor(v.actor());
+        info->set_summary(v.summary());
+      }
+    }
+    reactor->Finish(ToGrpcStatus(versions.status()));
+  });
+  return reactor;
+}
+
+}  // namespace idv::services

@@ -1,0 +1,196 @@
+#include "services/config_manager.h"
+
+#include <future>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/time_util.h"
+#include "services/verification_id.h"
+
+namespace idv::services {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using idv::store::v1::ConfigVersion;
+
+constexpr absl::Duration kProbeTimeout = absl::Seconds(3);
+
+std::string Short(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  printer.SetExpandAny(true);
+  printer.PrintToString(m, &out);
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+template <typename Message>
+void DiffByName(const char* kind, const google::protobuf::RepeatedPtrField<Message>& before,
+                const google::protobuf::RepeatedPtrField<Message>& after,
+                std::vector<std::string>& lines) {
+  std::map<std::string, const Message*> old_items, new_items;
+  for (const Message& m : before) old_items[m.name()] = &m;
+  for (const Message& m : after) new_items[m.name()] = &m;
+  for (const auto& [name, m] : new_items) {
+    auto it = old_items.find(name);
+    if (it == old_items.end()) {
+      lines.push_back(absl::StrCat(kind, " ", name, " added: ", Short(*m)));
+    } else if (it->second->SerializeAsString() != m->SerializeAsString()) {
+      lines.push_back(absl::StrCat(kind, " ", name, " changed: ", Short(*m)));
+    }
+  }
+  for (const auto& [name, m] : old_items) {
+    if (new_items.count(name) == 0) lines.push_back(absl::StrCat(kind, " ", name, " removed"));
+  }
+}
+
+absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> Build(
+    const ConfigVersion& config, const verifiers::VerifierRegistry& registry,
+    const verifiers::PolicyEngine* previous) {
+  return verifiers::PolicyEngine::Create(config.backends(), config.policies(), registry, previous);
+}
+
+// Probes `names` one after another, then calls `done` with the first failure or OK.
+void ProbeAll(std::shared_ptr<verifiers::PolicyEngine> engine, std::vector<std::string> names,
+              size_t i, absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (i == names.size()) return std::move(done)(absl::OkStatus());
+  const verifiers::GuardedVerifier* backend = engine->backend(names[i]);
+  if (backend == nullptr)
+    return ProbeAll(std::move(engine), std::move(names), i + 1, std::move(done));
+  // Probe is logically const; GuardedVerifier forwards it to the backend.
+  const_cast<verifiers::GuardedVerifier*>(backend)->Probe(
+      absl::Now() + kProbeTimeout,
+      [engine, names = std::move(names), i, done = std::move(done)](absl::Status s) mutable {
+        if (!s.ok()) {
+          return std::move(done)(absl::FailedPreconditionError(
+              absl::StrCat("backend \"", names[i], "\" failed its probe: ", s.message())));
+        }
+        ProbeAll(std::move(engine), std::move(names), i + 1, std::move(done));
+      });
+}
+
+}  // namespace
+
+std::vector<std::string> DescribeChanges(const ConfigVersion& before, const ConfigVersion& after) {
+  std::vector<std::string> lines;
+  DiffByName("backend", before.backends(), after.backends(), lines);
+  DiffByName("policy", before.policies(), after.policies(), lines);
+  return lines;
+}
+
+absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Open(
+    store::Store& store, const verifiers::VerifierRegistry& registry,
+    const idv::config::v1::ServerConfig& file) {
+  absl::StatusOr<std::vector<ConfigVersion>> versions = store.ConfigVersions(1);
+  if (!versions.ok()) return versions.status();
+  if (!versions->empty()) {
+    absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> engine =
+        Build(versions->front(), registry, nullptr);
+    if (!engine.ok()) return engine.status();
+    return std::unique_ptr<ConfigManager>(
+        new ConfigManager(store, registry, versions->front(), *std::move(engine)));
+  }
+  // First start: the file's backends and policies become version 1.
+  ConfigVersion seed;
+  seed.set_version(1);
+  *seed.mutable_created_at() = TimeUtil::GetCurrentTime();
+  seed.set_actor("config-file");
+  seed.set_summary("seeded from the configuration file");
+  *seed.mutable_backends() = file.backends();
+  *seed.mutable_policies() = file.policies();
+  for (int i = 0; i < seed.policies_size(); ++i) {
+    if (seed.policies(i).name().empty()) {
+      seed.mutable_policies(i)->set_name(absl::StrCat("policy-", i + 1));
+    }
+  }
+  absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> engine = Build(seed, registry, nullptr);
+  if (!engine.ok()) return engine.status();
+  store::VerificationCommit commit;
+  commit.record.set_verification_id(NewVerificationId(absl::Now()));
+  *commit.record.mutable_decided_at() = seed.created_at();
+  commit.record.set_client_id("config-file");
+  auto* action = commit.record.mutable_admin_action();
+  action->set_action("SeedConfig");
+  action->set_config_version(1);
+  action->set_summary(seed.summary());
+  commit.config = seed;
+  std::promise<absl::StatusOr<store::CommitResult>> written;
+  store.CommitVerification(std::move(commit), [&written](absl::StatusOr<store::CommitResult> r) {
+    written.set_value(std::move(r));
+  });
+  if (absl::StatusOr<store::CommitResult> r = written.get_future().get(); !r.ok())
+    return r.status();
+  return std::unique_ptr<ConfigManager>(
+      new ConfigManager(store, registry, std::move(seed), *std::move(engine)));
+}
+
+ConfigVersion ConfigManager::current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+void ConfigManager::Change(
+    const Principal& who, ChangeRequest request,
+    absl::AnyInvocable<void(absl::StatusOr<idv::v1::ConfigChange>) &&> done) {
+  const ConfigVersion base = current();
+  ConfigVersion next = base;
+  if (absl::Status s = std::move(request.edit)(next); !s.ok()) return std::move(done)(s);
+  next.set_version(base.version() + 1);
+  absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> candidate =
+      Build(next, registry_, engine().get());
+  if (!candidate.ok()) return std::move(done)(candidate.status());
+
+  idv::v1::ConfigChange change;
+  change.set_version(next.version());
+  for (std::string& line : DescribeChanges(base, next)) change.add_changes(std::move(line));
+  if (request.dry_run) return std::move(done)(std::move(change));
+
+  std::vector<std::string> probe = std::move(request.probe);
+  std::shared_ptr<verifiers::PolicyEngine> built = *std::move(candidate);
+  ProbeAll(built, std::move(probe), 0,
+           [this, who, request = std::move(request), next = std::move(next), built,
+            change = std::move(change), done = std::move(done)](absl::Status probed) mutable {
+             if (!probed.ok()) return std::move(done)(probed);
+             Commit(who, request, std::move(next), std::move(built), std::move(change),
+                    std::move(done));
+           });
+}
+
+void ConfigManager::Commit(
+    const Principal& who, const ChangeRequest& request, ConfigVersion next,
+    std::shared_ptr<verifiers::PolicyEngine> engine, idv::v1::ConfigChange change,
+    absl::AnyInvocable<void(absl::StatusOr<idv::v1::ConfigChange>) &&> done) {
+  *next.mutable_created_at() = TimeUtil::GetCurrentTime();
+  next.set_actor(who.client_id());
+  next.set_summary(absl::StrJoin(change.changes(), "; "));
+  store::VerificationCommit commit;
+  commit.record.set_verification_id(NewVerificationId(absl::Now()));
+  *commit.record.mutable_decided_at() = next.created_at();
+  commit.record.set_tenant(who.tenant());
+  commit.record.set_client_id(who.client_id());
+  auto* action = commit.record.mutable_admin_action();
+  action->set_action(request.action);
+  action->set_target(request.target);
+  action->set_config_version(next.version());
+  action->set_summary(next.summary());
+  commit.config = next;
+  store_.CommitVerification(
+      std::move(commit),
+      [this, next = std::move(next), engine = std::move(engine), change = std::move(change),
+       done = std::move(done)](absl::StatusOr<store::CommitResult> r) mutable {
+        if (!r.ok()) return std::move(done)(r.status());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          current_ = std::move(next);
+          // Calls that already hold the old engine finish on it; new calls see this one.
+          std::atomic_store(&engine_, std::move(engine));
+        }
+        change.set_applied(true);
+        std::move(done)(std::move(change));
+      });
+}
+
+}  // namespace idv::services
