@@ -6,11 +6,14 @@
 //   get-verification ID
 //   get-binding ACCOUNT_ID
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
+//   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
+//   policy get | put FILE [--dry-run]
 //
 // Prints a readable table, or with --json one JSON object (field names as in the .proto files).
 // Exit status: 0 when the call succeeded, 1 when it failed, 2 for a usage error.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -21,6 +24,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "cli/admin.h"
 #include "cli/check.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -39,6 +43,9 @@ ABSL_FLAG(std::string, number, "", "verify: document number");
 ABSL_FLAG(std::string, name, "", "verify: full name");
 ABSL_FLAG(bool, bind, false, "verify: bind the identity to the account when verified");
 ABSL_FLAG(std::string, country, "", "verify/check: issuing country of a passport (ISO alpha-3)");
+ABSL_FLAG(bool, dry_run, false,
+          "backends/policy: validate and show what would change, store nothing");
+ABSL_FLAG(bool, probe, false, "backends put: call the backend's Describe before accepting it");
 
 namespace {
 
@@ -51,7 +58,9 @@ constexpr char kUsage[] =
     "  get-binding ACCOUNT_ID\n"
     "  check --type TYPE [--country CCC] [INPUT...]   (offline; without INPUTs reads stdin lines)\n"
     "        TYPE: cn_resident_id, cn_residence_permit_hmt, cn_permanent_residence,\n"
-    "              hmt_travel_permit, passport, name, phone";
+    "              hmt_travel_permit, passport, name, phone\n"
+    "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
+    "  policy get | put FILE [--dry-run]";
 
 int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\nusage: " << kUsage << "\n";
@@ -104,7 +113,16 @@ void Print(const Message& m) {
   r->ListFields(m, &fields);
   for (const auto* f : fields) {
     std::string value;
-    if (f->is_repeated() || f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+    if (f->is_repeated() && f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        std::string item;
+        google::protobuf::TextFormat::PrintFieldValueToString(m, f, i, &item);
+        if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+          item = r->GetRepeatedString(m, f, i);
+        }
+        absl::StrAppend(&value, i ? "\n" + std::string(26, ' ') : "", item);
+      }
+    } else if (f->is_repeated() || f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
       if (f->message_type() != nullptr &&
           f->message_type()->full_name() == "google.protobuf.Timestamp") {
         const auto& ts = static_cast<const google::protobuf::Timestamp&>(r->GetMessage(m, f));
@@ -190,12 +208,33 @@ int GetBinding(const std::string& account) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  // Accept --dry-run as well as --dry_run: flag names are spelled with '_', people type '-'.
+  std::vector<std::string> spelled(argv, argv + argc);
+  std::vector<char*> argv_fixed;
+  for (std::string& a : spelled) {
+    if (a.rfind("--", 0) == 0) {
+      const size_t end = std::min(a.find('='), a.size());
+      std::replace(a.begin() + 2, a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+    }
+    argv_fixed.push_back(a.data());
+  }
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv_fixed.data());
   if (args.size() < 2) return Usage("no command");
   const std::string command = args[1];
   if (command == "verify" && args.size() == 2) return Verify();
   if (command == "get-verification" && args.size() == 3) return GetVerification(args[2]);
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
+  if (command == "backends" || command == "policy") {
+    idv::cli::AdminContext ctx;
+    ctx.channel = Connect();
+    ctx.prepare = PrepareContext;
+    ctx.report = Report;
+    ctx.dry_run = absl::GetFlag(FLAGS_dry_run);
+    ctx.probe = absl::GetFlag(FLAGS_probe);
+    const std::vector<std::string> rest(args.begin() + 2, args.end());
+    return command == "backends" ? idv::cli::RunBackends(ctx, rest)
+                                 : idv::cli::RunPolicy(ctx, rest);
+  }
   if (command == "check") {
     idv::cli::CheckOptions options;
     options.type = absl::GetFlag(FLAGS_type);

@@ -53,9 +53,17 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
         route_(route),
         ctx_(std::move(ctx)),
         claim_(std::move(claim)),
-        done_(std::move(done)) {}
+        done_(std::move(done)) {
+    for (const auto& b : route_.backends) {
+      if (!b->Info().requires_phone || !claim_->phone_number.empty()) eligible_.push_back(b.get());
+    }
+  }
 
   void Start() {
+    if (eligible_.empty()) {
+      std::move(done_)(PolicyVerdict{});  // UNAVAILABLE / NO_AUTHORITY_CONFIGURED
+      return;
+    }
     if (route_.strategy == Policy::FIRST_DEFINITIVE) {
       Launch(NextIndex());
       return;
@@ -63,7 +71,7 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
     std::vector<size_t> all;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (; next_ < route_.backends.size(); ++next_) all.push_back(next_);
+      for (; next_ < eligible_.size(); ++next_) all.push_back(next_);
       outstanding_ = static_cast<int>(all.size());
     }
     for (size_t i : all) Ask(i);
@@ -73,19 +81,19 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   // Reserves the next backend for FIRST_DEFINITIVE, or returns the backend count if none is left.
   size_t NextIndex() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (decided_ || next_ >= route_.backends.size() || absl::Now() >= ctx_.deadline) {
-      return route_.backends.size();
+    if (decided_ || next_ >= eligible_.size() || absl::Now() >= ctx_.deadline) {
+      return eligible_.size();
     }
     ++outstanding_;
     return next_++;
   }
 
   void Launch(size_t i) {
-    if (i >= route_.backends.size()) {
+    if (i >= eligible_.size()) {
       DecideIfIdle();
       return;
     }
-    if (route_.hedge_after > absl::ZeroDuration() && i + 1 < route_.backends.size()) {
+    if (route_.hedge_after > absl::ZeroDuration() && i + 1 < eligible_.size()) {
       Timer::Shared().At(absl::Now() + route_.hedge_after, [run = shared_from_this(), i] {
         bool hedge;
         {
@@ -106,7 +114,7 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
     }
     CheckContext ctx = ctx_;
     ctx.cancellation = std::move(cancellation);
-    GuardedVerifier* backend = route_.backends[i].get();
+    GuardedVerifier* backend = eligible_[i];
     backend->Check(ctx, *claim_, [run = shared_from_this(), backend](CheckResult r) {
       run->OnResult(*backend, std::move(r));
     });
@@ -130,7 +138,7 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
           if (definitive && r.outcome != idv::v1::VERIFIED)
             return Decide(lock, r.outcome, r.reason);
           if (definitive) ++agreeing_;
-          if (outstanding_ == 0 && agreeing_ == route_.backends.size()) {
+          if (outstanding_ == 0 && agreeing_ == eligible_.size()) {
             return Decide(lock, idv::v1::VERIFIED, idv::v1::ELEMENTS_MATCH);
           }
           break;
@@ -155,7 +163,7 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   void DecideIfIdle() {
     std::unique_lock<std::mutex> lock(mu_);
     if (decided_ || outstanding_ > 0) return;
-    if (route_.strategy == Policy::FIRST_DEFINITIVE && next_ < route_.backends.size() &&
+    if (route_.strategy == Policy::FIRST_DEFINITIVE && next_ < eligible_.size() &&
         absl::Now() < ctx_.deadline) {
       return;  // Launch is about to ask the next one
     }
@@ -193,6 +201,8 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   const Route& route_;
   const CheckContext ctx_;
   const std::shared_ptr<const identity::NormalizedClaim> claim_;
+  // The route's backends this claim can be sent to, in order.
+  std::vector<GuardedVerifier*> eligible_;
 
   std::mutex mu_;
   absl::AnyInvocable<void(PolicyVerdict) &&> done_;           // guarded by mu_

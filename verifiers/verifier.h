@@ -28,6 +28,8 @@ struct VerifierInfo {
   std::string name;
   // Whether a match from this backend is authoritative (may yield VERIFIED).
   bool authoritative = false;
+  // The backend needs the claim's phone number; claims without one are not sent to it.
+  bool requires_phone = false;
 };
 
 // Lets a caller abandon checks it no longer needs (the loser of a hedged pair, the rest of a

@@ -240,6 +240,31 @@ TEST_F(PolicyEngineTest, NoPolicyMeansNoAuthority) {
   EXPECT_EQ(shared_.calls, 0);
 }
 
+TEST_F(PolicyEngineTest, BackendsThatNeedAPhoneAreSkippedForClaimsWithout) {
+  VerifierRegistry registry;
+  ASSERT_TRUE(RegisterBuiltinVerifiers(registry).ok());
+  google::protobuf::RepeatedPtrField<BackendConfig> backends;
+  BackendConfig* b = backends.Add();
+  b->set_name("carrier");
+  idv::config::v1::GrpcPluginConfig plugin;
+  plugin.set_target("127.0.0.1:1");  // never reached
+  plugin.set_plaintext(true);
+  plugin.set_requires_phone(true);
+  b->mutable_typed_config()->PackFrom(plugin);
+  for (Policy::Strategy s : {Policy::FIRST_DEFINITIVE, Policy::ALL_AGREE}) {
+    google::protobuf::RepeatedPtrField<Policy> policies;
+    policies.Add()->add_backends("carrier");
+    policies.Mutable(0)->add_document_types(idv::v1::CN_RESIDENT_ID);
+    policies.Mutable(0)->set_strategy(s);
+    auto engine = PolicyEngine::Create(backends, policies, registry);
+    ASSERT_TRUE(engine.ok());
+    PolicyVerdict v = Run(**engine);  // the claim has no phone number
+    EXPECT_EQ(v.outcome, idv::v1::UNAVAILABLE);
+    EXPECT_EQ(v.reason, idv::v1::NO_AUTHORITY_CONFIGURED);
+    EXPECT_TRUE(v.checks.empty());
+  }
+}
+
 TEST_F(PolicyEngineTest, UnchangedBackendsAreSharedWithThePreviousEngine) {
   auto first = Engine({"verified", "mismatch"});
   ASSERT_TRUE(first.ok());

@@ -63,7 +63,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> GrpcPluginFactory::Create(
         absl::Seconds(config.timeout().seconds()) + absl::Nanoseconds(config.timeout().nanos());
   }
   return std::unique_ptr<Verifier>(std::make_unique<GrpcPluginVerifier>(
-      config.name(), grpc::CreateChannel(plugin.target(), creds), timeout));
+      config.name(), grpc::CreateChannel(plugin.target(), creds), timeout,
+      plugin.requires_phone()));
 }
 
 }  // namespace idv::verifiers

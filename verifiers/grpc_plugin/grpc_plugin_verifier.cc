@@ -97,8 +97,8 @@ CheckResult MapPluginAnswer(const grpc::Status& status, const CheckResponse& res
 }
 
 GrpcPluginVerifier::GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::Channel> channel,
-                                       absl::Duration timeout)
-    : info_{std::move(name), /*authoritative=*/true},
+                                       absl::Duration timeout, bool requires_phone)
+    : info_{std::move(name), /*authoritative=*/true, requires_phone},
       timeout_(timeout),
       stub_(idv::plugin::v1::VerifierPlugin::NewStub(std::move(channel))) {}
 

@@ -25,7 +25,7 @@ CheckResult MapPluginAnswer(const grpc::Status& status,
 class GrpcPluginVerifier final : public Verifier {
  public:
   GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::Channel> channel,
-                     absl::Duration timeout);
+                     absl::Duration timeout, bool requires_phone);
 
   const VerifierInfo& Info() const override { return info_; }
   // Calls Describe.
