@@ -14,7 +14,7 @@ namespace idv::crypto {
 namespace {
 
 // crypto_kdf contexts: exactly crypto_kdf_CONTEXTBYTES (8) characters each, one per purpose.
-constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt"};
+constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt", "idv-seal"};
 static_assert(sizeof("idv-iden") - 1 == crypto_kdf_CONTEXTBYTES);
 
 // Feeds one length-prefixed field to a BLAKE2b state, so that field boundaries are unambiguous
@@ -180,6 +180,44 @@ Fingerprint KeyRing::ClaimFingerprint(absl::string_view tenant,
   return TenantHash(
       kClaim, current_version_, tenant,
       {type, claim.issuing_country, claim.document_number, claim.full_name, claim.phone_number});
+}
+
+std::string KeyRing::Seal(absl::string_view plaintext, absl::string_view associated) const {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  std::string out(4 + kNonce + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  auto* p = reinterpret_cast<uint8_t*>(out.data());
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(current_version_ >> (8 * i));
+  randombytes_buf(p + 4, kNonce);
+  unsigned long long written = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      p + 4 + kNonce, &written, reinterpret_cast<const uint8_t*>(plaintext.data()),
+      plaintext.size(), reinterpret_cast<const uint8_t*>(associated.data()), associated.size(),
+      nullptr, p + 4, PurposeKey(kSeal, current_version_));
+  out.resize(4 + kNonce + written);
+  return out;
+}
+
+absl::StatusOr<std::string> KeyRing::Unseal(absl::string_view sealed,
+                                            absl::string_view associated) const {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr size_t kOverhead = 4 + kNonce + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (sealed.size() < kOverhead) return absl::DataLossError("sealed box too short");
+  const auto* p = reinterpret_cast<const uint8_t*>(sealed.data());
+  uint32_t version = 0;
+  for (int i = 0; i < 4; ++i) version |= static_cast<uint32_t>(p[i]) << (8 * i);
+  if (version == 0 || version > current_version_) {
+    return absl::DataLossError("sealed with an unknown key version");
+  }
+  std::string out(sealed.size() - kOverhead, '\0');
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<uint8_t*>(out.data()), &written, nullptr, p + 4 + kNonce,
+          sealed.size() - 4 - kNonce, reinterpret_cast<const uint8_t*>(associated.data()),
+          associated.size(), p + 4, PurposeKey(kSeal, version)) != 0) {
+    return absl::DataLossError("sealed box failed authentication");
+  }
+  out.resize(written);
+  return out;
 }
 
 std::array<uint8_t, kHashBytes> KeyRing::ClientSecretHash(absl::string_view client_id,

@@ -89,13 +89,19 @@ class KeyRing {
   Fingerprint ClaimFingerprint(absl::string_view tenant,
                                const identity::NormalizedClaim& claim) const;
 
+  // Encrypts `plaintext` with XChaCha20-Poly1305 under the current version's sealing key, bound
+  // to `associated` (e.g. the verification id). The result carries the key version and nonce.
+  std::string Seal(absl::string_view plaintext, absl::string_view associated) const;
+  // Reverses Seal. DataLoss when the box was altered or `associated` differs.
+  absl::StatusOr<std::string> Unseal(absl::string_view sealed, absl::string_view associated) const;
+
   // Keyed hash of an API client's secret, for storing and for constant-time comparison.
   std::array<uint8_t, kHashBytes> ClientSecretHash(absl::string_view client_id,
                                                    absl::string_view secret,
                                                    uint32_t version) const;
 
  private:
-  enum Purpose { kIdentity = 0, kClaim = 1, kClientSecret = 2, kPurposeCount = 3 };
+  enum Purpose { kIdentity = 0, kClaim = 1, kClientSecret = 2, kSeal = 3, kPurposeCount = 4 };
 
   KeyRing(uint32_t current_version, std::vector<SecretBytes> keys)
       : current_version_(current_version), keys_(std::move(keys)) {}

@@ -17,6 +17,7 @@
 #include "services/admin_service.h"
 #include "services/auth.h"
 #include "services/config_manager.h"
+#include "services/rechecker.h"
 #include "services/verification_service.h"
 #include "store/leveldb_store.h"
 #include "verifiers/policy_engine.h"
@@ -111,6 +112,7 @@ struct Server::Parts {
   std::unique_ptr<store::Store> store;
   verifiers::VerifierRegistry registry;
   std::unique_ptr<ConfigManager> config_manager;
+  std::unique_ptr<Rechecker> rechecker;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<VerificationServiceImpl> verification;
   std::unique_ptr<AdminServiceImpl> admin;
@@ -166,8 +168,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
-  parts->verification = std::make_unique<VerificationServiceImpl>(
-      *parts->auth, *parts->keys, *parts->config_manager, *parts->store, vo);
+  parts->rechecker =
+      std::make_unique<Rechecker>(*parts->keys, *parts->config_manager, *parts->store);
+  if (absl::Status s = parts->rechecker->Start(); !s.ok()) return s;
+  parts->verification =
+      std::make_unique<VerificationServiceImpl>(*parts->auth, *parts->keys, *parts->config_manager,
+                                                *parts->store, parts->rechecker.get(), vo);
   parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager);
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());
@@ -181,6 +187,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   builder.RegisterService(parts->admin.get());
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || port == 0) {
+    parts->rechecker->Stop();
     parts->store->Close();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen()));
   }
@@ -204,6 +211,7 @@ void Server::Shutdown(absl::Duration grace) {
     // every Verify completes only after its store write, so the store is idle afterwards.
     parts_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     parts_->grpc_server->Wait();
+    parts_->rechecker->Stop();  // its pending writes land before the store closes
     parts_->store->Close();
   });
 }

@@ -5,7 +5,9 @@
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "identity/mask.h"
+#include "services/rechecker.h"
 #include "services/status.h"
+#include "services/verdicts.h"
 #include "services/verification_id.h"
 
 namespace idv::services {
@@ -40,29 +42,6 @@ absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
     return absl::InvalidArgumentError("claim.issuing_country is longer than 8 bytes");
   }
   return absl::OkStatus();
-}
-
-const char* ReasonMessage(idv::v1::ReasonCode code) {
-  switch (code) {
-    case idv::v1::ELEMENTS_MATCH:
-      return "The authority confirmed the identity.";
-    case idv::v1::NAME_MISMATCH:
-      return "The name does not match the document number.";
-    case idv::v1::ELEMENTS_MISMATCH:
-      return "The identity elements do not match.";
-    case idv::v1::NO_RECORD:
-      return "The authority has no record of this document number.";
-    case idv::v1::AUTHORITY_PENDING:
-      return "The authority will answer later.";
-    case idv::v1::AUTHORITY_TIMEOUT:
-      return "No authority answered in time; try again later.";
-    case idv::v1::AUTHORITY_ERROR:
-      return "No authority could be reached; try again later.";
-    case idv::v1::NO_AUTHORITY_CONFIGURED:
-      return "No authority checks this document type.";
-    default:
-      return "";
-  }
 }
 
 absl::Time CallDeadline(const grpc::CallbackServerContext& ctx, absl::Duration max_call_time) {
@@ -142,17 +121,33 @@ class VerificationServiceImpl::VerifyCall {
 
  private:
   void OnVerdict(const verifiers::PolicyVerdict& verdict) {
-    response_.set_outcome(verdict.outcome);
-    response_.mutable_reason()->set_code(verdict.reason);
-    response_.mutable_reason()->set_message(ReasonMessage(verdict.reason));
-    for (const verifiers::BackendCheck& c : verdict.checks) {
-      idv::v1::Check* check = response_.add_checks();
-      check->set_backend(c.backend);
-      check->set_outcome(c.result.outcome);
-      check->set_raw_code(c.result.raw_code);
-      check->set_latency_us(static_cast<uint64_t>(absl::ToInt64Microseconds(c.result.latency)));
-    }
+    idv::v1::Outcome outcome;
+    FillVerdict(verdict, &outcome, response_.mutable_reason(), response_.mutable_checks());
+    response_.set_outcome(outcome);
+    recheck_for_ = verdict.recheck_for;
     Commit();
+  }
+
+  // The entry that keeps a PENDING verification for the re-checker, with the claim sealed.
+  idv::store::v1::RecheckEntry RecheckEntryFor(const idv::store::v1::AuditRecord& r) const {
+    idv::store::v1::RecheckEntry e;
+    e.set_verification_id(r.verification_id());
+    e.set_tenant(r.tenant());
+    e.set_client_id(r.client_id());
+    e.set_account_id(r.account_id());
+    e.set_bind(request_.bind());
+    e.set_max_accounts_per_identity(service_.options_.max_accounts_per_identity);
+    e.set_identity_fingerprint(r.identity_fingerprint());
+    e.set_key_version(r.key_version());
+    e.set_document_type(r.document_type());
+    e.set_masked_document_number(r.masked_document_number());
+    e.set_masked_name(r.masked_name());
+    std::string plain = SerializeClaim(*claim_);
+    e.set_sealed_claim(service_.keys_.Seal(plain, r.verification_id()));
+    identity::Wipe(plain);
+    *e.mutable_give_up_at() =
+        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now() + recheck_for_));
+    return e;
   }
 
   void Commit() {
@@ -183,10 +178,16 @@ class VerificationServiceImpl::VerifyCall {
     if (response_.has_derived()) *r.mutable_derived() = response_.derived();
     commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
     commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
+    if (recheck_for_ > absl::ZeroDuration() && service_.rechecker_ != nullptr) {
+      commit.recheck = RecheckEntryFor(r);
+    }
     // The plaintext is not needed past this point; it is wiped when the engine lets go too.
     claim_.reset();
+    std::optional<idv::store::v1::RecheckEntry> recheck = commit.recheck;
     service_.store_.CommitVerification(
-        std::move(commit), [this](absl::StatusOr<store::CommitResult> result) {
+        std::move(commit),
+        [this, recheck = std::move(recheck)](absl::StatusOr<store::CommitResult> result) mutable {
+          if (result.ok() && recheck.has_value()) service_.rechecker_->Add(*std::move(recheck));
           if (result.ok()) {
             response_.set_binding(result->binding);
             Finish(grpc::Status::OK);
@@ -213,13 +214,20 @@ class VerificationServiceImpl::VerifyCall {
   const absl::Time deadline_;
   std::shared_ptr<identity::NormalizedClaim> claim_;
   crypto::Fingerprint fingerprint_;  // version 0 until computed
+  absl::Duration recheck_for_;       // non-zero: PENDING, to be re-asked
 };
 
 VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
                                                  const crypto::KeyRing& keys,
                                                  const ConfigManager& config, store::Store& store,
+                                                 Rechecker* rechecker,
                                                  VerificationServiceOptions options)
-    : auth_(auth), keys_(keys), config_(config), store_(store), options_(options) {}
+    : auth_(auth),
+      keys_(keys),
+      config_(config),
+      store_(store),
+      rechecker_(rechecker),
+      options_(options) {}
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,
                                                           const idv::v1::VerifyRequest* request,

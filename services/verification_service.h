@@ -28,11 +28,14 @@ struct VerificationServiceOptions {
   absl::Duration max_call_time = absl::Seconds(10);
 };
 
+class Rechecker;
+
 class VerificationServiceImpl final : public idv::v1::VerificationService::CallbackService {
  public:
   // Keeps references: every argument must outlive the service.
+  // `rechecker` may be null: PENDING verdicts are then answered but not re-asked.
   VerificationServiceImpl(const Authenticator& auth, const crypto::KeyRing& keys,
-                          const ConfigManager& config, store::Store& store,
+                          const ConfigManager& config, store::Store& store, Rechecker* rechecker,
                           VerificationServiceOptions options);
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx,
@@ -52,6 +55,7 @@ class VerificationServiceImpl final : public idv::v1::VerificationService::Callb
   const crypto::KeyRing& keys_;
   const ConfigManager& config_;
   store::Store& store_;
+  Rechecker* const rechecker_;
   const VerificationServiceOptions options_;
   verifiers::SingleFlight<verifiers::PolicyVerdict> flights_;
 };

@@ -64,6 +64,8 @@ std::string AccountKey(const std::string& tenant, const std::string& account) {
 
 std::string ClientKey(const std::string& id) { return "c/" + id; }
 
+std::string RecheckKey(const std::string& id) { return "q/" + id; }
+
 std::string ConfigKey(uint64_t version) {
   std::string k = "g/";
   AppendBigEndian(&k, version, 8);
@@ -109,10 +111,15 @@ class Overlay {
     pending_[key] = std::move(value);
   }
 
+  void Delete(const std::string& key) {
+    batch_->Delete(key);
+    pending_[key] = std::nullopt;
+  }
+
  private:
   leveldb::DB* db_;
   leveldb::WriteBatch* batch_;
-  std::map<std::string, std::string> pending_;
+  std::map<std::string, std::optional<std::string>> pending_;  // nullopt: deleted
 };
 
 template <typename Message>
@@ -194,6 +201,20 @@ class LevelDbStore final : public Store {
     if (absl::Status s = FromLevelDb(it->status(), "list configuration versions"); !s.ok()) {
       return s;
     }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> ListRechecks() override {
+    std::vector<idv::store::v1::RecheckEntry> out;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek("q/"); it->Valid() && it->key().starts_with("q/"); it->Next()) {
+      idv::store::v1::RecheckEntry e;
+      if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("unparsable re-check entry in store");
+      }
+      out.push_back(std::move(e));
+    }
+    if (absl::Status s = FromLevelDb(it->status(), "list re-checks"); !s.ok()) return s;
     return out;
   }
 
@@ -366,6 +387,10 @@ class LevelDbStore final : public Store {
       std::string seq_value;
       AppendBigEndian(&seq_value, seq, 8);
       overlay.Put(AuditKey(seq), entry.SerializeAsString());
+      if (p.commit.recheck.has_value()) {
+        overlay.Put(RecheckKey(record.verification_id()), p.commit.recheck->SerializeAsString());
+      }
+      if (p.commit.settles_recheck) overlay.Delete(RecheckKey(record.verification_id()));
       overlay.Put(VerificationKey(record.verification_id()), std::move(seq_value));
       results.push_back(CommitResult{seq, binding});
       ++seq;

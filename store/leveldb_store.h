@@ -14,6 +14,7 @@
 //   r/<tenant>\0<account id>     AccountBinding
 //   c/<client id>                ClientRecord
 //   g/<version u64>              ConfigVersion
+//   q/<verification id>          RecheckEntry
 #ifndef IDV_STORE_LEVELDB_STORE_H_
 #define IDV_STORE_LEVELDB_STORE_H_
 

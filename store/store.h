@@ -32,6 +32,10 @@ struct VerificationCommit {
   // `record`. The commit fails with Aborted when that version number is taken (a concurrent
   // change won), and nothing is written.
   std::optional<idv::store::v1::ConfigVersion> config;
+  // A PENDING verification to re-ask later: stored with the record.
+  std::optional<idv::store::v1::RecheckEntry> recheck;
+  // This record settles a PENDING verification: its re-check entry is deleted in the same write.
+  bool settles_recheck = false;
 };
 
 struct CommitResult {
@@ -70,6 +74,9 @@ class Store {
   // The same, read on the store's reader threads.
   virtual void ReadConfigVersions(size_t limit,
                                   Callback<std::vector<idv::store::v1::ConfigVersion>> done) = 0;
+
+  // Every re-check entry. Synchronous: start-up only.
+  virtual absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> ListRechecks() = 0;
 
   // API clients. Synchronous: used at start-up and by administrative calls, not per request.
   virtual absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> ListClients() = 0;

@@ -9,6 +9,7 @@ namespace {
 using idv::config::v1::Policy;
 
 constexpr absl::Duration kDefaultDeadline = absl::Seconds(3);
+constexpr absl::Duration kDefaultRecheckFor = absl::Hours(1);
 
 bool IsValidBackendName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -186,6 +187,11 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   template <typename Lock>
   void Decide(Lock& lock, idv::v1::Outcome outcome, idv::v1::ReasonCode reason) {
     decided_ = true;
+    if (outcome == idv::v1::UNAVAILABLE && route_.pending_on_no_answer) {
+      outcome = idv::v1::PENDING;
+      reason = idv::v1::QUEUED_FOR_RECHECK;
+    }
+    if (outcome == idv::v1::PENDING) verdict_.recheck_for = route_.recheck_for;
     verdict_.outcome = outcome;
     verdict_.reason = reason;
     std::vector<std::shared_ptr<Cancellation>> cancellations;
@@ -251,6 +257,8 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
     route.deadline = p.has_deadline() ? FromProto(p.deadline()) : kDefaultDeadline;
     route.strategy = p.strategy();
     route.hedge_after = FromProto(p.hedge_after());
+    route.pending_on_no_answer = p.on_no_answer() == Policy::ANSWER_PENDING;
+    route.recheck_for = p.has_recheck_for() ? FromProto(p.recheck_for()) : kDefaultRecheckFor;
     for (const std::string& name : p.backends()) {
       auto it = engine->backends_.find(name);
       if (it == engine->backends_.end()) {

@@ -39,6 +39,10 @@ struct PolicyVerdict {
   idv::v1::ReasonCode reason = idv::v1::NO_AUTHORITY_CONFIGURED;
   // Every backend that answered before the decision, in the order they answered.
   std::vector<BackendCheck> checks;
+  // Non-zero when the outcome is PENDING and the claim should be re-asked for this long (the
+  // policy's recheck_for): an authority answered PENDING, or none answered and the policy says
+  // ANSWER_PENDING (then the reason is QUEUED_FOR_RECHECK).
+  absl::Duration recheck_for;
 };
 
 class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
@@ -74,6 +78,8 @@ class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
     idv::config::v1::Policy::Strategy strategy;
     uint32_t quorum = 1;
     absl::Duration hedge_after;  // zero: none
+    bool pending_on_no_answer = false;
+    absl::Duration recheck_for;
   };
   class Run;
 

@@ -113,6 +113,21 @@ TEST_F(KeyRingTest, TypedTwoWaysOneFingerprint) {
   EXPECT_EQ(ring->ClaimFingerprint("t", a.claim), ring->ClaimFingerprint("t", b.claim));
 }
 
+TEST_F(KeyRingTest, SealedBoxesOpenOnlyIntactAndForTheirOwner) {
+  auto ring = Ring("master.key");
+  const std::string box = ring->Seal("11010519491231002X|张三", "verification-1");
+  EXPECT_EQ(box.find("11010519491231002X"), std::string::npos);
+  absl::StatusOr<std::string> open = ring->Unseal(box, "verification-1");
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(*open, "11010519491231002X|张三");
+  EXPECT_EQ(ring->Unseal(box, "verification-2").status().code(), absl::StatusCode::kDataLoss);
+  std::string tampered = box;
+  tampered.back() ^= 1;
+  EXPECT_EQ(ring->Unseal(tampered, "verification-1").status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_FALSE(Ring("other.key")->Unseal(box, "verification-1").ok());
+  EXPECT_NE(ring->Seal("same", "a"), ring->Seal("same", "a"));  // fresh nonce each time
+}
+
 TEST_F(KeyRingTest, ClientSecretHashDependsOnIdAndSecret) {
   auto ring = Ring("master.key");
   EXPECT_EQ(ring->ClientSecretHash("c1", "s", 1), ring->ClientSecretHash("c1", "s", 1));

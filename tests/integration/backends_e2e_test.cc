@@ -1,6 +1,7 @@
 // Run-time backends and policies, faults and resilience, with real idvd and simulator processes.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -391,6 +392,95 @@ TEST(BackendsTest, HedgingCutsTheP99) {
   const absl::Duration hedged = p99("hedged");
   std::cout << "p99 without hedging: " << plain << ", with hedging after 10ms: " << hedged << "\n";
   EXPECT_LT(hedged, plain);
+}
+
+}  // namespace
+}  // namespace idv
+
+namespace idv {
+namespace {
+
+constexpr char kPendingPolicy[] = R"(
+  backends { name: "r" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } breaker { disabled: true } }
+  policies { name: "resident" document_types: CN_RESIDENT_ID backends: "r"
+             deadline { nanos: 300000000 } on_no_answer: ANSWER_PENDING }
+)";
+
+// Polls GetVerification until the verification leaves PENDING (bounded), and returns it.
+idv::v1::Verification AwaitSettled(Cluster& c, const std::string& id) {
+  idv::v1::Verification v;
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  do {
+    v.Clear();
+    EXPECT_TRUE(c.GetVerification(id, &v).ok());
+  } while (v.outcome() == idv::v1::PENDING && absl::Now() < until);
+  return v;
+}
+
+TEST(PendingTest, NoAnswerIsPendingThenSettledWithTheBinding) {
+  Cluster::Options o;
+  o.backends_and_policies = kPendingPolicy;
+  Cluster c(o);
+  c.Start();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const Person& p = c.people()[0];
+  c.SetFaults(0, Outage(idv::sim::v1::Faults::HANG));
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("pending-1", p.number, p.name, /*bind=*/true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::PENDING);
+  EXPECT_EQ(resp.reason().code(), idv::v1::QUEUED_FOR_RECHECK);
+  EXPECT_EQ(resp.binding(), idv::v1::NOT_REQUESTED);
+  idv::v1::Binding binding;
+  EXPECT_EQ(c.GetBinding("pending-1", &binding).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  c.SetFaults(0, idv::sim::v1::Faults());
+  idv::v1::Verification settled = AwaitSettled(c, resp.verification_id());
+  EXPECT_EQ(settled.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(settled.binding(), idv::v1::BOUND);
+  EXPECT_TRUE(settled.has_derived());
+  ASSERT_TRUE(c.GetBinding("pending-1", &binding).ok());
+  EXPECT_EQ(binding.verification_id(), resp.verification_id());
+}
+
+TEST(PendingTest, TheQueueSurvivesARestartAndHoldsNoPlaintext) {
+  Cluster::Options o;
+  o.backends_and_policies = kPendingPolicy;
+  Cluster c(o);
+  c.Start();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const Person& p = c.people()[1];
+  c.SetFaults(0, Outage(idv::sim::v1::Faults::ERROR));
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("pending-2", p.number, p.name, false, &resp).ok());
+  ASSERT_EQ(resp.outcome(), idv::v1::PENDING);
+  c.idvd().Signal(SIGKILL);
+  c.idvd().Wait();
+  c.ExpectNoPlaintext();  // the queued claim is sealed
+
+  c.SetFaults(0, idv::sim::v1::Faults());
+  c.StartIdvd();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  EXPECT_EQ(AwaitSettled(c, resp.verification_id()).outcome(), idv::v1::VERIFIED);
+}
+
+TEST(PendingTest, AnAuthoritysOwnPendingIsAskedAgain) {
+  Cluster::Options o;
+  o.backends_and_policies = R"(
+    backends { name: "r" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } }
+    policies { name: "resident" document_types: CN_RESIDENT_ID backends: "r" }
+  )";
+  Cluster c(o);
+  c.StartSim({"--pending_rate=1"});
+  c.StartIdvd();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const Person& p = c.people()[2];
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("pending-3", p.number, p.name + "国", false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::PENDING);
+  EXPECT_EQ(resp.reason().code(), idv::v1::AUTHORITY_PENDING);
+  idv::v1::Verification settled = AwaitSettled(c, resp.verification_id());
+  EXPECT_EQ(settled.outcome(), idv::v1::MISMATCH);
+  EXPECT_EQ(c.SimStats().pending(), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,219 @@
+#include "services/rechecker.h"
+
+#include "google/protobuf/util/time_util.h"
+#include "identity/claim.h"
+#include "identity/derived.h"
+#include "idv/plugin/v1/plugin.pb.h"
+#include "services/verdicts.h"
+
+namespace idv::services {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kMaxBackoff = absl::Seconds(60);
+constexpr absl::Duration kAttemptDeadline = absl::Seconds(10);
+
+bool IsDefinitive(idv::v1::Outcome o) {
+  return o == idv::v1::VERIFIED || o == idv::v1::MISMATCH || o == idv::v1::NOT_FOUND;
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+}  // namespace
+
+std::string SerializeClaim(const identity::NormalizedClaim& claim) {
+  idv::plugin::v1::CheckRequest r;
+  r.set_document_type(claim.document_type);
+  r.set_document_number(claim.document_number);
+  r.set_full_name(claim.full_name);
+  r.set_phone_number(claim.phone_number);
+  r.set_issuing_country(claim.issuing_country);
+  std::string out = r.SerializeAsString();
+  identity::Wipe(*r.mutable_document_number());
+  identity::Wipe(*r.mutable_full_name());
+  identity::Wipe(*r.mutable_phone_number());
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<identity::NormalizedClaim>> ParseClaim(const std::string& bytes) {
+  idv::plugin::v1::CheckRequest r;
+  if (!r.ParseFromString(bytes)) return absl::DataLossError("unparsable sealed claim");
+  idv::v1::IdentityClaim raw;
+  raw.set_document_type(r.document_type());
+  raw.set_document_number(r.document_number());
+  raw.set_full_name(r.full_name());
+  raw.set_phone_number(r.phone_number());
+  raw.set_issuing_country(r.issuing_country());
+  // The claim passed these checks when it was queued; running them again restores the derived
+  // fields (the birth date) without storing them.
+  identity::OfflineResult checked = identity::CheckClaim(raw, identity::TodayInChina(absl::Now()));
+  for (std::string* s :
+       {raw.mutable_document_number(), raw.mutable_full_name(), raw.mutable_phone_number(),
+        r.mutable_document_number(), r.mutable_full_name(), r.mutable_phone_number()}) {
+    identity::Wipe(*s);
+  }
+  if (!checked.ok()) return absl::DataLossError("a queued claim no longer passes offline checks");
+  return std::make_shared<identity::NormalizedClaim>(std::move(checked.claim));
+}
+
+Rechecker::Rechecker(const crypto::KeyRing& keys, const ConfigManager& config, store::Store& store)
+    : keys_(keys), config_(config), store_(store) {}
+
+absl::Status Rechecker::Start() {
+  absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> stored = store_.ListRechecks();
+  if (!stored.ok()) return stored.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& e : *stored) {
+      const std::string id = e.verification_id();
+      items_[id] = Item{std::move(e), absl::Now()};  // first attempt at once after a restart
+    }
+  }
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Rechecker::Add(idv::store::v1::RecheckEntry entry) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;  // stored: the next start picks it up
+    const std::string id = entry.verification_id();
+    items_[id] = Item{std::move(entry), absl::Now() + absl::Seconds(1)};
+  }
+  cv_.notify_all();
+}
+
+void Rechecker::Stop() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!stopping_) {
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    cv_.wait(lock, [this] { return in_flight_ == 0; });
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t Rechecker::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return items_.size();
+}
+
+void Rechecker::Run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    absl::Time next = absl::InfiniteFuture();
+    std::vector<std::pair<std::string, idv::store::v1::RecheckEntry>> due;
+    const absl::Time now = absl::Now();
+    for (auto& [id, item] : items_) {
+      if (item.in_flight) continue;
+      if (item.next_at <= now) {
+        item.in_flight = true;
+        ++in_flight_;
+        due.emplace_back(id, item.entry);
+      } else {
+        next = std::min(next, item.next_at);
+      }
+    }
+    if (due.empty()) {
+      if (next == absl::InfiniteFuture()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, absl::ToChronoTime(next));
+      }
+      continue;
+    }
+    lock.unlock();
+    for (auto& [id, entry] : due) Attempt(id, entry);
+    lock.lock();
+  }
+}
+
+void Rechecker::Attempt(const std::string& id, const idv::store::v1::RecheckEntry& entry) {
+  absl::StatusOr<std::string> plain = keys_.Unseal(entry.sealed_claim(), id);
+  absl::StatusOr<std::shared_ptr<identity::NormalizedClaim>> claim =
+      plain.ok() ? ParseClaim(*plain) : plain.status();
+  if (plain.ok()) identity::Wipe(*plain);
+  if (!claim.ok()) {
+    // The claim cannot be recovered (key lost, box damaged): settle instead of retrying forever.
+    verifiers::PolicyVerdict unavailable;
+    unavailable.outcome = idv::v1::UNAVAILABLE;
+    unavailable.reason = idv::v1::AUTHORITY_ERROR;
+    Settle(entry, nullptr, unavailable);
+    return;
+  }
+  std::shared_ptr<identity::NormalizedClaim> shared = *std::move(claim);
+  config_.engine()->Verify(id, absl::Now() + kAttemptDeadline, shared,
+                           [this, id, entry, shared](verifiers::PolicyVerdict v) mutable {
+                             OnVerdict(id, entry, std::move(shared), std::move(v));
+                           });
+}
+
+void Rechecker::OnVerdict(const std::string& id, const idv::store::v1::RecheckEntry& entry,
+                          std::shared_ptr<identity::NormalizedClaim> claim,
+                          verifiers::PolicyVerdict verdict) {
+  if (IsDefinitive(verdict.outcome)) return Settle(entry, claim.get(), verdict);
+  if (absl::Now() >= FromTimestamp(entry.give_up_at())) {
+    verifiers::PolicyVerdict expired = std::move(verdict);
+    expired.outcome = idv::v1::UNAVAILABLE;
+    expired.reason = idv::v1::AUTHORITY_TIMEOUT;
+    return Settle(entry, claim.get(), expired);
+  }
+  Finish(id, /*settled=*/false);
+}
+
+void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
+                       const identity::NormalizedClaim* claim,
+                       const verifiers::PolicyVerdict& verdict) {
+  store::VerificationCommit commit;
+  idv::store::v1::AuditRecord& r = commit.record;
+  const absl::Time now = absl::Now();
+  r.set_verification_id(entry.verification_id());
+  *r.mutable_decided_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  r.set_tenant(entry.tenant());
+  r.set_client_id(entry.client_id());
+  r.set_account_id(entry.account_id());
+  r.set_document_type(entry.document_type());
+  r.set_masked_document_number(entry.masked_document_number());
+  r.set_masked_name(entry.masked_name());
+  r.set_identity_fingerprint(entry.identity_fingerprint());
+  r.set_key_version(entry.key_version());
+  idv::v1::Outcome outcome;
+  FillVerdict(verdict, &outcome, r.mutable_reason(), r.mutable_checks());
+  r.set_outcome(outcome);
+  if (outcome == idv::v1::VERIFIED && claim != nullptr && claim->birth_date.has_value()) {
+    *r.mutable_derived() = identity::Derive(*claim->birth_date, identity::TodayInChina(now));
+  }
+  r.set_resolves_pending(true);
+  commit.bind = entry.bind() && outcome == idv::v1::VERIFIED;
+  commit.max_accounts_per_identity = entry.max_accounts_per_identity();
+  commit.settles_recheck = true;
+  store_.CommitVerification(std::move(commit), [this, id = entry.verification_id()](
+                                                   absl::StatusOr<store::CommitResult> result) {
+    Finish(id, /*settled=*/result.ok());
+  });
+}
+
+void Rechecker::Finish(const std::string& id, bool settled) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(id);
+    if (it != items_.end()) {
+      if (settled) {
+        items_.erase(it);
+      } else {
+        it->second.in_flight = false;
+        it->second.next_at = absl::Now() + it->second.backoff;
+        it->second.backoff = std::min(it->second.backoff * 2, kMaxBackoff);
+      }
+    }
+    --in_flight_;
+  }
+  cv_.notify_all();
+}
+
+}  // namespace idv::services

@@ -1,0 +1,45 @@
+#include "services/verdicts.h"
+
+namespace idv::services {
+
+const char* ReasonMessage(idv::v1::ReasonCode code) {
+  switch (code) {
+    case idv::v1::ELEMENTS_MATCH:
+      return "The authority confirmed the identity.";
+    case idv::v1::NAME_MISMATCH:
+      return "The name does not match the document number.";
+    case idv::v1::ELEMENTS_MISMATCH:
+      return "The identity elements do not match.";
+    case idv::v1::NO_RECORD:
+      return "The authority has no record of this document number.";
+    case idv::v1::AUTHORITY_PENDING:
+      return "The authority will answer later.";
+    case idv::v1::QUEUED_FOR_RECHECK:
+      return "No authority answered in time; idv will ask again. Check GetVerification later.";
+    case idv::v1::AUTHORITY_TIMEOUT:
+      return "No authority answered in time; try again later.";
+    case idv::v1::AUTHORITY_ERROR:
+      return "No authority could be reached; try again later.";
+    case idv::v1::NO_AUTHORITY_CONFIGURED:
+      return "No authority checks this document type.";
+    default:
+      return "";
+  }
+}
+
+void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outcome,
+                 idv::v1::Reason* reason,
+                 google::protobuf::RepeatedPtrField<idv::v1::Check>* checks) {
+  *outcome = verdict.outcome;
+  reason->set_code(verdict.reason);
+  reason->set_message(ReasonMessage(verdict.reason));
+  for (const verifiers::BackendCheck& c : verdict.checks) {
+    idv::v1::Check* check = checks->Add();
+    check->set_backend(c.backend);
+    check->set_outcome(c.result.outcome);
+    check->set_raw_code(c.result.raw_code);
+    check->set_latency_us(static_cast<uint64_t>(absl::ToInt64Microseconds(c.result.latency)));
+  }
+}
+
+}  // namespace idv::services

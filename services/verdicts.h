@@ -1,0 +1,21 @@
+// How a policy verdict is written into responses and audit records, shared by the Verify path
+// and the re-checker so both describe outcomes the same way.
+#ifndef IDV_SERVICES_VERDICTS_H_
+#define IDV_SERVICES_VERDICTS_H_
+
+#include "idv/v1/verification.pb.h"
+#include "verifiers/policy_engine.h"
+
+namespace idv::services {
+
+// A short English sentence for an authority-side reason code ("" for others).
+const char* ReasonMessage(idv::v1::ReasonCode code);
+
+// Sets outcome, reason (code and message) and checks from `verdict`.
+void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outcome,
+                 idv::v1::Reason* reason,
+                 google::protobuf::RepeatedPtrField<idv::v1::Check>* checks);
+
+}  // namespace idv::services
+
+#endif  // IDV_SERVICES_VERDICTS_H_
