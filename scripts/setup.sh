@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev libphonenumber-dev libspdlog-dev
   python3 python3-grpcio python3-protobuf python3-stdnum
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libcuckoo-dev
   openssl nghttp2-client
 )
 
