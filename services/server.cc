@@ -113,6 +113,7 @@ struct Server::Parts {
   verifiers::VerifierRegistry registry;
   std::unique_ptr<ConfigManager> config_manager;
   std::unique_ptr<Rechecker> rechecker;
+  std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<VerificationServiceImpl> verification;
   std::unique_ptr<AdminServiceImpl> admin;
@@ -171,9 +172,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->rechecker =
       std::make_unique<Rechecker>(*parts->keys, *parts->config_manager, *parts->store);
   if (absl::Status s = parts->rechecker->Start(); !s.ok()) return s;
-  parts->verification =
-      std::make_unique<VerificationServiceImpl>(*parts->auth, *parts->keys, *parts->config_manager,
-                                                *parts->store, parts->rechecker.get(), vo);
+  if (!c.cache().disabled()) {
+    cache::CacheOptions co;
+    if (c.cache().capacity() > 0) co.capacity = c.cache().capacity();
+    auto ttl = [](const google::protobuf::Duration& d) {
+      return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+    };
+    if (c.cache().has_positive_ttl()) co.positive_ttl = ttl(c.cache().positive_ttl());
+    if (c.cache().has_negative_ttl()) co.negative_ttl = ttl(c.cache().negative_ttl());
+    absl::StatusOr<std::unique_ptr<cache::Cache>> made = cache::NewLockFreeCache(co);
+    if (!made.ok()) return made.status();
+    parts->cache = *std::move(made);
+  }
+  parts->verification = std::make_unique<VerificationServiceImpl>(
+      *parts->auth, *parts->keys, *parts->config_manager, *parts->store, parts->rechecker.get(),
+      parts->cache.get(), vo);
   parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager);
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());

@@ -1,5 +1,7 @@
 #include "services/verification_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "identity/claim.h"
@@ -107,6 +109,17 @@ class VerificationServiceImpl::VerifyCall {
     fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), *claim_);
     const crypto::Fingerprint claim_fp =
         service_.keys_.ClaimFingerprint(principal_.tenant(), *claim_);
+    std::copy(claim_fp.bytes.begin(), claim_fp.bytes.end(), cache_key_.begin());
+    if (service_.cache_ != nullptr) {
+      if (std::optional<cache::CachedVerdict> hit = service_.cache_->Get(cache_key_, now)) {
+        response_.set_outcome(hit->outcome);
+        response_.mutable_reason()->set_code(hit->reason);
+        response_.mutable_reason()->set_message(ReasonMessage(hit->reason));
+        response_.set_cached(true);
+        Commit();  // may finish and delete this
+        return reactor;
+      }
+    }
     const std::string flight(reinterpret_cast<const char*>(claim_fp.bytes.data()),
                              claim_fp.bytes.size());
     service_.flights_.Do(
@@ -125,6 +138,10 @@ class VerificationServiceImpl::VerifyCall {
     FillVerdict(verdict, &outcome, response_.mutable_reason(), response_.mutable_checks());
     response_.set_outcome(outcome);
     recheck_for_ = verdict.recheck_for;
+    if (service_.cache_ != nullptr) {
+      // Only definitive answers are kept (the cache ignores the rest).
+      service_.cache_->Put(cache_key_, {outcome, verdict.reason}, absl::Now());
+    }
     Commit();
   }
 
@@ -175,6 +192,7 @@ class VerificationServiceImpl::VerifyCall {
     *r.mutable_reason() = response_.reason();
     *r.mutable_checks() = response_.checks();
     *r.mutable_notes() = response_.notes();
+    r.set_cached(response_.cached());
     if (response_.has_derived()) *r.mutable_derived() = response_.derived();
     commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
     commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
@@ -215,18 +233,20 @@ class VerificationServiceImpl::VerifyCall {
   std::shared_ptr<identity::NormalizedClaim> claim_;
   crypto::Fingerprint fingerprint_;  // version 0 until computed
   absl::Duration recheck_for_;       // non-zero: PENDING, to be re-asked
+  cache::CacheKey cache_key_{};      // the claim fingerprint
 };
 
 VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
                                                  const crypto::KeyRing& keys,
                                                  const ConfigManager& config, store::Store& store,
-                                                 Rechecker* rechecker,
+                                                 Rechecker* rechecker, cache::Cache* cache,
                                                  VerificationServiceOptions options)
     : auth_(auth),
       keys_(keys),
       config_(config),
       store_(store),
       rechecker_(rechecker),
+      cache_(cache),
       options_(options) {}
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,

@@ -3,14 +3,17 @@
 // Handlers never block: authentication and offline checks run inline (CPU only), backends are
 // asked asynchronously through the policy engine, and records are written by the store's
 // group-commit writer, whose completion finishes the RPC. A Verify response is sent only after its
-// audit record (and binding) are durable. Each call uses the policy engine that was live when it
-// started, even if an administrator swaps in another meanwhile. Concurrent calls with the same
-// claim (same tenant-keyed claim fingerprint) share one trip to the backends (single-flight);
-// each still gets its own verification id, binding decision and audit record.
+// audit record (and binding) are durable. A claim answered definitively before (same tenant-keyed
+// claim fingerprint, within the cache's TTL) is answered from the result cache without asking a
+// backend, marked `cached`, and still audited and bound as usual. Each call uses the policy engine
+// that was live when it started, even if an administrator swaps in another meanwhile. Concurrent
+// calls with the same claim (same tenant-keyed claim fingerprint) share one trip to the backends
+// (single-flight); each still gets its own verification id, binding decision and audit record.
 #ifndef IDV_SERVICES_VERIFICATION_SERVICE_H_
 #define IDV_SERVICES_VERIFICATION_SERVICE_H_
 
 #include "absl/time/time.h"
+#include "cache/cache.h"
 #include "crypto/keyring.h"
 #include "idv/v1/verification.grpc.pb.h"
 #include "services/auth.h"
@@ -33,10 +36,11 @@ class Rechecker;
 class VerificationServiceImpl final : public idv::v1::VerificationService::CallbackService {
  public:
   // Keeps references: every argument must outlive the service.
-  // `rechecker` may be null: PENDING verdicts are then answered but not re-asked.
+  // `rechecker` may be null: PENDING verdicts are then answered but not re-asked. `cache` may be
+  // null: no result cache.
   VerificationServiceImpl(const Authenticator& auth, const crypto::KeyRing& keys,
                           const ConfigManager& config, store::Store& store, Rechecker* rechecker,
-                          VerificationServiceOptions options);
+                          cache::Cache* cache, VerificationServiceOptions options);
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx,
                                    const idv::v1::VerifyRequest* request,
@@ -56,6 +60,7 @@ class VerificationServiceImpl final : public idv::v1::VerificationService::Callb
   const ConfigManager& config_;
   store::Store& store_;
   Rechecker* const rechecker_;
+  cache::Cache* const cache_;
   const VerificationServiceOptions options_;
   verifiers::SingleFlight<verifiers::PolicyVerdict> flights_;
 };

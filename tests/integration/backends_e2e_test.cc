@@ -150,6 +150,7 @@ TEST(BackendsTest, DeletingABackendInUseIsRefused) {
 
 TEST(BackendsTest, PolicySwitchUnderLoadFailsNoRequest) {
   Cluster::Options o;
+  o.extra_config = "cache { disabled: true }";  // every call must reach a backend
   o.population = 200;
   o.backends_and_policies = R"(
     backends { name: "a" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } }
@@ -196,6 +197,7 @@ TEST(BackendsTest, PolicySwitchUnderLoadFailsNoRequest) {
 
 TEST(BackendsTest, FallbackAbsorbsThirtyPercentErrors) {
   Cluster::Options o;
+  o.extra_config = "cache { disabled: true }";  // every call must reach a backend
   o.backends_and_policies = R"(
     backends { name: "flaky" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } breaker { disabled: true } }
     backends { name: "steady" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim1}" plaintext: true } } }
@@ -365,6 +367,7 @@ TEST(BackendsTest, ConcurrentIdenticalClaimsShareOneBackendCall) {
 // p99 near 65 ms); asking the second after 10 ms caps most slow calls. Reports both p99s.
 TEST(BackendsTest, HedgingCutsTheP99) {
   Cluster::Options o;
+  o.extra_config = "cache { disabled: true }";  // every call must reach a backend
   o.backends_and_policies = R"(
     backends { name: "a" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } breaker { disabled: true } }
     backends { name: "b" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim1}" plaintext: true } } breaker { disabled: true } }

@@ -83,7 +83,7 @@ void Cluster::StartIdvd() {
                            "\"\nkeys { master_key_file: \"", dir_.path(),
                            "/master.key\" create_if_missing: true }\n", BackendsAndPolicies(),
                            "binding { max_accounts_per_identity: ", options_.max_accounts, " }\n",
-                           options_.tls));
+                           options_.tls, "\n", options_.extra_config));
   auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
   ASSERT_TRUE(idvd.ok()) << idvd.status();
   idvd_ = *std::move(idvd);

@@ -36,6 +36,8 @@ class Cluster {
     // Replaces the default backends and policies (one backend "sim" for the first simulator,
     // one policy for CN_RESIDENT_ID). "{sim0}", "{sim1}", ... stand for simulator addresses.
     std::optional<std::string> backends_and_policies;
+    // More configuration text, appended (e.g. "cache { disabled: true }").
+    std::string extra_config;
   };
 
   explicit Cluster(Options options) : options_(std::move(options)) {}

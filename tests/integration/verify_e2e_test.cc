@@ -93,6 +93,31 @@ TEST_F(VerifyE2eTest, BadCheckDigitIsInvalidWithoutAskingTheAuthority) {
   EXPECT_EQ(cluster_->SimChecks(), before);
 }
 
+TEST_F(VerifyE2eTest, RepeatedClaimIsAnsweredFromTheCacheAndStillAuditedAndBound) {
+  const Person& p = cluster_->people()[8];
+  idv::v1::VerifyResponse first, second;
+  ASSERT_TRUE(cluster_->Verify("cache-1", p.number, p.name, true, &first).ok());
+  EXPECT_FALSE(first.cached());
+  const uint64_t calls = cluster_->SimChecks();
+  ASSERT_TRUE(cluster_->Verify("cache-2", p.number, p.name, true, &second).ok());
+  EXPECT_TRUE(second.cached());
+  EXPECT_EQ(second.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(second.binding(), idv::v1::BOUND);
+  EXPECT_EQ(second.checks_size(), 0);
+  EXPECT_TRUE(second.has_derived());
+  EXPECT_EQ(cluster_->SimChecks(), calls);  // no backend asked
+  idv::v1::Verification record;
+  ASSERT_TRUE(cluster_->GetVerification(second.verification_id(), &record).ok());
+  EXPECT_TRUE(record.cached());
+  idv::v1::Binding binding;
+  EXPECT_TRUE(cluster_->GetBinding("cache-2", &binding).ok());
+  // A different name is a different claim: not served from the cache.
+  idv::v1::VerifyResponse other;
+  ASSERT_TRUE(cluster_->Verify("cache-3", p.number, p.name + "华", false, &other).ok());
+  EXPECT_FALSE(other.cached());
+  EXPECT_EQ(other.outcome(), idv::v1::MISMATCH);
+}
+
 TEST_F(VerifyE2eTest, UnlistedAddressCodeIsNotedNotRejected) {
   std::string number = "11019919800101001";  // 110199 is in no GB/T 2260 release
   number.push_back(identity::ResidentIdCheckCharacter(number));
