@@ -153,7 +153,9 @@ class LevelDbStore final : public Store {
       std::lock_guard<std::mutex> lock(mu_);
       if (!closing_) {
         queue_.push_back(Pending{std::move(commit), std::move(done)});
-        cv_.notify_one();
+        // Wake the writer only when it is waiting: while it writes, new commits simply queue up
+        // for its next group, without a futex call per commit.
+        if (writer_idle_) cv_.notify_one();
         return;
       }
     }
@@ -296,7 +298,9 @@ class LevelDbStore final : public Store {
       std::vector<Pending> group;
       {
         std::unique_lock<std::mutex> lock(mu_);
+        writer_idle_ = true;
         cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+        writer_idle_ = false;
         if (queue_.empty()) return;  // closing and drained
         const size_t n = std::min<size_t>(queue_.size(), options_.max_group_commit);
         group.reserve(n);
@@ -430,6 +434,7 @@ class LevelDbStore final : public Store {
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // guarded by mu_
   bool closing_ = false;       // guarded by mu_
+  bool writer_idle_ = false;   // guarded by mu_; the writer waits on cv_
 
   ThreadPool readers_;
   std::thread writer_;  // last: starts once everything it uses exists

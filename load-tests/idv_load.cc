@@ -1,0 +1,322 @@
+// idv-load: a gRPC load generator for idvd.
+//
+//   idv-load --target HOST:PORT --token_file data/admin.key --identities population.csv
+//            --scenario warm|cold|bind|invalid|mixed|empty
+//            [--concurrency N | --rate R] [--duration S] [--warmup S] [--channels C] [--json]
+//
+// Closed loop (default): N calls always in flight. Open loop (--rate): calls start on a fixed
+// schedule whatever the server does, and latency counts from the *scheduled* start, so a stalled
+// server shows in the percentiles instead of hiding behind fewer requests (coordinated omission).
+// Scenarios: warm (a fixed working set, all cache hits after warm-up), cold (every claim new: a
+// backend call), bind (sign-ups that bind fresh accounts), invalid (offline rejections), mixed
+// (70/20/5/5 of those), and empty: the standard health Check, an empty unary RPC, as the
+// reference for what gRPC alone does with the same settings.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "idv/v1/verification.grpc.pb.h"
+#include "load-tests/histogram.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:7443", "idvd address");
+ABSL_FLAG(std::string, token_file, "data/admin.key", "API key file");
+ABSL_FLAG(std::string, identities, "", "population CSV exported by idv-registry-sim");
+ABSL_FLAG(std::string, scenario, "warm", "warm, cold, bind, invalid, mixed or empty");
+ABSL_FLAG(int, concurrency, 16, "closed loop: calls in flight");
+ABSL_FLAG(double, rate, 0, "open loop: calls per second (overrides --concurrency)");
+ABSL_FLAG(double, duration, 10, "measured seconds");
+ABSL_FLAG(double, warmup, 2, "seconds run before measuring");
+ABSL_FLAG(int, channels, 4, "gRPC channels (connections)");
+ABSL_FLAG(int, working_set, 1000, "warm: identities in the working set");
+ABSL_FLAG(bool, json, false, "print the result as one JSON object");
+ABSL_FLAG(bool, progress, true, "print a progress line every second (stderr)");
+
+namespace idv::load {
+namespace {
+
+struct Identity {
+  std::string number;
+  std::string name;
+};
+
+std::vector<Identity> ReadIdentities(const std::string& path) {
+  std::vector<Identity> out;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    if (f.size() >= 3) out.push_back(Identity{f[1], f[2]});
+  }
+  return out;
+}
+
+enum class Kind { kWarm, kCold, kBind, kInvalid, kEmpty };
+
+class Workload {
+ public:
+  Workload(std::vector<Identity> people, std::string scenario, int working_set)
+      : people_(std::move(people)),
+        scenario_(std::move(scenario)),
+        working_set_(std::max(1, std::min<int>(working_set, people_.size()))) {}
+
+  Kind Pick(uint64_t i) const {
+    if (scenario_ == "warm") return Kind::kWarm;
+    if (scenario_ == "cold") return Kind::kCold;
+    if (scenario_ == "bind") return Kind::kBind;
+    if (scenario_ == "invalid") return Kind::kInvalid;
+    if (scenario_ == "empty") return Kind::kEmpty;
+    const uint64_t r = (i * 2654435761u) % 100;  // mixed: 70 / 20 / 5 / 5
+    return r < 70 ? Kind::kWarm : r < 90 ? Kind::kCold : r < 95 ? Kind::kBind : Kind::kInvalid;
+  }
+
+  // Fills the request for call number `i`.
+  void Make(Kind kind, uint64_t i, idv::v1::VerifyRequest* req) {
+    req->mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    const Identity* p;
+    if (kind == Kind::kWarm) {
+      p = &people_[i % working_set_];
+    } else {
+      // Fresh identities, in order (past the working set), so each is a cache miss.
+      const uint64_t n = next_fresh_.fetch_add(1, std::memory_order_relaxed);
+      p = &people_[working_set_ + n % (people_.size() - working_set_)];
+      if (n == people_.size() - working_set_) wrapped_ = true;
+    }
+    req->set_account_id(absl::StrCat("load-", i));
+    req->mutable_claim()->set_document_number(p->number);
+    req->mutable_claim()->set_full_name(p->name);
+    if (kind == Kind::kBind) req->set_bind(true);
+    if (kind == Kind::kInvalid) {
+      std::string bad = p->number;
+      bad[17] = bad[17] == '1' ? '2' : '1';  // a wrong check character
+      req->mutable_claim()->set_document_number(bad);
+    }
+  }
+
+  bool wrapped() const { return wrapped_; }
+  size_t size() const { return people_.size(); }
+
+ private:
+  const std::vector<Identity> people_;
+  const std::string scenario_;
+  const size_t working_set_;
+  std::atomic<uint64_t> next_fresh_{0};
+  std::atomic<bool> wrapped_{false};
+};
+
+class Load {
+ public:
+  Load(Workload& work, std::string token, int channels) : work_(work), token_(std::move(token)) {
+    for (int c = 0; c < channels; ++c) {
+      grpc::ChannelArguments args;
+      args.SetInt("idv.load.channel", c);  // distinct arguments: a connection per channel
+      auto ch = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
+                                          grpc::InsecureChannelCredentials(), args);
+      stubs_.push_back(idv::v1::VerificationService::NewStub(ch));
+      generic_.push_back(std::make_unique<grpc::GenericStub>(ch));
+    }
+  }
+
+  // Starts call `i`, scheduled for `intended`; `done` runs when it completes.
+  void Issue(uint64_t i, absl::Time intended, std::function<void()> done) {
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    const Kind kind = work_.Pick(i);
+    const size_t c = i % stubs_.size();
+    if (kind == Kind::kEmpty) {
+      auto* call = new EmptyCall;
+      grpc::Slice empty("");
+      call->request = grpc::ByteBuffer(&empty, 1);  // a valid, zero-length message
+      call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      generic_[c]->UnaryCall(&call->ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                             &call->request, &call->response,
+                             [this, call, intended, done](grpc::Status s) {
+                               Finish(intended, s, idv::v1::OUTCOME_UNSPECIFIED, false);
+                               delete call;
+                               done();
+                             });
+      return;
+    }
+    auto* call = new VerifyCall;
+    work_.Make(kind, i, &call->request);
+    call->ctx.AddMetadata("authorization", "Bearer " + token_);
+    call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    stubs_[c]->async()->Verify(
+        &call->ctx, &call->request, &call->response, [this, call, intended, done](grpc::Status s) {
+          Finish(intended, s, call->response.outcome(), call->response.cached());
+          delete call;
+          done();
+        });
+  }
+
+  void StartMeasuring(absl::Time at) { measure_from_ = at; }
+  void StopMeasuring(absl::Time at) { measure_until_ = at; }
+
+  Histogram& histogram() { return histogram_; }
+  uint64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+  std::map<std::string, uint64_t> Counts() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return counts_;
+  }
+
+ private:
+  struct EmptyCall {
+    grpc::ClientContext ctx;
+    grpc::ByteBuffer request;  // an empty HealthCheckRequest
+    grpc::ByteBuffer response;
+  };
+  struct VerifyCall {
+    grpc::ClientContext ctx;
+    idv::v1::VerifyRequest request;
+    idv::v1::VerifyResponse response;
+  };
+
+  void Finish(absl::Time intended, const grpc::Status& s, idv::v1::Outcome outcome, bool cached) {
+    const absl::Time now = absl::Now();
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    completed_.fetch_add(1, std::memory_order_relaxed);
+    if (now < measure_from_ || now > measure_until_) return;
+    histogram_.Record(static_cast<uint64_t>(absl::ToInt64Microseconds(now - intended)));
+    std::string key = s.ok() ? (outcome == idv::v1::OUTCOME_UNSPECIFIED
+                                    ? "ok"
+                                    : absl::StrCat("outcome:", idv::v1::Outcome_Name(outcome)))
+                             : absl::StrCat("error:", s.error_code());
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counts_[key];
+    if (cached) ++counts_["cached"];
+  }
+
+  Workload& work_;
+  const std::string token_;
+  std::vector<std::unique_ptr<idv::v1::VerificationService::Stub>> stubs_;
+  std::vector<std::unique_ptr<grpc::GenericStub>> generic_;
+  Histogram histogram_;
+  std::atomic<uint64_t> in_flight_{0}, completed_{0};
+  std::atomic<absl::Time> measure_from_{absl::InfiniteFuture()};
+  std::atomic<absl::Time> measure_until_{absl::InfiniteFuture()};
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> counts_;  // guarded by mu_
+};
+
+std::string ReadToken(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  std::getline(in, token);
+  return std::string(absl::StripAsciiWhitespace(token));
+}
+
+int Main() {
+  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  std::vector<Identity> people;
+  if (scenario != "empty") {
+    people = ReadIdentities(absl::GetFlag(FLAGS_identities));
+    if (people.size() < 2) {
+      std::cerr << "idv-load: --identities must name the simulator's population CSV\n";
+      return 2;
+    }
+  } else {
+    people.push_back(Identity{});
+    people.push_back(Identity{});
+  }
+  Workload work(std::move(people), scenario, absl::GetFlag(FLAGS_working_set));
+  Load load(work, ReadToken(absl::GetFlag(FLAGS_token_file)), absl::GetFlag(FLAGS_channels));
+
+  const absl::Duration warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup));
+  const absl::Duration duration = absl::Seconds(absl::GetFlag(FLAGS_duration));
+  const absl::Time start = absl::Now();
+  const absl::Time measure_from = start + warmup, end = measure_from + duration;
+  load.StartMeasuring(measure_from);
+  load.StopMeasuring(end);
+  std::atomic<uint64_t> next{0};
+  const double rate = absl::GetFlag(FLAGS_rate);
+
+  std::function<void()> closed_loop;
+  closed_loop = [&] {
+    if (absl::Now() < end) {
+      load.Issue(next.fetch_add(1, std::memory_order_relaxed), absl::Now(), closed_loop);
+    }
+  };
+  std::thread pacer;
+  if (rate > 0) {
+    pacer = std::thread([&] {
+      for (uint64_t i = 0;; ++i) {
+        const absl::Time intended = start + absl::Seconds(static_cast<double>(i) / rate);
+        if (intended >= end) break;
+        if (absl::Now() < intended) absl::SleepFor(intended - absl::Now());  // pacing, not sync
+        load.Issue(i, intended, [] {});
+      }
+    });
+  } else {
+    for (int i = 0; i < absl::GetFlag(FLAGS_concurrency); ++i) closed_loop();
+  }
+  uint64_t last = 0;
+  while (absl::Now() < end) {
+    absl::SleepFor(absl::Seconds(1));  // progress reporting interval
+    if (absl::GetFlag(FLAGS_progress)) {
+      const uint64_t done = load.completed();
+      std::cerr << absl::StrFormat("t=%4.0fs  %8d calls/s  in flight %4d  p50 %6dus  p99 %6dus\n",
+                                   absl::ToDoubleSeconds(absl::Now() - start), done - last,
+                                   load.in_flight(), load.histogram().Percentile(0.5),
+                                   load.histogram().Percentile(0.99));
+      last = done;
+    }
+  }
+  if (pacer.joinable()) pacer.join();
+  const absl::Time drain_until = absl::Now() + absl::Seconds(35);
+  while (load.in_flight() > 0 && absl::Now() < drain_until) absl::SleepFor(absl::Milliseconds(10));
+
+  Histogram& h = load.histogram();
+  const double throughput = static_cast<double>(h.Count()) / absl::ToDoubleSeconds(duration);
+  std::map<std::string, uint64_t> counts = load.Counts();
+  uint64_t errors = 0;
+  for (const auto& [k, v] : counts) errors += absl::StartsWith(k, "error:") ? v : 0;
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string j = absl::StrFormat(
+        "{\"scenario\":\"%s\",\"mode\":\"%s\",\"concurrency\":%d,\"rate\":%g,\"duration_s\":%g,"
+        "\"calls\":%d,\"throughput\":%.1f,\"errors\":%d,\"latency_us\":{\"p50\":%d,\"p90\":%d,"
+        "\"p99\":%d,\"p999\":%d,\"max\":%d},\"counts\":{",
+        scenario, rate > 0 ? "open" : "closed", absl::GetFlag(FLAGS_concurrency), rate,
+        absl::ToDoubleSeconds(duration), h.Count(), throughput, errors, h.Percentile(0.5),
+        h.Percentile(0.9), h.Percentile(0.99), h.Percentile(0.999), h.Max());
+    bool first = true;
+    for (const auto& [k, v] : counts) {
+      absl::StrAppend(&j, first ? "" : ",", "\"", k, "\":", v);
+      first = false;
+    }
+    std::cout << j << "},"
+              << "\"identities_wrapped\":" << (work.wrapped() ? "true" : "false") << "}\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "scenario %s, %s loop, %.0f s: %d calls, %.1f calls/s, %d errors\n", scenario,
+        rate > 0 ? "open" : "closed", absl::ToDoubleSeconds(duration), h.Count(), throughput,
+        errors);
+    std::cout << absl::StrFormat("latency us: p50 %d  p90 %d  p99 %d  p99.9 %d  max %d\n",
+                                 h.Percentile(0.5), h.Percentile(0.9), h.Percentile(0.99),
+                                 h.Percentile(0.999), h.Max());
+    for (const auto& [k, v] : counts) std::cout << "  " << k << ": " << v << "\n";
+    if (work.wrapped()) std::cout << "note: fresh identities ran out and repeated\n";
+  }
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace idv::load
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as idvd does
+  return idv::load::Main();
+}
