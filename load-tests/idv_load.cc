@@ -41,6 +41,8 @@ ABSL_FLAG(double, duration, 10, "measured seconds");
 ABSL_FLAG(double, warmup, 2, "seconds run before measuring");
 ABSL_FLAG(int, channels, 4, "gRPC channels (connections)");
 ABSL_FLAG(int, working_set, 1000, "warm: identities in the working set");
+ABSL_FLAG(uint64_t, first_identity, 0,
+          "cold/bind: skip this many fresh identities (so repeated runs stay cache misses)");
 ABSL_FLAG(bool, json, false, "print the result as one JSON object");
 ABSL_FLAG(bool, progress, true, "print a progress line every second (stderr)");
 
@@ -93,7 +95,7 @@ class Workload {
       // Fresh identities, in order (past the working set), so each is a cache miss.
       const uint64_t n = next_fresh_.fetch_add(1, std::memory_order_relaxed);
       p = &people_[working_set_ + n % (people_.size() - working_set_)];
-      if (n == people_.size() - working_set_) wrapped_ = true;
+      if (n >= people_.size() - working_set_) wrapped_ = true;
     }
     req->set_account_id(absl::StrCat("load-", i));
     req->mutable_claim()->set_document_number(p->number);
@@ -113,7 +115,7 @@ class Workload {
   const std::vector<Identity> people_;
   const std::string scenario_;
   const size_t working_set_;
-  std::atomic<uint64_t> next_fresh_{0};
+  std::atomic<uint64_t> next_fresh_{absl::GetFlag(FLAGS_first_identity)};
   std::atomic<bool> wrapped_{false};
 };
 

@@ -11,7 +11,7 @@ packages=(
   libicu-dev libphonenumber-dev libspdlog-dev
   python3 python3-grpcio python3-protobuf python3-stdnum
   clang libclang-rt-14-dev libcuckoo-dev
-  openssl nghttp2-client
+  openssl nghttp2-client bc
 )
 
 missing=()
