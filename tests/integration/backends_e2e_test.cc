@@ -420,18 +420,36 @@ idv::v1::Verification AwaitSettled(Cluster& c, const std::string& id) {
   return v;
 }
 
-TEST(PendingTest, NoAnswerIsPendingThenSettledWithTheBinding) {
-  Cluster::Options o;
-  o.backends_and_policies = kPendingPolicy;
-  Cluster c(o);
-  c.Start();
+// A cluster whose policy answers PENDING when no authority answers.
+class PendingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Cluster::Options o;
+    o.backends_and_policies = kPendingPolicy;
+    cluster_ = std::make_unique<Cluster>(o);
+    cluster_->Start();
+  }
+
+  // Verifies person `i` for `account` while the simulator has `outage`; the answer is PENDING.
+  idv::v1::VerifyResponse VerifyDuringOutage(int i, idv::sim::v1::Faults::Outage outage,
+                                             const std::string& account, bool bind) {
+    const Person& p = cluster_->people()[i];
+    cluster_->SetFaults(0, Outage(outage));
+    idv::v1::VerifyResponse resp;
+    EXPECT_TRUE(cluster_->Verify(account, p.number, p.name, bind, &resp).ok());
+    EXPECT_EQ(resp.outcome(), idv::v1::PENDING);
+    EXPECT_EQ(resp.reason().code(), idv::v1::QUEUED_FOR_RECHECK);
+    return resp;
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(PendingTest, NoAnswerIsPendingThenSettledWithTheBinding) {
   ASSERT_FALSE(::testing::Test::HasFailure());
-  const Person& p = c.people()[0];
-  c.SetFaults(0, Outage(idv::sim::v1::Faults::HANG));
-  idv::v1::VerifyResponse resp;
-  ASSERT_TRUE(c.Verify("pending-1", p.number, p.name, /*bind=*/true, &resp).ok());
-  EXPECT_EQ(resp.outcome(), idv::v1::PENDING);
-  EXPECT_EQ(resp.reason().code(), idv::v1::QUEUED_FOR_RECHECK);
+  Cluster& c = *cluster_;
+  idv::v1::VerifyResponse resp =
+      VerifyDuringOutage(0, idv::sim::v1::Faults::HANG, "pending-1", /*bind=*/true);
   EXPECT_EQ(resp.binding(), idv::v1::NOT_REQUESTED);
   idv::v1::Binding binding;
   EXPECT_EQ(c.GetBinding("pending-1", &binding).error_code(), grpc::StatusCode::NOT_FOUND);
@@ -445,16 +463,11 @@ TEST(PendingTest, NoAnswerIsPendingThenSettledWithTheBinding) {
   EXPECT_EQ(binding.verification_id(), resp.verification_id());
 }
 
-TEST(PendingTest, TheQueueSurvivesARestartAndHoldsNoPlaintext) {
-  Cluster::Options o;
-  o.backends_and_policies = kPendingPolicy;
-  Cluster c(o);
-  c.Start();
+TEST_F(PendingTest, TheQueueSurvivesARestartAndHoldsNoPlaintext) {
   ASSERT_FALSE(::testing::Test::HasFailure());
-  const Person& p = c.people()[1];
-  c.SetFaults(0, Outage(idv::sim::v1::Faults::ERROR));
-  idv::v1::VerifyResponse resp;
-  ASSERT_TRUE(c.Verify("pending-2", p.number, p.name, false, &resp).ok());
+  Cluster& c = *cluster_;
+  idv::v1::VerifyResponse resp =
+      VerifyDuringOutage(1, idv::sim::v1::Faults::ERROR, "pending-2", /*bind=*/false);
   ASSERT_EQ(resp.outcome(), idv::v1::PENDING);
   c.idvd().Signal(SIGKILL);
   c.idvd().Wait();
@@ -466,7 +479,7 @@ TEST(PendingTest, TheQueueSurvivesARestartAndHoldsNoPlaintext) {
   EXPECT_EQ(AwaitSettled(c, resp.verification_id()).outcome(), idv::v1::VERIFIED);
 }
 
-TEST(PendingTest, AnAuthoritysOwnPendingIsAskedAgain) {
+TEST(AuthorityPendingTest, AnAuthoritysOwnPendingIsAskedAgain) {
   Cluster::Options o;
   o.backends_and_policies = R"(
     backends { name: "r" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } }
