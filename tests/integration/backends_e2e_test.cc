@@ -158,9 +158,7 @@ TEST(BackendsTest, PolicySwitchUnderLoadFailsNoRequest) {
     policies { name: "resident" document_types: CN_RESIDENT_ID backends: "a" }
   )";
   Cluster c(o);
-  c.StartSim();
-  c.StartSim();
-  c.StartIdvd();
+  c.Start({{}, {}});
   ASSERT_FALSE(::testing::Test::HasFailure());
 
   std::atomic<bool> stop{false};
@@ -204,9 +202,7 @@ TEST(BackendsTest, FallbackAbsorbsThirtyPercentErrors) {
     policies { name: "resident" document_types: CN_RESIDENT_ID backends: "flaky" backends: "steady" }
   )";
   Cluster c(o);
-  c.StartSim({"--error_rate=0.3"});
-  c.StartSim();
-  c.StartIdvd();
+  c.Start({{"--error_rate=0.3"}, {}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   int verified = 0;
   for (int i = 0; i < 200; ++i) {
@@ -270,9 +266,7 @@ TEST(BackendsTest, FullOutageIsUnavailableNeverVerified) {
     policies { name: "resident" document_types: CN_RESIDENT_ID backends: "a" backends: "b" }
   )";
   Cluster c(o);
-  c.StartSim();
-  c.StartSim();
-  c.StartIdvd();
+  c.Start({{}, {}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   c.SetFaults(0, Outage(idv::sim::v1::Faults::ERROR));
   c.SetFaults(1, Outage(idv::sim::v1::Faults::ERROR));
@@ -293,9 +287,7 @@ TEST(BackendsTest, CarrierThreeElementChecks) {
     policies { name: "resident" document_types: CN_RESIDENT_ID backends: "carrier" backends: "registry" }
   )";
   Cluster c(o);
-  c.StartSim({"--mode=carrier"});
-  c.StartSim();
-  c.StartIdvd();
+  c.Start({{"--mode=carrier"}, {}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   const Person& p = c.people()[0];
   const Person& q = c.people()[1];
@@ -330,8 +322,7 @@ TEST(BackendsTest, CarrierThreeElementChecks) {
 
 TEST(BackendsTest, ConcurrentIdenticalClaimsShareOneBackendCall) {
   Cluster c(Cluster::Options{});
-  c.StartSim({"--latency_ms=500"});
-  c.StartIdvd();
+  c.Start({{"--latency_ms=500"}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   const Person& p = c.people()[0];
   constexpr int kCalls = 100;
@@ -374,9 +365,7 @@ TEST(BackendsTest, HedgingCutsTheP99) {
     policies { name: "resident" document_types: CN_RESIDENT_ID backends: "a" backends: "b" }
   )";
   Cluster c(o);
-  c.StartSim({"--latency=lognormal:2:1.5"});
-  c.StartSim({"--latency=lognormal:2:1.5"});
-  c.StartIdvd();
+  c.Start({{"--latency=lognormal:2:1.5"}, {"--latency=lognormal:2:1.5"}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   auto p99 = [&](const std::string& label) {
     std::vector<absl::Duration> took;
@@ -486,8 +475,7 @@ TEST(AuthorityPendingTest, AnAuthoritysOwnPendingIsAskedAgain) {
     policies { name: "resident" document_types: CN_RESIDENT_ID backends: "r" }
   )";
   Cluster c(o);
-  c.StartSim({"--pending_rate=1"});
-  c.StartIdvd();
+  c.Start({{"--pending_rate=1"}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   const Person& p = c.people()[2];
   idv::v1::VerifyResponse resp;

@@ -104,8 +104,10 @@ void Cluster::StartIdvd() {
   admin_ = idv::v1::AdminService::NewStub(channel);
 }
 
-void Cluster::Start() {
-  StartSim();
+void Cluster::Start() { Start({{}}); }
+
+void Cluster::Start(const std::vector<std::vector<std::string>>& simulators) {
+  for (const auto& flags : simulators) StartSim(flags);
   if (::testing::Test::HasFailure()) return;
   StartIdvd();
 }

@@ -48,6 +48,8 @@ class Cluster {
   void StartIdvd();
   // The first simulator, then idvd.
   void Start();
+  // One simulator per entry (with those extra flags), then idvd.
+  void Start(const std::vector<std::vector<std::string>>& simulators);
 
   grpc::Status Verify(const std::string& account, const std::string& number,
                       const std::string& name, bool bind, idv::v1::VerifyResponse* resp,
