@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <sstream>
 
@@ -80,6 +81,25 @@ absl::StatusOr<std::string> Process::WaitForListening(absl::Duration timeout) {
 
 void Process::Signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
+}
+
+bool Process::Stop() {
+  if (pid_ <= 0) return false;
+  kill(pid_, SIGSTOP);
+  const std::string path = absl::StrCat("/proc/", pid_, "/stat");
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < until) {
+    std::ifstream in(path);
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Format: "pid (comm) S ...": the state follows the last ')'.
+    const size_t close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() &&
+        (stat[close + 2] == 'T' || stat[close + 2] == 't')) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return false;
 }
 
 int Process::Wait() {

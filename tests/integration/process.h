@@ -28,6 +28,9 @@ class Process {
   absl::StatusOr<std::string> WaitForListening(absl::Duration timeout = absl::Seconds(30));
 
   void Signal(int sig);
+  // Sends SIGSTOP and waits (bounded) until the kernel reports the process stopped: kill()
+  // returns before the target has actually stopped.
+  bool Stop();
   // Waits for the child to exit and for its output to be read to the end; returns its wait
   // status.
   int Wait();
