@@ -9,12 +9,6 @@ namespace {
 
 using idv::store::v1::ConfigVersion;
 
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl::Status& s) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(s));
-  return reactor;
-}
-
 const char* BreakerName(verifiers::CircuitBreaker::State s) {
   switch (s) {
     case verifiers::CircuitBreaker::State::kOpen:

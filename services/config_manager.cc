@@ -60,16 +60,14 @@ void ProbeAll(std::shared_ptr<verifiers::PolicyEngine> engine, std::vector<std::
   const verifiers::GuardedVerifier* backend = engine->backend(names[i]);
   if (backend == nullptr)
     return ProbeAll(std::move(engine), std::move(names), i + 1, std::move(done));
-  // Probe is logically const; GuardedVerifier forwards it to the backend.
-  const_cast<verifiers::GuardedVerifier*>(backend)->Probe(
-      absl::Now() + kProbeTimeout,
-      [engine, names = std::move(names), i, done = std::move(done)](absl::Status s) mutable {
-        if (!s.ok()) {
-          return std::move(done)(absl::FailedPreconditionError(
-              absl::StrCat("backend \"", names[i], "\" failed its probe: ", s.message())));
-        }
-        ProbeAll(std::move(engine), std::move(names), i + 1, std::move(done));
-      });
+  backend->Probe(absl::Now() + kProbeTimeout, [engine, names = std::move(names), i,
+                                               done = std::move(done)](absl::Status s) mutable {
+    if (!s.ok()) {
+      return std::move(done)(absl::FailedPreconditionError(
+          absl::StrCat("backend \"", names[i], "\" failed its probe: ", s.message())));
+    }
+    ProbeAll(std::move(engine), std::move(names), i + 1, std::move(done));
+  });
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #include "services/rechecker.h"
 
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "idv/plugin/v1/plugin.pb.h"
@@ -9,17 +9,11 @@
 namespace idv::services {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
 constexpr absl::Duration kMaxBackoff = absl::Seconds(60);
 constexpr absl::Duration kAttemptDeadline = absl::Seconds(10);
 
 bool IsDefinitive(idv::v1::Outcome o) {
   return o == idv::v1::VERIFIED || o == idv::v1::MISMATCH || o == idv::v1::NOT_FOUND;
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
 }
 
 }  // namespace
@@ -157,7 +151,7 @@ void Rechecker::OnVerdict(const std::string& id, const idv::store::v1::RecheckEn
                           std::shared_ptr<identity::NormalizedClaim> claim,
                           verifiers::PolicyVerdict verdict) {
   if (IsDefinitive(verdict.outcome)) return Settle(entry, claim.get(), verdict);
-  if (absl::Now() >= FromTimestamp(entry.give_up_at())) {
+  if (absl::Now() >= FromProto(entry.give_up_at())) {
     verifiers::PolicyVerdict expired = std::move(verdict);
     expired.outcome = idv::v1::UNAVAILABLE;
     expired.reason = idv::v1::AUTHORITY_TIMEOUT;
@@ -173,7 +167,7 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
   idv::store::v1::AuditRecord& r = commit.record;
   const absl::Time now = absl::Now();
   r.set_verification_id(entry.verification_id());
-  *r.mutable_decided_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(now));
+  *r.mutable_decided_at() = ToProto(now);
   r.set_tenant(entry.tenant());
   r.set_client_id(entry.client_id());
   r.set_account_id(entry.account_id());

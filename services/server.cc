@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
+#include "common/proto_time.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "services/admin_service.h"
@@ -175,11 +176,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   if (!c.cache().disabled()) {
     cache::CacheOptions co;
     if (c.cache().capacity() > 0) co.capacity = c.cache().capacity();
-    auto ttl = [](const google::protobuf::Duration& d) {
-      return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-    };
-    if (c.cache().has_positive_ttl()) co.positive_ttl = ttl(c.cache().positive_ttl());
-    if (c.cache().has_negative_ttl()) co.negative_ttl = ttl(c.cache().negative_ttl());
+    if (c.cache().has_positive_ttl()) co.positive_ttl = FromProto(c.cache().positive_ttl());
+    if (c.cache().has_negative_ttl()) co.negative_ttl = FromProto(c.cache().negative_ttl());
     absl::StatusOr<std::unique_ptr<cache::Cache>> made = cache::NewLockFreeCache(co);
     if (!made.ok()) return made.status();
     parts->cache = *std::move(made);

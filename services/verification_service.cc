@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "common/proto_time.h"
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "identity/mask.h"
@@ -14,8 +14,6 @@
 
 namespace idv::services {
 namespace {
-
-using google::protobuf::util::TimeUtil;
 
 constexpr size_t kMaxAccountId = 128;
 constexpr size_t kMaxDocumentNumber = 64;
@@ -51,11 +49,11 @@ absl::Time CallDeadline(const grpc::CallbackServerContext& ctx, absl::Duration m
   return std::min(limit, absl::FromChrono(ctx.deadline()));
 }
 
-// Answers a call at once with `status` (an error: nothing is done).
-grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+// Copies an offline check's finding into an API reason.
+void ToReason(const identity::Finding& f, idv::v1::Reason* reason) {
+  reason->set_code(f.code);
+  reason->set_field(f.field);
+  reason->set_message(f.message);
 }
 
 // Overwrites the plaintext identity fields of a request that is done with.
@@ -91,18 +89,10 @@ class VerificationServiceImpl::VerifyCall {
     identity::OfflineResult offline =
         identity::CheckClaim(request_.claim(), identity::TodayInChina(now));
     claim_ = std::make_shared<identity::NormalizedClaim>(std::move(offline.claim));
-    for (const identity::Finding& n : offline.notes) {
-      idv::v1::Reason* note = response_.add_notes();
-      note->set_code(n.code);
-      note->set_field(n.field);
-      note->set_message(n.message);
-    }
+    for (const identity::Finding& n : offline.notes) ToReason(n, response_.add_notes());
     if (!offline.ok()) {
       response_.set_outcome(idv::v1::INVALID);
-      idv::v1::Reason* reason = response_.mutable_reason();
-      reason->set_code(offline.rejection->code);
-      reason->set_field(offline.rejection->field);
-      reason->set_message(offline.rejection->message);
+      ToReason(*offline.rejection, response_.mutable_reason());
       Commit();  // may finish and delete this
       return reactor;
     }
@@ -162,14 +152,13 @@ class VerificationServiceImpl::VerifyCall {
     std::string plain = SerializeClaim(*claim_);
     e.set_sealed_claim(service_.keys_.Seal(plain, r.verification_id()));
     identity::Wipe(plain);
-    *e.mutable_give_up_at() =
-        TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now() + recheck_for_));
+    *e.mutable_give_up_at() = ToProto(absl::Now() + recheck_for_);
     return e;
   }
 
   void Commit() {
     const absl::Time decided = absl::Now();
-    *response_.mutable_decided_at() = TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(decided));
+    *response_.mutable_decided_at() = ToProto(decided);
     if (response_.outcome() == idv::v1::VERIFIED && claim_->birth_date.has_value()) {
       *response_.mutable_derived() =
           identity::Derive(*claim_->birth_date, identity::TodayInChina(decided));

@@ -19,7 +19,7 @@ class GuardedVerifier final : public Verifier {
                   CircuitBreakerOptions breaker);
 
   const VerifierInfo& Info() const override { return inner_->Info(); }
-  void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) override {
+  void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) const override {
     inner_->Probe(deadline, std::move(done));
   }
   void Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,

@@ -1,6 +1,7 @@
 #include "verifiers/policy_engine.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/proto_time.h"
 #include "verifiers/timer.h"
 
 namespace idv::verifiers {
@@ -18,10 +19,6 @@ bool IsValidBackendName(absl::string_view name) {
     if (!ok) return false;
   }
   return true;
-}
-
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
 bool IsDefinitive(const CheckResult& r, bool authoritative) {

@@ -73,7 +73,7 @@ class Verifier {
   virtual const VerifierInfo& Info() const = 0;
   // Checks that the backend is reachable and willing (e.g. the plugin's Describe), before a
   // configuration that uses it is applied. `done` gets OK or why not. Default: OK at once.
-  virtual void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) {
+  virtual void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) const {
     std::move(done)(absl::OkStatus());
   }
   // REQUIRES: `claim` stays valid until `done` has run.

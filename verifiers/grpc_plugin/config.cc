@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
+#include "common/proto_time.h"
 #include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
 
 namespace idv::verifiers {
@@ -58,10 +59,7 @@ absl::StatusOr<std::unique_ptr<Verifier>> GrpcPluginFactory::Create(
     creds = grpc::SslCredentials(ssl);
   }
   absl::Duration timeout = kDefaultTimeout;
-  if (config.has_timeout()) {
-    timeout =
-        absl::Seconds(config.timeout().seconds()) + absl::Nanoseconds(config.timeout().nanos());
-  }
+  if (config.has_timeout()) timeout = FromProto(config.timeout());
   return std::unique_ptr<Verifier>(std::make_unique<GrpcPluginVerifier>(
       config.name(), grpc::CreateChannel(plugin.target(), creds), timeout,
       plugin.requires_phone()));

@@ -103,7 +103,7 @@ GrpcPluginVerifier::GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::C
       stub_(idv::plugin::v1::VerifierPlugin::NewStub(std::move(channel))) {}
 
 void GrpcPluginVerifier::Probe(absl::Time deadline,
-                               absl::AnyInvocable<void(absl::Status) &&> done) {
+                               absl::AnyInvocable<void(absl::Status) &&> done) const {
   struct Describe {
     grpc::ClientContext context;
     idv::plugin::v1::DescribeRequest request;

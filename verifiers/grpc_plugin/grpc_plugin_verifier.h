@@ -29,7 +29,7 @@ class GrpcPluginVerifier final : public Verifier {
 
   const VerifierInfo& Info() const override { return info_; }
   // Calls Describe.
-  void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) override;
+  void Probe(absl::Time deadline, absl::AnyInvocable<void(absl::Status) &&> done) const override;
   void Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
              absl::AnyInvocable<void(CheckResult) &&> done) override;
 
