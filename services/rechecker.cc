@@ -1,5 +1,7 @@
 #include "services/rechecker.h"
 
+#include <pthread.h>
+
 #include "common/proto_time.h"
 #include "identity/claim.h"
 #include "identity/derived.h"
@@ -66,7 +68,10 @@ absl::Status Rechecker::Start() {
       items_[id] = Item{std::move(e), absl::Now()};  // first attempt at once after a restart
     }
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "idv-recheck");
+    Run();
+  });
   return absl::OkStatus();
 }
 

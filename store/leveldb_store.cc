@@ -4,6 +4,7 @@
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include <condition_variable>
@@ -106,10 +107,15 @@ class Overlay {
     return std::optional<std::string>(std::move(value));
   }
 
+  // A write a later decision in this batch may read back (bindings, configuration versions).
   void Put(const std::string& key, std::string value) {
     batch_->Put(key, value);
     pending_[key] = std::move(value);
   }
+
+  // A write nothing in this batch reads back (audit entries, their index, re-check entries):
+  // straight into the batch, without a copy in the overlay.
+  void Append(const leveldb::Slice& key, const leveldb::Slice& value) { batch_->Put(key, value); }
 
   void Delete(const std::string& key) {
     batch_->Delete(key);
@@ -294,6 +300,7 @@ class LevelDbStore final : public Store {
   }
 
   void WriterLoop() {
+    pthread_setname_np(pthread_self(), "idv-store-write");
     for (;;) {
       std::vector<Pending> group;
       {
@@ -356,6 +363,8 @@ class LevelDbStore final : public Store {
     std::string prev = last_hash_;
     std::vector<absl::StatusOr<CommitResult>> results;
     results.reserve(group.size());
+    AuditEntry entry;
+    std::string entry_bytes;
     for (Pending& p : group) {
       AuditRecord& record = p.commit.record;
       if (p.commit.config.has_value()) {
@@ -381,21 +390,23 @@ class LevelDbStore final : public Store {
       record.set_sequence(seq);
       record.set_binding(binding);
       record.set_prev_hash(prev);
-      AuditEntry entry;
-      entry.set_record(record.SerializeAsString());
+      // The entry is the record's exact bytes and their hash; the buffers are reused across
+      // records (the batch copies what it keeps).
+      record.SerializeToString(entry.mutable_record());
       uint8_t hash[kChainHashBytes];
       crypto_generichash(hash, sizeof hash, reinterpret_cast<const uint8_t*>(entry.record().data()),
                          entry.record().size(), nullptr, 0);
       entry.set_hash(hash, sizeof hash);
-      prev = entry.hash();
-      std::string seq_value;
-      AppendBigEndian(&seq_value, seq, 8);
-      overlay.Put(AuditKey(seq), entry.SerializeAsString());
+      prev.assign(reinterpret_cast<const char*>(hash), sizeof hash);
+      entry.SerializeToString(&entry_bytes);
+      overlay.Append(AuditKey(seq), entry_bytes);
       if (p.commit.recheck.has_value()) {
-        overlay.Put(RecheckKey(record.verification_id()), p.commit.recheck->SerializeAsString());
+        overlay.Append(RecheckKey(record.verification_id()), p.commit.recheck->SerializeAsString());
       }
       if (p.commit.settles_recheck) overlay.Delete(RecheckKey(record.verification_id()));
-      overlay.Put(VerificationKey(record.verification_id()), std::move(seq_value));
+      std::string seq_value;
+      AppendBigEndian(&seq_value, seq, 8);
+      overlay.Append(VerificationKey(record.verification_id()), seq_value);
       results.push_back(CommitResult{seq, binding});
       ++seq;
     }

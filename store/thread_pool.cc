@@ -1,5 +1,7 @@
 #include "store/thread_pool.h"
 
+#include <pthread.h>
+
 namespace idv::store {
 
 ThreadPool::ThreadPool(int threads) {
@@ -27,6 +29,7 @@ bool ThreadPool::Schedule(absl::AnyInvocable<void() &&>& task) {
 }
 
 void ThreadPool::Run() {
+  pthread_setname_np(pthread_self(), "idv-store-read");
   for (;;) {
     absl::AnyInvocable<void() &&> task;
     {

@@ -1,5 +1,7 @@
 #include "verifiers/timer.h"
 
+#include <pthread.h>
+
 #include "absl/time/clock.h"
 
 namespace idv::verifiers {
@@ -9,7 +11,13 @@ Timer& Timer::Shared() {
   return *timer;
 }
 
-Timer::Timer() : thread_([this] { Run(); }) { thread_.detach(); }
+Timer::Timer()
+    : thread_([this] {
+        pthread_setname_np(pthread_self(), "idv-timer");
+        Run();
+      }) {
+  thread_.detach();
+}
 
 void Timer::At(absl::Time when, absl::AnyInvocable<void() &&> fn) {
   {
