@@ -14,6 +14,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -121,7 +122,8 @@ class Workload {
 
 class Load {
  public:
-  Load(Workload& work, std::string token, int channels) : work_(work), token_(std::move(token)) {
+  Load(Workload& work, const std::string& token, int channels)
+      : work_(work), authorization_("Bearer " + token) {
     for (int c = 0; c < channels; ++c) {
       grpc::ChannelArguments args;
       args.SetInt("idv.load.channel", c);  // distinct arguments: a connection per channel
@@ -153,7 +155,7 @@ class Load {
     }
     auto* call = new VerifyCall;
     work_.Make(kind, i, &call->request);
-    call->ctx.AddMetadata("authorization", "Bearer " + token_);
+    call->ctx.AddMetadata("authorization", authorization_);
     call->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     stubs_[c]->async()->Verify(
         &call->ctx, &call->request, &call->response, [this, call, intended, done](grpc::Status s) {
@@ -169,9 +171,23 @@ class Load {
   Histogram& histogram() { return histogram_; }
   uint64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
+  // Calls by result: "ok" (empty RPC), "outcome:<OUTCOME>", "error:<gRPC code>", and "cached".
   std::map<std::string, uint64_t> Counts() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return counts_;
+    std::map<std::string, uint64_t> out;
+    for (int o = 0; o < kOutcomes; ++o) {
+      const uint64_t n = by_outcome_[o].load(std::memory_order_relaxed);
+      if (n == 0) continue;
+      out[o == idv::v1::OUTCOME_UNSPECIFIED
+              ? "ok"
+              : absl::StrCat("outcome:", idv::v1::Outcome_Name(static_cast<idv::v1::Outcome>(o)))] =
+          n;
+    }
+    for (int c = 0; c < kCodes; ++c) {
+      const uint64_t n = by_error_[c].load(std::memory_order_relaxed);
+      if (n != 0) out[absl::StrCat("error:", c)] = n;
+    }
+    if (const uint64_t n = cached_.load(std::memory_order_relaxed); n != 0) out["cached"] = n;
+    return out;
   }
 
  private:
@@ -192,25 +208,31 @@ class Load {
     completed_.fetch_add(1, std::memory_order_relaxed);
     if (now < measure_from_ || now > measure_until_) return;
     histogram_.Record(static_cast<uint64_t>(absl::ToInt64Microseconds(now - intended)));
-    std::string key = s.ok() ? (outcome == idv::v1::OUTCOME_UNSPECIFIED
-                                    ? "ok"
-                                    : absl::StrCat("outcome:", idv::v1::Outcome_Name(outcome)))
-                             : absl::StrCat("error:", s.error_code());
-    std::lock_guard<std::mutex> lock(mu_);
-    ++counts_[key];
-    if (cached) ++counts_["cached"];
+    // Plain counters: the tool's own bookkeeping takes no lock and builds no string per call.
+    if (!s.ok()) {
+      by_error_[std::clamp<int>(s.error_code(), 0, kCodes - 1)].fetch_add(
+          1, std::memory_order_relaxed);
+    } else {
+      by_outcome_[std::clamp<int>(outcome, 0, kOutcomes - 1)].fetch_add(1,
+                                                                        std::memory_order_relaxed);
+      if (cached) cached_.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
+  static constexpr int kOutcomes = idv::v1::Outcome_ARRAYSIZE;
+  static constexpr int kCodes = 17;  // gRPC status codes 0..16
+
   Workload& work_;
-  const std::string token_;
+  const std::string authorization_;
   std::vector<std::unique_ptr<idv::v1::VerificationService::Stub>> stubs_;
   std::vector<std::unique_ptr<grpc::GenericStub>> generic_;
   Histogram histogram_;
   std::atomic<uint64_t> in_flight_{0}, completed_{0};
   std::atomic<absl::Time> measure_from_{absl::InfiniteFuture()};
   std::atomic<absl::Time> measure_until_{absl::InfiniteFuture()};
-  mutable std::mutex mu_;
-  std::map<std::string, uint64_t> counts_;  // guarded by mu_
+  std::atomic<uint64_t> by_outcome_[kOutcomes] = {};
+  std::atomic<uint64_t> by_error_[kCodes] = {};
+  std::atomic<uint64_t> cached_{0};
 };
 
 std::string ReadToken(const std::string& path) {
