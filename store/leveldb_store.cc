@@ -149,7 +149,7 @@ class LevelDbStore final : public Store {
         db_(std::move(db)),
         next_sequence_(next_sequence),
         last_hash_(std::move(last_hash)),
-        readers_(options.reader_threads),
+        readers_(options.reader_threads, "idv-store-read"),
         writer_([this] { WriterLoop(); }) {}
 
   ~LevelDbStore() override { Close(); }

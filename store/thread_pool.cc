@@ -4,8 +4,13 @@
 
 namespace idv::store {
 
-ThreadPool::ThreadPool(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+ThreadPool::ThreadPool(int threads, const char* name) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, name] {
+      pthread_setname_np(pthread_self(), name);
+      Run();
+    });
+  }
 }
 
 void ThreadPool::Shutdown() {
@@ -29,7 +34,6 @@ bool ThreadPool::Schedule(absl::AnyInvocable<void() &&>& task) {
 }
 
 void ThreadPool::Run() {
-  pthread_setname_np(pthread_self(), "idv-store-read");
   for (;;) {
     absl::AnyInvocable<void() &&> task;
     {

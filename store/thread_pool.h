@@ -14,7 +14,8 @@ namespace idv::store {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // `name` (at most 15 characters) names the threads for ps, top and profilers.
+  ThreadPool(int threads, const char* name);
   ~ThreadPool() { Shutdown(); }
 
   // Queues `task` and takes it. Once Shutdown() has begun, returns false and leaves `task` with
