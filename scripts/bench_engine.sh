@@ -9,6 +9,6 @@ log=$(mktemp)
 "$build/verifiers/registry_sim/idv-registry-sim" --listen 127.0.0.1:0 --population 1000 > "$log" 2>&1 &
 sim=$!
 trap 'kill $sim 2>/dev/null; rm -f "$log"' EXIT
-for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
-address=$(grep -m1 -oE 'listening on [^ ]+' "$log" | cut -d' ' -f3)
+source "$root/scripts/await_listening.sh"
+address=$(await_listening "$log" "$sim")
 "$build/load-tests/policy_engine_bench" --sim "$address" --calls "${1:-20000}"

@@ -27,19 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Prints the HOST:PORT of the "listening on" line in log $1 once process $2 writes it.
-await_listening() {
-  local log=$1 pid=$2 line
-  for _ in $(seq 300); do
-    line=$(grep -m1 -oE 'listening on [^ ]+' "$log" 2>/dev/null || true)
-    if [ -n "$line" ]; then echo "${line#listening on }"; return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then break; fi
-    sleep 0.1
-  done
-  echo "run.sh: $log shows no 'listening on' line:" >&2
-  cat "$log" >&2
-  return 1
-}
+source "$root/scripts/await_listening.sh"
 
 "$build/verifiers/registry_sim/idv-registry-sim" --listen "$sim_listen" --population 10000 \
   --seed 1 --export_csv demo/population.csv > demo/registry-sim.log 2>&1 &
