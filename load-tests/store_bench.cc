@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "absl/synchronization/notification.h"
@@ -86,8 +87,9 @@ void BM_CommitVerification(benchmark::State& state) {
   if (failed.load() > 0) state.SkipWithError("commits failed");
   state.SetItemsProcessed(records);
   state.counters["cpu_us/record"] = cpu * 1e6 / static_cast<double>(records);
-  std::string rm = std::string("rm -rf ") + dir;
-  if (std::system(rm.c_str()) != 0) state.SkipWithError("cleanup failed");
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) state.SkipWithError("cleanup failed");
 }
 BENCHMARK(BM_CommitVerification)
     ->Arg(1)
