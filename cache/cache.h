@@ -56,6 +56,9 @@ class Cache {
   virtual void Put(const CacheKey& key, const CachedVerdict& verdict, absl::Time now) = 0;
   // Forgets `key` (a binding was removed, or an answer was superseded).
   virtual void Invalidate(const CacheKey& key) = 0;
+  // Forgets every entry present when it starts (the configuration that produced them changed).
+  // Entries put while it runs may survive. Takes time linear in the capacity.
+  virtual void Clear() = 0;
   virtual CacheStats Stats() const = 0;
   virtual size_t capacity() const = 0;
 };

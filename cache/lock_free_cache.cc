@@ -162,6 +162,23 @@ class LockFreeCache final : public Cache {
     }
   }
 
+  void Clear() override {
+    for (size_t i = 0; i <= mask_; ++i) {
+      Slot& s = slots_[i];
+      // A writer holds a slot only for a few stores: retry until this clear wins the slot or
+      // finds it empty. What a concurrent Put wrote after that is a new entry and may stay.
+      for (;;) {
+        Snapshot snap = Read(s);
+        if (snap.stable && IsEmpty(snap)) break;
+        if (snap.stable && Write(s, CacheKey{}, 0)) {
+          Count(&Stripe::invalidations);
+          break;
+        }
+        std::this_thread::yield();
+      }
+    }
+  }
+
   CacheStats Stats() const override {
     CacheStats out;
     for (const Stripe& st : stripes_) {

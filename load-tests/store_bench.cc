@@ -14,7 +14,7 @@
 #include <string>
 
 #include "absl/synchronization/notification.h"
-#include "store/leveldb_store.h"
+#include "store/leveldb/leveldb_store.h"
 
 namespace idv::store {
 namespace {

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libsodium-dev libleveldb-dev libsnappy-dev libabsl-dev
+  libsodium-dev libleveldb-dev libsnappy-dev libabsl-dev libpq-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev libphonenumber-dev libspdlog-dev
   python3 python3-grpcio python3-protobuf python3-stdnum

@@ -60,10 +60,16 @@ absl::Status WriteKeyFile(const std::string& path, const std::string& token) {
 Authenticator::Authenticator(const crypto::KeyRing& keys,
                              const std::vector<idv::store::v1::ClientRecord>& clients)
     : keys_(keys) {
+  Reload(clients);
+}
+
+void Authenticator::Reload(const std::vector<idv::store::v1::ClientRecord>& clients) {
+  auto table = std::make_shared<Table>();
   for (const idv::store::v1::ClientRecord& c : clients) {
     if (c.revoked()) continue;
-    clients_[c.client_id()] = Client{c.tenant(), RolesOf(c), c.key_version(), c.secret_hash()};
+    (*table)[c.client_id()] = Client{c.tenant(), RolesOf(c), c.key_version(), c.secret_hash()};
   }
+  std::atomic_store(&table_, std::shared_ptr<const Table>(std::move(table)));
 }
 
 absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextBase& ctx,
@@ -81,8 +87,9 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextB
   if (dot == absl::string_view::npos) return absl::UnauthenticatedError("malformed API key");
   const absl::string_view id = value.substr(0, dot);
   const absl::string_view secret = value.substr(dot + 1);
-  auto client = clients_.find(id);
-  if (client == clients_.end()) return absl::UnauthenticatedError("invalid API key");
+  const std::shared_ptr<const Table> table = std::atomic_load(&table_);
+  auto client = table->find(id);
+  if (client == table->end()) return absl::UnauthenticatedError("invalid API key");
   const std::array<uint8_t, crypto::kHashBytes> hash =
       keys_.ClientSecretHash(id, secret, client->second.key_version);
   if (client->second.secret_hash.size() != hash.size() ||
@@ -97,7 +104,9 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextB
 
 absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::KeyRing& keys,
                                           const std::string& key_path) {
-  absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> clients = store.ListClients();
+  absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> clients =
+      store::Await<std::vector<idv::store::v1::ClientRecord>>(
+          [&store](auto done) { store.ListClients(std::move(done)); });
   if (!clients.ok()) return clients.status();
   if (!clients->empty()) return false;
 
@@ -114,8 +123,13 @@ absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::Key
   absl::Status written = WriteKeyFile(key_path, absl::StrCat(admin.client_id(), ".", secret));
   sodium_memzero(secret.data(), secret.size());
   if (!written.ok()) return written;
-  if (absl::Status s = store.PutClient(admin); !s.ok()) return s;
-  return true;
+  absl::StatusOr<bool> stored = store::Await<bool>(
+      [&store, &admin](auto done) { store.PutClient(admin, /*only_if_none=*/true, std::move(done)); });
+  if (stored.ok()) return true;
+  // Another node sharing the database created the first client meanwhile: this key is unused.
+  ::unlink(key_path.c_str());
+  if (absl::IsAlreadyExists(stored.status())) return false;
+  return stored.status();
 }
 
 }  // namespace idv::services

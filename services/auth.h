@@ -2,14 +2,16 @@
 //
 // Clients send `authorization: Bearer <client_id>.<secret>`. The store keeps only a keyed hash of
 // each secret (crypto::KeyRing::ClientSecretHash); Authenticate recomputes it and compares in
-// constant time. The client table is loaded at start-up and immutable afterwards, so Authenticate
-// is thread-safe and touches no disk.
+// constant time. The client table is loaded at start-up and replaced whole by Reload (when the
+// store announces a client change, made through this node or another); Authenticate reads it
+// through an atomic shared_ptr, so it is thread-safe and touches no disk.
 #ifndef IDV_SERVICES_AUTH_H_
 #define IDV_SERVICES_AUTH_H_
 
 #include <grpcpp/server_context.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,9 @@ class Authenticator {
   // the client lacks every role in `any_of` (a bitwise or of Role).
   absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx, uint32_t any_of) const;
 
+  // Replaces the client table. Calls already authenticated keep their principal.
+  void Reload(const std::vector<idv::store::v1::ClientRecord>& clients);
+
  private:
   struct Client {
     std::string tenant;
@@ -54,13 +59,16 @@ class Authenticator {
     uint32_t key_version = 0;
     std::string secret_hash;
   };
+  using Table = std::map<std::string, Client, std::less<>>;
   const crypto::KeyRing& keys_;
-  std::map<std::string, Client, std::less<>> clients_;
+  // Read with std::atomic_load, replaced with std::atomic_store.
+  std::shared_ptr<const Table> table_;
 };
 
 // On first start (no client in the store), creates an admin client of tenant "default" with every
 // role and writes "<client_id>.<secret>" to `key_path` with mode 0600. The key file is written
-// before the client is stored, so a crash in between leaves no unusable client behind.
+// before the client is stored, so a crash in between leaves no unusable client behind. Of nodes
+// sharing one database and starting together, one creates it; the others remove their key file.
 // Returns true when it created one.
 absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::KeyRing& keys,
                                           const std::string& key_path);

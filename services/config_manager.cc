@@ -1,6 +1,7 @@
 #include "services/config_manager.h"
 
-#include <future>
+#include <spdlog/spdlog.h>
+
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -70,6 +71,11 @@ void ProbeAll(std::shared_ptr<verifiers::PolicyEngine> engine, std::vector<std::
   });
 }
 
+absl::StatusOr<std::vector<ConfigVersion>> ReadNewest(store::Store& store) {
+  return store::Await<std::vector<ConfigVersion>>(
+      [&store](auto done) { store.ReadConfigVersions(1, std::move(done)); });
+}
+
 }  // namespace
 
 std::vector<std::string> DescribeChanges(const ConfigVersion& before, const ConfigVersion& after) {
@@ -82,7 +88,7 @@ std::vector<std::string> DescribeChanges(const ConfigVersion& before, const Conf
 absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Open(
     store::Store& store, const verifiers::VerifierRegistry& registry,
     const idv::config::v1::ServerConfig& file) {
-  absl::StatusOr<std::vector<ConfigVersion>> versions = store.ConfigVersions(1);
+  absl::StatusOr<std::vector<ConfigVersion>> versions = ReadNewest(store);
   if (!versions.ok()) return versions.status();
   if (!versions->empty()) {
     absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> engine =
@@ -115,12 +121,13 @@ absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Open(
   action->set_config_version(1);
   action->set_summary(seed.summary());
   commit.config = seed;
-  std::promise<absl::StatusOr<store::CommitResult>> written;
-  store.CommitVerification(std::move(commit), [&written](absl::StatusOr<store::CommitResult> r) {
-    written.set_value(std::move(r));
-  });
-  if (absl::StatusOr<store::CommitResult> r = written.get_future().get(); !r.ok())
-    return r.status();
+  absl::StatusOr<store::CommitResult> written = store::Await<store::CommitResult>(
+      [&store, &commit](auto done) { store.CommitVerification(std::move(commit), std::move(done)); });
+  if (absl::IsAborted(written.status())) {
+    // Another node sharing the database seeded version 1 first: use what it stored.
+    return Open(store, registry, file);
+  }
+  if (!written.ok()) return written.status();
   return std::unique_ptr<ConfigManager>(
       new ConfigManager(store, registry, std::move(seed), *std::move(engine)));
 }
@@ -128,6 +135,49 @@ absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Open(
 ConfigVersion ConfigManager::current() const {
   std::lock_guard<std::mutex> lock(mu_);
   return current_;
+}
+
+void ConfigManager::OnSwap(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_swap_ = std::move(hook);
+}
+
+bool ConfigManager::Swap(ConfigVersion next, std::shared_ptr<verifiers::PolicyEngine> engine) {
+  std::function<void()> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A notification of this node's own change, or of an older one, arrives after the swap.
+    if (next.version() <= current_.version()) return false;
+    current_ = std::move(next);
+    // Calls that already hold the old engine finish on it; new calls see this one.
+    std::atomic_store(&engine_, std::move(engine));
+    hook = on_swap_;
+  }
+  if (hook) hook();
+  return true;
+}
+
+void ConfigManager::Refresh() {
+  store_.ReadConfigVersions(1, [this](absl::StatusOr<std::vector<ConfigVersion>> versions) {
+    if (!versions.ok()) {
+      spdlog::warn("configuration refresh: {}", std::string(versions.status().message()));
+      return;
+    }
+    if (versions->empty() || versions->front().version() <= current().version()) return;
+    ConfigVersion next = std::move(versions->front());
+    absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> engine =
+        Build(next, registry_, this->engine().get());
+    if (!engine.ok()) {
+      spdlog::error("configuration version {} from the store cannot be applied: {}",
+                    next.version(), std::string(engine.status().message()));
+      return;
+    }
+    const uint64_t version = next.version();
+    const std::string actor = next.actor();
+    if (Swap(std::move(next), *std::move(engine))) {
+      spdlog::info("configuration version {} (by {}) is live", version, actor);
+    }
+  });
 }
 
 void ConfigManager::Change(
@@ -180,12 +230,7 @@ void ConfigManager::Commit(
       [this, next = std::move(next), engine = std::move(engine), change = std::move(change),
        done = std::move(done)](absl::StatusOr<store::CommitResult> r) mutable {
         if (!r.ok()) return std::move(done)(r.status());
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          current_ = std::move(next);
-          // Calls that already hold the old engine finish on it; new calls see this one.
-          std::atomic_store(&engine_, std::move(engine));
-        }
+        Swap(std::move(next), std::move(engine));
         change.set_applied(true);
         std::move(done)(std::move(change));
       });

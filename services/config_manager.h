@@ -6,11 +6,15 @@
 // ignored (change them through AdminService). Changes are optimistic: each builds on the version
 // it read, and the store refuses a second version with the same number (ABORTED: retry).
 //
+// Across nodes: each version is stored once (by the node that made the change, which audits it);
+// the store announces it to every node, whose Refresh() reads and swaps it in.
+//
 // Thread-safe. engine() is a std::atomic_load of a shared_ptr, so a swap never blocks readers for
 // longer than that load.
 #ifndef IDV_SERVICES_CONFIG_MANAGER_H_
 #define IDV_SERVICES_CONFIG_MANAGER_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,6 +64,14 @@ class ConfigManager {
     store_.ReadConfigVersions(limit, std::move(done));
   }
 
+  // Reads the newest stored version and swaps it in when it is newer than the live one (another
+  // node's change). Asynchronous; failures are logged and leave the live version in place.
+  void Refresh();
+
+  // Runs after every swap (a local change or Refresh), outside the lock: e.g. to empty the
+  // result cache, whose answers came from the old configuration. Set before serving.
+  void OnSwap(std::function<void()> hook);
+
   // Validates, optionally probes, stores and swaps in a change. `done` runs on a store or gRPC
   // thread; never blocks the caller.
   void Change(const Principal& who, ChangeRequest request,
@@ -79,10 +91,14 @@ class ConfigManager {
               idv::v1::ConfigChange change,
               absl::AnyInvocable<void(absl::StatusOr<idv::v1::ConfigChange>) &&> done);
 
+  // Makes `next` live unless the live version is as new. True when it did.
+  bool Swap(idv::store::v1::ConfigVersion next, std::shared_ptr<verifiers::PolicyEngine> engine);
+
   store::Store& store_;
   const verifiers::VerifierRegistry& registry_;
   mutable std::mutex mu_;
   idv::store::v1::ConfigVersion current_;  // guarded by mu_
+  std::function<void()> on_swap_;          // guarded by mu_
   // Read with std::atomic_load, replaced with std::atomic_store (after current_ under mu_).
   std::shared_ptr<verifiers::PolicyEngine> engine_;
 };

@@ -1,6 +1,6 @@
 // idvd: the idv verification server.
 //
-//   idvd --config config/demo.textproto [--listen HOST:PORT] [--data_dir DIR]
+//   idvd --config config/demo.textproto [--listen HOST:PORT] [--data_dir DIR] [--node_id ID]
 //
 // Logs "listening on HOST:PORT" once it serves. SIGTERM or SIGINT: stop accepting calls, finish
 // the ones in flight, flush and close the store, exit 0.
@@ -17,6 +17,7 @@ ABSL_FLAG(std::string, config, "", "text-format idv.config.v1.ServerConfig file"
 ABSL_FLAG(std::string, listen, "",
           "HOST:PORT to serve on (overrides the config); port 0 picks one");
 ABSL_FLAG(std::string, data_dir, "", "data directory (overrides the config)");
+ABSL_FLAG(std::string, node_id, "", "this node's id in the audit trail (overrides store.node_id)");
 ABSL_FLAG(int32_t, shutdown_grace_seconds, 10, "how long in-flight calls may take at shutdown");
 
 int main(int argc, char** argv) {
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   }
   if (const std::string v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
   if (const std::string v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
+  if (const std::string v = absl::GetFlag(FLAGS_node_id); !v.empty()) {
+    config.mutable_store()->set_node_id(v);
+  }
 
   absl::StatusOr<std::unique_ptr<idv::services::Server>> server =
       idv::services::Server::Start(config);

@@ -55,19 +55,11 @@ absl::StatusOr<std::shared_ptr<identity::NormalizedClaim>> ParseClaim(const std:
   return std::make_shared<identity::NormalizedClaim>(std::move(checked.claim));
 }
 
-Rechecker::Rechecker(const crypto::KeyRing& keys, const ConfigManager& config, store::Store& store)
-    : keys_(keys), config_(config), store_(store) {}
+Rechecker::Rechecker(const crypto::KeyRing& keys, const ConfigManager& config, store::Store& store,
+                     RecheckerOptions options)
+    : keys_(keys), config_(config), store_(store), options_(options) {}
 
 absl::Status Rechecker::Start() {
-  absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> stored = store_.ListRechecks();
-  if (!stored.ok()) return stored.status();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& e : *stored) {
-      const std::string id = e.verification_id();
-      items_[id] = Item{std::move(e), absl::Now()};  // first attempt at once after a restart
-    }
-  }
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "idv-recheck");
     Run();
@@ -75,12 +67,49 @@ absl::Status Rechecker::Start() {
   return absl::OkStatus();
 }
 
+void Rechecker::Claim() {
+  const uint64_t round = ++claim_round_;
+  ++in_flight_;
+  store_.ClaimRechecks(options_.max_entries, options_.lease,
+                       [this, round](absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> r) {
+                         if (r.ok()) {
+                           OnClaimed(round, *std::move(r));
+                         } else {
+                           std::lock_guard<std::mutex> lock(mu_);
+                           --in_flight_;
+                         }
+                         cv_.notify_all();
+                       });
+}
+
+void Rechecker::OnClaimed(uint64_t round, std::vector<idv::store::v1::RecheckEntry> entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --in_flight_;
+  const absl::Time now = absl::Now();
+  for (auto& e : entries) {
+    const std::string id = e.verification_id();
+    auto [it, added] = items_.try_emplace(id, Item{std::move(e), now});
+    it->second.claimed_in = round;
+  }
+  // Entries known before this round that it did not return are no longer this node's (settled,
+  // or taken over by another node after a lapse): forget them unless an attempt is under way.
+  for (auto it = items_.begin(); it != items_.end();) {
+    if (it->second.claimed_in < round && !it->second.in_flight) {
+      it = items_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Rechecker::Add(idv::store::v1::RecheckEntry entry) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return;  // stored: the next start picks it up
     const std::string id = entry.verification_id();
-    items_[id] = Item{std::move(entry), absl::Now() + absl::Seconds(1)};
+    Item item{std::move(entry), absl::Now() + absl::Seconds(1)};
+    item.claimed_in = claim_round_;  // leased to this node by the commit that stored it
+    items_[id] = std::move(item);
   }
   cv_.notify_all();
 }
@@ -104,8 +133,13 @@ size_t Rechecker::queued() const {
 
 void Rechecker::Run() {
   std::unique_lock<std::mutex> lock(mu_);
+  absl::Time claim_at = absl::Now();
   while (!stopping_) {
-    absl::Time next = absl::InfiniteFuture();
+    if (absl::Now() >= claim_at) {
+      Claim();
+      claim_at = absl::Now() + options_.claim_every;
+    }
+    absl::Time next = claim_at;
     std::vector<std::pair<std::string, idv::store::v1::RecheckEntry>> due;
     const absl::Time now = absl::Now();
     for (auto& [id, item] : items_) {
@@ -119,11 +153,7 @@ void Rechecker::Run() {
       }
     }
     if (due.empty()) {
-      if (next == absl::InfiniteFuture()) {
-        cv_.wait(lock);
-      } else {
-        cv_.wait_until(lock, absl::ToChronoTime(next));
-      }
+      cv_.wait_until(lock, absl::ToChronoTime(next));
       continue;
     }
     lock.unlock();
@@ -193,7 +223,8 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
   commit.settles_recheck = true;
   store_.CommitVerification(std::move(commit), [this, id = entry.verification_id()](
                                                    absl::StatusOr<store::CommitResult> result) {
-    Finish(id, /*settled=*/result.ok());
+    // FailedPrecondition: settled already, or re-asked by another node now. Either way not ours.
+    Finish(id, /*settled=*/result.ok() || absl::IsFailedPrecondition(result.status()));
   });
 }
 

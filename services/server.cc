@@ -20,7 +20,7 @@
 #include "services/config_manager.h"
 #include "services/rechecker.h"
 #include "services/verification_service.h"
-#include "store/leveldb_store.h"
+#include "store/open.h"
 #include "verifiers/policy_engine.h"
 #include "verifiers/registry.h"
 
@@ -67,16 +67,30 @@ class Health {
     service_ = service;
     if (service_ != nullptr && !serving_) service_->SetServingStatus(false);
   }
+  // The store's state: NOT_SERVING while it cannot write, SERVING again when it recovers.
+  void Store(bool serving) {
+    std::lock_guard<std::mutex> lock(mu_);
+    store_serving_ = serving;
+    Apply();
+  }
+  // Draining for shutdown: NOT_SERVING for good.
   void NotServing() {
     std::lock_guard<std::mutex> lock(mu_);
-    serving_ = false;
-    if (service_ != nullptr) service_->SetServingStatus(false);
+    draining_ = true;
+    Apply();
   }
 
  private:
+  void Apply() {
+    serving_ = store_serving_ && !draining_;
+    if (service_ != nullptr) service_->SetServingStatus(serving_);
+  }
+
   std::mutex mu_;
   grpc::HealthCheckServiceInterface* service_ = nullptr;  // guarded by mu_
   bool serving_ = true;                                   // guarded by mu_
+  bool store_serving_ = true;                             // guarded by mu_
+  bool draining_ = false;                                 // guarded by mu_
 };
 
 }  // namespace
@@ -125,6 +139,30 @@ struct Server::Parts {
   std::once_flag shutdown_once;
 };
 
+// What other nodes change reaches this one through the store: configuration versions are swapped
+// in (and the result cache emptied, as after a local change), the client table reloaded.
+void Server::Subscribe(Parts& parts) {
+  cache::Cache* cache = parts.cache.get();
+  if (cache != nullptr) parts.config_manager->OnSwap([cache] { cache->Clear(); });
+  ConfigManager* config = parts.config_manager.get();
+  Authenticator* auth = parts.auth.get();
+  store::Store* store = parts.store.get();
+  parts.store->Subscribe([config, auth, store](const store::Change& change) {
+    if (change.kind == store::Change::kConfig || change.kind == store::Change::kResync) {
+      config->Refresh();
+    }
+    if (change.kind == store::Change::kClient || change.kind == store::Change::kResync) {
+      store->ListClients([auth](absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> c) {
+        if (c.ok()) {
+          auth->Reload(*c);
+        } else {
+          spdlog::warn("client table reload: {}", std::string(c.status().message()));
+        }
+      });
+    }
+  });
+}
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerConfig config) {
   ApplyDefaults(config);
   auto parts = std::make_unique<Parts>();
@@ -141,15 +179,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   if (!keys.ok()) return keys.status();
   parts->keys = *std::move(keys);
 
-  store::LevelDbStoreOptions so;
+  store::OpenOptions so;
   so.data_dir = c.data_dir();
-  so.max_group_commit = c.store().max_group_commit();
-  so.block_cache_mib = c.store().block_cache_mib();
-  so.on_write_failure = [health = &parts->health](const absl::Status& s) {
-    spdlog::error("{}; restart idvd once the disk is healthy", std::string(s.message()));
-    health->NotServing();
+  so.on_health = [health = &parts->health, leveldb = !c.store().has_postgres()](
+                     bool serving, const absl::Status& s) {
+    if (!serving && leveldb) {
+      spdlog::error("{}; restart idvd once the disk is healthy", std::string(s.message()));
+    }
+    health->Store(serving);
   };
-  absl::StatusOr<std::unique_ptr<store::Store>> store = store::OpenLevelDbStore(so);
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::Open(c.store(), so);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
 
@@ -164,14 +203,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       BootstrapAdminClient(*parts->store, *parts->keys, parts->admin_key_path);
   if (!created.ok()) return created.status();
   parts->created_admin_key = *created;
-  absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> clients = parts->store->ListClients();
+  absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> clients =
+      store::Await<std::vector<idv::store::v1::ClientRecord>>(
+          [&parts](auto done) { parts->store->ListClients(std::move(done)); });
   if (!clients.ok()) return clients.status();
   parts->auth = std::make_unique<Authenticator>(*parts->keys, *clients);
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
+  RecheckerOptions ro;
+  if (c.store().postgres().has_recheck_lease()) {
+    ro.lease = FromProto(c.store().postgres().recheck_lease());
+  }
   parts->rechecker =
-      std::make_unique<Rechecker>(*parts->keys, *parts->config_manager, *parts->store);
+      std::make_unique<Rechecker>(*parts->keys, *parts->config_manager, *parts->store, ro);
   if (absl::Status s = parts->rechecker->Start(); !s.ok()) return s;
   if (!c.cache().disabled()) {
     cache::CacheOptions co;
@@ -182,6 +227,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     if (!made.ok()) return made.status();
     parts->cache = *std::move(made);
   }
+  Subscribe(*parts);
   parts->verification = std::make_unique<VerificationServiceImpl>(
       *parts->auth, *parts->keys, *parts->config_manager, *parts->store, parts->rechecker.get(),
       parts->cache.get(), vo);

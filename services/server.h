@@ -38,6 +38,7 @@ class Server {
  private:
   struct Parts;
   explicit Server(std::unique_ptr<Parts> parts);
+  static void Subscribe(Parts& parts);
   std::unique_ptr<Parts> parts_;
 };
 

@@ -17,4 +17,26 @@ idv::v1::BindingStatus DecideBinding(const std::optional<idv::store::v1::Account
   return idv::v1::BOUND;
 }
 
+idv::v1::BindingStatus ApplyBinding(const VerificationCommit& commit,
+                                    std::optional<idv::store::v1::AccountBinding>& account,
+                                    idv::store::v1::IdentityBindings& identity) {
+  const idv::store::v1::AuditRecord& r = commit.record;
+  const idv::v1::BindingStatus status =
+      DecideBinding(account, identity, r.identity_fingerprint(), r.key_version(),
+                    commit.max_accounts_per_identity);
+  if (status != idv::v1::BOUND) return status;
+  idv::store::v1::BoundAccount* bound = identity.add_accounts();
+  bound->set_account_id(r.account_id());
+  bound->set_verification_id(r.verification_id());
+  *bound->mutable_bound_at() = r.decided_at();
+  idv::store::v1::AccountBinding& reverse = account.emplace();
+  reverse.set_identity_fingerprint(r.identity_fingerprint());
+  reverse.set_key_version(r.key_version());
+  reverse.set_document_type(r.document_type());
+  reverse.set_masked_document_number(r.masked_document_number());
+  reverse.set_verification_id(r.verification_id());
+  *reverse.mutable_bound_at() = r.decided_at();
+  return status;
+}
+
 }  // namespace idv::store

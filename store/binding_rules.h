@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "idv/store/v1/store.pb.h"
+#include "store/store.h"
 
 namespace idv::store {
 
@@ -20,6 +21,12 @@ idv::v1::BindingStatus DecideBinding(const std::optional<idv::store::v1::Account
                                      const idv::store::v1::IdentityBindings& identity,
                                      absl::string_view fingerprint, uint32_t key_version,
                                      uint32_t max_accounts);
+
+// Decides the binding `commit` asks for and, when it is BOUND, applies it: adds the account to
+// `identity` and sets `account` to the new reverse entry. The caller stores both when BOUND.
+idv::v1::BindingStatus ApplyBinding(const VerificationCommit& commit,
+                                    std::optional<idv::store::v1::AccountBinding>& account,
+                                    idv::store::v1::IdentityBindings& identity);
 
 }  // namespace idv::store
 

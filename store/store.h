@@ -1,14 +1,24 @@
-// Persistence of idv's records: the audit trail, identity <-> account bindings and API clients.
+// Persistence of idv's records: the audit trail, identity <-> account bindings, API clients,
+// configuration versions and the re-check queue.
 //
-// The interface is domain-level (no keys or values) so that a second implementation over a shared
-// SQL engine can stand beside the embedded LevelDB one. Every method is thread-safe.
+// This is the contract every engine meets (store/leveldb/: one embedded database, one node;
+// store/postgres/: one shared database, any number of nodes). It is domain-level: no keys, rows
+// or SQL. `store::Open` (store/open.h) picks the engine from the configuration; nothing outside
+// store/ names one.
 //
-// Asynchronous methods never block the caller on disk: they queue the work and run `done` later on
-// one of the store's own threads. `done` must not block either (it typically completes an RPC).
+// Threading: every method is thread-safe and asynchronous. None blocks its caller on disk or on
+// the network: each queues its work and runs `done` exactly once, later, on one of the store's
+// own threads (or at once, on the caller's thread, when the store is closed). `done` must not
+// block either: it typically completes an RPC. Start-up code may wait for a result with Await.
+//
+// Ordering and atomicity, per method, are stated below. Across nodes (PostgreSQL), what one node
+// commits is visible to every node's reads once its `done` has run.
 #ifndef IDV_STORE_STORE_H_
 #define IDV_STORE_STORE_H_
 
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,13 +26,14 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "idv/store/v1/store.pb.h"
 
 namespace idv::store {
 
-// One verification to record.
+// One verification (or administrative change, or settled PENDING verification) to record.
 struct VerificationCommit {
-  // Everything but `sequence`, `prev_hash` and `binding`, which the store fills in.
+  // Everything but `sequence`, `prev_hash`, `node_id` and `binding`, which the store fills in.
   idv::store::v1::AuditRecord record;
   // Bind `record.identity_fingerprint` to `record.account_id` (only for VERIFIED outcomes).
   bool bind = false;
@@ -30,18 +41,44 @@ struct VerificationCommit {
   uint32_t max_accounts_per_identity = 5;
   // An administrative change: the new configuration version, stored in the same write as
   // `record`. The commit fails with Aborted when that version number is taken (a concurrent
-  // change won), and nothing is written.
+  // change won, on this node or another), and nothing of it is written.
   std::optional<idv::store::v1::ConfigVersion> config;
-  // A PENDING verification to re-ask later: stored with the record.
+  // A PENDING verification to re-ask later: stored with the record, leased to this node.
   std::optional<idv::store::v1::RecheckEntry> recheck;
   // This record settles a PENDING verification: its re-check entry is deleted in the same write.
+  // The commit fails with FailedPrecondition, and nothing of it is written, when the entry is gone
+  // or leased to another node (it was settled, or another node took it over): one settlement
+  // only.
   bool settles_recheck = false;
 };
 
 struct CommitResult {
+  // The record's position in this node's log.
   uint64_t sequence = 0;
   idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
 };
+
+// What changed in the shared state, for nodes to react to (reload the configuration, the client
+// table, drop cache entries).
+struct Change {
+  enum Kind {
+    // A new configuration version; `key` is its number.
+    kConfig,
+    // A client was created or changed; `key` is its id.
+    kClient,
+    // A binding was removed; `key` is "<tenant>/<account id>".
+    kBindingRemoved,
+    // Notifications may have been missed (the engine lost its connection and has it back):
+    // reload everything.
+    kResync,
+  };
+  Kind kind;
+  std::string key;
+};
+
+// Called on a store thread for every change, whichever node made it (this one included), after
+// it is durable. Must not block; may call the store.
+using ChangeListener = std::function<void(const Change&)>;
 
 class Store {
  public:
@@ -50,15 +87,27 @@ class Store {
 
   virtual ~Store() = default;
 
-  // Appends the audit record and applies the binding in one atomic, synced write. `done` runs
-  // once the write is durable, or with an error when it was not. Commits are applied in the order
-  // they were queued; binding decisions see every earlier commit. After a write fails, every
-  // later commit fails with Unavailable until the store is reopened (fail-stop), so memory and
-  // disk never disagree.
+  // This node's id in the audit trail (StoreConfig.node_id).
+  virtual const std::string& node_id() const = 0;
+
+  // Appends the audit record to this node's log and applies the binding, the configuration
+  // version and the re-check entry, all in one atomic, durable write: all of it or none.
+  // `done` runs once the write is durable, or with an error when it was not written (Unavailable:
+  // the engine could not write; Aborted, FailedPrecondition: as stated in VerificationCommit).
+  //
+  // Commits of one node are applied in the order they were queued, and binding decisions see
+  // every earlier commit, of this node and of every other. The per-identity cap holds across
+  // nodes: the engine serializes decisions about one (tenant, identity) itself, never by a read
+  // in the caller followed by a write.
+  //
+  // After a failed write the engine never lets memory and storage disagree: LevelDB stops
+  // accepting commits (Unavailable) until it is reopened; PostgreSQL rolls the transaction back,
+  // re-reads its log head and serves the next commit once the database is reachable again.
   virtual void CommitVerification(VerificationCommit commit, Callback<CommitResult> done) = 0;
 
-  // The audit record of verification `id` in `tenant`. NotFound when there is none, or it belongs
-  // to another tenant.
+  // The newest audit record of verification `id` in `tenant` (a settled PENDING verification has
+  // two; the settling one is returned), from any node's log. NotFound when there is none, or it
+  // belongs to another tenant.
   virtual void GetVerification(std::string tenant, std::string id,
                                Callback<idv::store::v1::AuditRecord> done) = 0;
 
@@ -66,26 +115,43 @@ class Store {
   virtual void GetAccountBinding(std::string tenant, std::string account_id,
                                  Callback<idv::store::v1::AccountBinding> done) = 0;
 
-  // Configuration versions, newest first, at most `limit`. Synchronous: start-up and
-  // administrative calls only.
-  virtual absl::StatusOr<std::vector<idv::store::v1::ConfigVersion>> ConfigVersions(
-      size_t limit) = 0;
-
-  // The same, read on the store's reader threads.
+  // Configuration versions, newest first, at most `limit`.
   virtual void ReadConfigVersions(size_t limit,
                                   Callback<std::vector<idv::store::v1::ConfigVersion>> done) = 0;
 
-  // Every re-check entry. Synchronous: start-up only.
-  virtual absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> ListRechecks() = 0;
+  // API clients, by id.
+  virtual void ListClients(Callback<std::vector<idv::store::v1::ClientRecord>> done) = 0;
 
-  // API clients. Synchronous: used at start-up and by administrative calls, not per request.
-  virtual absl::StatusOr<std::vector<idv::store::v1::ClientRecord>> ListClients() = 0;
-  virtual absl::Status PutClient(const idv::store::v1::ClientRecord& client) = 0;
+  // Creates or replaces a client; durable before `done`; every node is notified (kClient).
+  // With `only_if_none`, fails with AlreadyExists, writing nothing, when any client exists
+  // (the first-start bootstrap: of nodes starting together, exactly one creates the admin).
+  virtual void PutClient(idv::store::v1::ClientRecord client, bool only_if_none,
+                         Callback<bool> done) = 0;
 
-  // Completes every queued operation, then stops the store's threads. Later calls fail with
-  // Unavailable. Idempotent.
+  // The re-check entries this node may work on: those leased to it already (the lease is
+  // renewed) and those no node holds a live lease on (now leased to this node for `lease`), at
+  // most `limit`. Two nodes never hold a live lease on one entry. Entries this node committed
+  // are leased to it from the start.
+  virtual void ClaimRechecks(size_t limit, absl::Duration lease,
+                             Callback<std::vector<idv::store::v1::RecheckEntry>> done) = 0;
+
+  // Adds a listener for changes (see ChangeListener). Call before serving.
+  virtual void Subscribe(ChangeListener listener) = 0;
+
+  // Completes every queued operation, then stops the store's threads and gives up this node's
+  // lease. Later calls fail with Unavailable. Idempotent.
   virtual void Close() = 0;
 };
+
+// Runs `start(callback)` and waits for the callback. For start-up code and tests only: request
+// paths never wait.
+template <typename T, typename Start>
+absl::StatusOr<T> Await(Start start) {
+  std::promise<absl::StatusOr<T>> promise;
+  std::future<absl::StatusOr<T>> future = promise.get_future();
+  start([&promise](absl::StatusOr<T> result) { promise.set_value(std::move(result)); });
+  return future.get();
+}
 
 }  // namespace idv::store
 

@@ -4,11 +4,13 @@
 
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 
 namespace idv::store {
 
@@ -34,6 +36,26 @@ class ThreadPool {
   bool stopping_ = false;                            // guarded by mu_
   std::vector<std::thread> threads_;
 };
+
+// Runs `fn()` on `pool` and passes its result to `done`; when the pool is shutting down, runs
+// `done` at once with Unavailable instead.
+template <typename T, typename Fn>
+void RunOnPool(ThreadPool& pool, absl::AnyInvocable<void(absl::StatusOr<T>) &&> done, Fn fn) {
+  // `closed` is true only when the pool refused the task because Shutdown() has begun.
+  auto closed = std::make_shared<bool>(false);
+  absl::AnyInvocable<void() &&> task = [fn = std::move(fn), done = std::move(done),
+                                        closed]() mutable {
+    if (*closed) {
+      std::move(done)(absl::UnavailableError("store is closed"));
+    } else {
+      std::move(done)(fn());
+    }
+  };
+  if (!pool.Schedule(task)) {
+    *closed = true;
+    std::move(task)();
+  }
+}
 
 }  // namespace idv::store
 

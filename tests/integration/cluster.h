@@ -12,7 +12,7 @@
 #include "idv/sim/v1/sim.grpc.pb.h"
 #include "idv/v1/admin.grpc.pb.h"
 #include "idv/v1/verification.grpc.pb.h"
-#include "tests/integration/process.h"
+#include "tests/support/process.h"
 
 namespace idv::testing {
 

@@ -1,4 +1,4 @@
-#include "store/leveldb_store.h"
+#include "store/leveldb/leveldb_store.h"
 
 #include <leveldb/cache.h>
 #include <leveldb/db.h>
@@ -17,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "store/binding_rules.h"
+#include "store/chain.h"
+#include "store/group_queue.h"
 #include "store/thread_pool.h"
 
 namespace idv::store {
@@ -30,7 +32,6 @@ using idv::store::v1::IdentityBindings;
 
 constexpr char kSchemaKey[] = "m/schema";
 constexpr char kSchemaVersion[] = "1";
-constexpr size_t kChainHashBytes = 32;
 
 void AppendBigEndian(std::string* out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -142,30 +143,20 @@ class LevelDbStore final : public Store {
  public:
   LevelDbStore(const LevelDbStoreOptions& options, std::unique_ptr<leveldb::Cache> cache,
                std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::DB> db,
-               uint64_t next_sequence, std::string last_hash)
+               LogHead head)
       : options_(options),
         cache_(std::move(cache)),
         filter_(std::move(filter)),
         db_(std::move(db)),
-        next_sequence_(next_sequence),
-        last_hash_(std::move(last_hash)),
+        head_(std::move(head)),
         readers_(options.reader_threads, "idv-store-read"),
         writer_([this] { WriterLoop(); }) {}
 
   ~LevelDbStore() override { Close(); }
 
   void CommitVerification(VerificationCommit commit, Callback<CommitResult> done) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!closing_) {
-        queue_.push_back(Pending{std::move(commit), std::move(done)});
-        // Wake the writer only when it is waiting: while it writes, new commits simply queue up
-        // for its next group, without a futex call per commit.
-        if (writer_idle_) cv_.notify_one();
-        return;
-      }
-    }
-    std::move(done)(absl::UnavailableError("store is closed"));
+    Pending p{std::move(commit), std::move(done)};
+    if (!queue_.Push(p)) std::move(p.done)(absl::UnavailableError("store is closed"));
   }
 
   void GetVerification(std::string tenant, std::string id, Callback<AuditRecord> done) override {
@@ -181,21 +172,12 @@ class LevelDbStore final : public Store {
     });
   }
 
-  absl::StatusOr<std::vector<ClientRecord>> ListClients() override {
-    std::vector<ClientRecord> out;
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->Seek("c/"); it->Valid() && it->key().starts_with("c/"); it->Next()) {
-      ClientRecord c;
-      if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return absl::DataLossError("unparsable client record in store");
-      }
-      out.push_back(std::move(c));
-    }
-    if (absl::Status s = FromLevelDb(it->status(), "list clients"); !s.ok()) return s;
-    return out;
-  }
+  const std::string& node_id() const override { return options_.node_id; }
 
-  absl::StatusOr<std::vector<idv::store::v1::ConfigVersion>> ConfigVersions(size_t limit) override {
+  void ListClients(Callback<std::vector<ClientRecord>> done) override {
+    ScheduleRead(std::move(done), [this]() { return ReadClients(); });
+  }
+  absl::StatusOr<std::vector<idv::store::v1::ConfigVersion>> ConfigVersions(size_t limit) {
     std::vector<idv::store::v1::ConfigVersion> out;
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
     for (SeekToLastWithPrefix(it.get(), 'g');
@@ -212,10 +194,22 @@ class LevelDbStore final : public Store {
     return out;
   }
 
-  absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> ListRechecks() override {
+  // One process owns the database, so every entry is this node's; `lease` has nothing to fence.
+  void ClaimRechecks(size_t limit, absl::Duration lease,
+                     Callback<std::vector<idv::store::v1::RecheckEntry>> done) override {
+    ScheduleRead(std::move(done), [this, limit]() { return ReadRechecks(limit); });
+  }
+
+  void Subscribe(ChangeListener listener) override {
+    std::lock_guard<std::mutex> lock(listeners_mu_);
+    listeners_.push_back(std::move(listener));
+  }
+
+  absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> ReadRechecks(size_t limit) {
     std::vector<idv::store::v1::RecheckEntry> out;
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-    for (it->Seek("q/"); it->Valid() && it->key().starts_with("q/"); it->Next()) {
+    for (it->Seek("q/"); it->Valid() && it->key().starts_with("q/") && out.size() < limit;
+         it->Next()) {
       idv::store::v1::RecheckEntry e;
       if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError("unparsable re-check entry in store");
@@ -231,20 +225,18 @@ class LevelDbStore final : public Store {
     ScheduleRead(std::move(done), [this, limit]() { return ConfigVersions(limit); });
   }
 
-  absl::Status PutClient(const ClientRecord& client) override {
-    leveldb::WriteOptions wo;
-    wo.sync = true;
-    return FromLevelDb(db_->Put(wo, ClientKey(client.client_id()), client.SerializeAsString()),
-                       "put client");
+  void PutClient(ClientRecord client, bool only_if_none, Callback<bool> done) override {
+    ScheduleRead(std::move(done),
+                 [this, client = std::move(client), only_if_none]() -> absl::StatusOr<bool> {
+                   absl::Status s = WriteClient(client, only_if_none);
+                   if (!s.ok()) return s;
+                   Notify({Change::kClient, client.client_id()});
+                   return true;
+                 });
   }
 
   void Close() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closing_) return;
-      closing_ = true;
-    }
-    cv_.notify_one();
+    if (!queue_.Close()) return;
     writer_.join();
     readers_.Shutdown();  // runs the reads already queued
   }
@@ -255,22 +247,45 @@ class LevelDbStore final : public Store {
     Callback<CommitResult> done;
   };
 
+  absl::StatusOr<std::vector<ClientRecord>> ReadClients() {
+    std::vector<ClientRecord> out;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek("c/"); it->Valid() && it->key().starts_with("c/"); it->Next()) {
+      ClientRecord c;
+      if (!c.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("unparsable client record in store");
+      }
+      out.push_back(std::move(c));
+    }
+    if (absl::Status s = FromLevelDb(it->status(), "list clients"); !s.ok()) return s;
+    return out;
+  }
+
+  // Client writes are rare (start-up, administration); one mutex makes "only if none" atomic.
+  absl::Status WriteClient(const ClientRecord& client, bool only_if_none) {
+    std::lock_guard<std::mutex> lock(clients_mu_);
+    if (only_if_none) {
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+      it->Seek("c/");
+      if (it->Valid() && it->key().starts_with("c/")) {
+        return absl::AlreadyExistsError("a client exists already");
+      }
+      if (absl::Status s = FromLevelDb(it->status(), "list clients"); !s.ok()) return s;
+    }
+    leveldb::WriteOptions wo;
+    wo.sync = true;
+    return FromLevelDb(db_->Put(wo, ClientKey(client.client_id()), client.SerializeAsString()),
+                       "put client");
+  }
+
+  void Notify(const Change& change) {
+    std::lock_guard<std::mutex> lock(listeners_mu_);
+    for (const ChangeListener& l : listeners_) l(change);
+  }
+
   template <typename T, typename ReadFn>
   void ScheduleRead(Callback<T> done, ReadFn read) {
-    // `closed` is true only when the pool refused the task because Close() has begun.
-    auto closed = std::make_shared<bool>(false);
-    absl::AnyInvocable<void()&&> task = [read = std::move(read), done = std::move(done),
-                                         closed]() mutable {
-      if (*closed) {
-        std::move(done)(absl::UnavailableError("store is closed"));
-      } else {
-        std::move(done)(read());
-      }
-    };
-    if (!readers_.Schedule(task)) {
-      *closed = true;
-      std::move(task)();
-    }
+    RunOnPool(readers_, std::move(done), std::move(read));
   }
 
   template <typename Message>
@@ -302,20 +317,8 @@ class LevelDbStore final : public Store {
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "idv-store-write");
     for (;;) {
-      std::vector<Pending> group;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        writer_idle_ = true;
-        cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-        writer_idle_ = false;
-        if (queue_.empty()) return;  // closing and drained
-        const size_t n = std::min<size_t>(queue_.size(), options_.max_group_commit);
-        group.reserve(n);
-        for (size_t i = 0; i < n; ++i) {
-          group.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
+      std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit);
+      if (group.empty()) return;  // closing and drained
       WriteGroup(group);
     }
   }
@@ -334,23 +337,11 @@ class LevelDbStore final : public Store {
         GetMessage<IdentityBindings>(overlay, identity_key);
     if (!identity.ok()) return identity.status();
     IdentityBindings bindings = identity->value_or(IdentityBindings());
-    const idv::v1::BindingStatus status = DecideBinding(
-        *account, bindings, r.identity_fingerprint(), r.key_version(), c.max_accounts_per_identity);
-    if (status != idv::v1::BOUND) return status;
-
-    idv::store::v1::BoundAccount* bound = bindings.add_accounts();
-    bound->set_account_id(r.account_id());
-    bound->set_verification_id(r.verification_id());
-    *bound->mutable_bound_at() = r.decided_at();
-    AccountBinding reverse;
-    reverse.set_identity_fingerprint(r.identity_fingerprint());
-    reverse.set_key_version(r.key_version());
-    reverse.set_document_type(r.document_type());
-    reverse.set_masked_document_number(r.masked_document_number());
-    reverse.set_verification_id(r.verification_id());
-    *reverse.mutable_bound_at() = r.decided_at();
-    overlay.Put(identity_key, bindings.SerializeAsString());
-    overlay.Put(account_key, reverse.SerializeAsString());
+    const idv::v1::BindingStatus status = store::ApplyBinding(c, *account, bindings);
+    if (status == idv::v1::BOUND) {
+      overlay.Put(identity_key, bindings.SerializeAsString());
+      overlay.Put(account_key, (*account)->SerializeAsString());
+    }
     return status;
   }
 
@@ -359,8 +350,7 @@ class LevelDbStore final : public Store {
   void WriteGroup(std::vector<Pending>& group) {
     leveldb::WriteBatch batch;
     Overlay overlay(db_.get(), &batch);
-    uint64_t seq = next_sequence_;
-    std::string prev = last_hash_;
+    LogHead head = head_;
     std::vector<absl::StatusOr<CommitResult>> results;
     results.reserve(group.size());
     AuditEntry entry;
@@ -378,6 +368,16 @@ class LevelDbStore final : public Store {
         }
         overlay.Put(key, p.commit.config->SerializeAsString());
       }
+      if (p.commit.settles_recheck) {
+        absl::StatusOr<std::optional<std::string>> entry =
+            overlay.Get(RecheckKey(record.verification_id()));
+        if (!entry.ok() || !entry->has_value()) {
+          results.push_back(entry.ok() ? absl::FailedPreconditionError(
+                                             "the PENDING verification is settled already")
+                                       : entry.status());
+          continue;
+        }
+      }
       idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
       if (p.commit.bind) {
         absl::StatusOr<idv::v1::BindingStatus> b = ApplyBinding(overlay, p.commit);
@@ -387,28 +387,21 @@ class LevelDbStore final : public Store {
         }
         binding = *b;
       }
-      record.set_sequence(seq);
+      const uint64_t seq = head.next_sequence;
       record.set_binding(binding);
-      record.set_prev_hash(prev);
       // The entry is the record's exact bytes and their hash; the buffers are reused across
       // records (the batch copies what it keeps).
-      record.SerializeToString(entry.mutable_record());
-      uint8_t hash[kChainHashBytes];
-      crypto_generichash(hash, sizeof hash, reinterpret_cast<const uint8_t*>(entry.record().data()),
-                         entry.record().size(), nullptr, 0);
-      entry.set_hash(hash, sizeof hash);
-      prev.assign(reinterpret_cast<const char*>(hash), sizeof hash);
+      AppendToChain(record, options_.node_id, head, entry.mutable_record(), entry.mutable_hash());
       entry.SerializeToString(&entry_bytes);
       overlay.Append(AuditKey(seq), entry_bytes);
       if (p.commit.recheck.has_value()) {
-        overlay.Append(RecheckKey(record.verification_id()), p.commit.recheck->SerializeAsString());
+        overlay.Put(RecheckKey(record.verification_id()), p.commit.recheck->SerializeAsString());
       }
       if (p.commit.settles_recheck) overlay.Delete(RecheckKey(record.verification_id()));
       std::string seq_value;
       AppendBigEndian(&seq_value, seq, 8);
       overlay.Append(VerificationKey(record.verification_id()), seq_value);
       results.push_back(CommitResult{seq, binding});
-      ++seq;
     }
     absl::Status written = failed_;
     if (written.ok()) {
@@ -417,8 +410,7 @@ class LevelDbStore final : public Store {
       written = FromLevelDb(db_->Write(wo, &batch), "write audit batch");
     }
     if (written.ok()) {
-      next_sequence_ = seq;
-      last_hash_ = std::move(prev);
+      head_ = std::move(head);
     } else if (failed_.ok()) {
       // Fail-stop: after a failed write neither LevelDB's log writer nor the chain head can be
       // trusted to match the disk. Refuse every later commit; reopening recovers both from disk.
@@ -427,7 +419,10 @@ class LevelDbStore final : public Store {
       if (options_.on_write_failure) options_.on_write_failure(failed_);
     }
     for (size_t i = 0; i < group.size(); ++i) {
+      const bool config_changed = written.ok() && results[i].ok() && group[i].commit.config;
+      const uint64_t version = config_changed ? group[i].commit.config->version() : 0;
       std::move(group[i].done)(written.ok() ? std::move(results[i]) : written);
+      if (config_changed) Notify({Change::kConfig, std::to_string(version)});
     }
   }
 
@@ -437,24 +432,22 @@ class LevelDbStore final : public Store {
   std::unique_ptr<leveldb::DB> db_;
 
   // Owned by the writer thread.
-  uint64_t next_sequence_;
-  std::string last_hash_;
+  LogHead head_;
   absl::Status failed_;  // not OK once a write failed
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mu_
-  bool closing_ = false;       // guarded by mu_
-  bool writer_idle_ = false;   // guarded by mu_; the writer waits on cv_
+  std::mutex clients_mu_;
+  std::mutex listeners_mu_;
+  std::vector<ChangeListener> listeners_;  // guarded by listeners_mu_
+
+  GroupQueue<Pending> queue_;
 
   ThreadPool readers_;
   std::thread writer_;  // last: starts once everything it uses exists
 };
 
 // Finds the end of the audit trail: the sequence after the last record and that record's hash.
-absl::Status RecoverChainHead(leveldb::DB* db, uint64_t* next_sequence, std::string* last_hash) {
-  *next_sequence = 1;
-  *last_hash = std::string(kChainHashBytes, '\0');
+absl::Status RecoverChainHead(leveldb::DB* db, LogHead* head) {
+  *head = LogHead();
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   SeekToLastWithPrefix(it.get(), 'a');
   if (it->Valid() && it->key().starts_with("a/")) {
@@ -463,8 +456,8 @@ absl::Status RecoverChainHead(leveldb::DB* db, uint64_t* next_sequence, std::str
       return absl::DataLossError("last audit record is unreadable");
     }
     const std::string key = it->key().ToString();
-    *next_sequence = ReadBigEndian(key, 2, 8) + 1;
-    *last_hash = entry.hash();
+    head->next_sequence = ReadBigEndian(key, 2, 8) + 1;
+    head->last_hash = entry.hash();
   }
   return FromLevelDb(it->status(), "scan audit trail");
 }
@@ -488,7 +481,9 @@ absl::Status CheckSchema(leveldb::DB* db) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOptions& options) {
-  if (options.data_dir.empty()) return absl::InvalidArgumentError("store needs a data_dir");
+  if (options.data_dir.empty() && options.path.empty()) {
+    return absl::InvalidArgumentError("store needs a data_dir or a path");
+  }
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialize");
   std::unique_ptr<leveldb::Cache> cache(
       leveldb::NewLRUCache(static_cast<size_t>(options.block_cache_mib) << 20));
@@ -501,18 +496,16 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOption
   lo.filter_policy = filter.get();
   if (options.env != nullptr) lo.env = options.env;
   leveldb::DB* raw = nullptr;
-  const std::string path = options.data_dir + "/db";
+  const std::string path = options.path.empty() ? options.data_dir + "/db" : options.path;
   if (absl::Status s = FromLevelDb(leveldb::DB::Open(lo, path, &raw), "open " + path); !s.ok()) {
     return s;
   }
   std::unique_ptr<leveldb::DB> db(raw);
   if (absl::Status s = CheckSchema(db.get()); !s.ok()) return s;
-  uint64_t next_sequence;
-  std::string last_hash;
-  if (absl::Status s = RecoverChainHead(db.get(), &next_sequence, &last_hash); !s.ok()) return s;
+  LogHead head;
+  if (absl::Status s = RecoverChainHead(db.get(), &head); !s.ok()) return s;
   return std::unique_ptr<Store>(new LevelDbStore(options, std::move(cache), std::move(filter),
-                                                 std::move(db), next_sequence,
-                                                 std::move(last_hash)));
+                                                 std::move(db), std::move(head)));
 }
 
 }  // namespace idv::store

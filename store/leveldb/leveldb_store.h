@@ -1,4 +1,4 @@
-// The embedded Store: one LevelDB database in a local directory.
+// The embedded Store: one LevelDB database in a local directory, for one node.
 //
 // Writes go through a single writer thread that gathers every commit queued while the previous
 // write was syncing into one WriteBatch, writes it with sync=true, and only then runs the commits'
@@ -15,8 +15,11 @@
 //   c/<client id>                ClientRecord
 //   g/<version u64>              ConfigVersion
 //   q/<verification id>          RecheckEntry
-#ifndef IDV_STORE_LEVELDB_STORE_H_
-#define IDV_STORE_LEVELDB_STORE_H_
+//
+// One process owns the directory (LevelDB's lock), so change notifications are delivered in
+// process, after the write, and every re-check entry is this node's.
+#ifndef IDV_STORE_LEVELDB_LEVELDB_STORE_H_
+#define IDV_STORE_LEVELDB_LEVELDB_STORE_H_
 
 #include <functional>
 #include <memory>
@@ -32,8 +35,12 @@ class Env;
 namespace idv::store {
 
 struct LevelDbStoreOptions {
-  // Directory of the database; created when missing. Required.
+  // The database lives in "<data_dir>/db" unless `path` is set; created when missing. One of
+  // the two is required.
   std::string data_dir;
+  std::string path;
+  // Written into every audit record (AuditRecord.node_id). Default "local".
+  std::string node_id = "local";
   // Most commits gathered into one synced write. Default 1024.
   uint32_t max_group_commit = 1024;
   // LevelDB block cache, in MiB. Default 64.
@@ -51,4 +58,4 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOption
 
 }  // namespace idv::store
 
-#endif  // IDV_STORE_LEVELDB_STORE_H_
+#endif  // IDV_STORE_LEVELDB_LEVELDB_STORE_H_

@@ -1,6 +1,6 @@
 // Test helper: runs a binary as a child process and watches its output.
-#ifndef IDV_TESTS_INTEGRATION_PROCESS_H_
-#define IDV_TESTS_INTEGRATION_PROCESS_H_
+#ifndef IDV_TESTS_SUPPORT_PROCESS_H_
+#define IDV_TESTS_SUPPORT_PROCESS_H_
 
 #include <sys/types.h>
 
@@ -70,4 +70,4 @@ void WriteFileOrDie(const std::string& path, const std::string& contents);
 
 }  // namespace idv::testing
 
-#endif  // IDV_TESTS_INTEGRATION_PROCESS_H_
+#endif  // IDV_TESTS_SUPPORT_PROCESS_H_

@@ -1,0 +1,184 @@
+#include "store/postgres/pg.h"
+
+#include <endian.h>
+
+#include <cstring>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace idv::store::pg {
+namespace {
+
+constexpr absl::string_view kSqlStatePayload = "idv.store.pg/sqlstate";
+
+bool IsConnectionState(absl::string_view state) {
+  // Class 08 (connection exception) and the admin-shutdown family (57P01..57P03): the server is
+  // going or gone; nothing about the statement itself.
+  return state.empty() || state.substr(0, 2) == "08" || state == "57P01" || state == "57P02" ||
+         state == "57P03";
+}
+
+}  // namespace
+
+std::string SqlState(const absl::Status& status) {
+  auto p = status.GetPayload(kSqlStatePayload);
+  return p.has_value() ? std::string(*p) : "";
+}
+
+bool IsRetryable(const absl::Status& status) {
+  const std::string state = SqlState(status);
+  return state == kSerializationFailure || state == kDeadlockDetected || state == kUniqueViolation;
+}
+
+Params& Params::Text(std::string value) {
+  values_.push_back(std::move(value));
+  formats_.push_back(0);
+  return *this;
+}
+
+Params& Params::Bytes(std::string value) {
+  values_.push_back(std::move(value));
+  formats_.push_back(1);
+  return *this;
+}
+
+Params& Params::Time(absl::Time t) {
+  return Text(absl::FormatTime("%Y-%m-%d %H:%M:%E6S+00", t, absl::UTCTimeZone()));
+}
+
+int64_t Result::affected() const {
+  const char* n = PQcmdTuples(res_.get());
+  return (n == nullptr || *n == '\0') ? 0 : std::strtoll(n, nullptr, 10);
+}
+
+std::string Result::Bytes(int row, int col) const {
+  return std::string(PQgetvalue(res_.get(), row, col), PQgetlength(res_.get(), row, col));
+}
+
+int64_t Result::Int64(int row, int col) const {
+  uint64_t v = 0;
+  if (PQgetlength(res_.get(), row, col) == 8) std::memcpy(&v, PQgetvalue(res_.get(), row, col), 8);
+  return static_cast<int64_t>(be64toh(v));
+}
+
+int32_t Result::Int32(int row, int col) const {
+  uint32_t v = 0;
+  if (PQgetlength(res_.get(), row, col) == 4) std::memcpy(&v, PQgetvalue(res_.get(), row, col), 4);
+  return static_cast<int32_t>(be32toh(v));
+}
+
+absl::StatusOr<std::unique_ptr<Conn>> Conn::Connect(const std::string& dsn) {
+  // Defaults first: what the DSN says overrides them.
+  const char* keys[] = {"connect_timeout", "keepalives",       "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "application_name",
+                        "dbname",          nullptr};
+  const char* values[] = {"5", "1", "10", "5", "3", "idvd", dsn.c_str(), nullptr};
+  PGconn* raw = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  auto conn = std::unique_ptr<Conn>(new Conn(raw));
+  if (raw == nullptr || PQstatus(raw) != CONNECTION_OK) {
+    std::string why = raw == nullptr ? "out of memory" : PQerrorMessage(raw);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", why));
+  }
+  // Server notices ("relation already exists, skipping") are not errors; keep them off stderr.
+  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  // A statement that waits longer than this (a lock held by a stuck session, a hung server) fails
+  // instead of holding a writer or reader thread forever.
+  if (absl::StatusOr<Result> r = conn->Exec("SET statement_timeout = '30s'"); !r.ok()) {
+    return r.status();
+  }
+  return conn;
+}
+
+Conn::~Conn() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+bool Conn::ok() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+
+absl::StatusOr<Result> Conn::Exec(const std::string& sql, const Params& params) {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  values.reserve(params.values_.size());
+  lengths.reserve(params.values_.size());
+  for (const std::string& v : params.values_) {
+    values.push_back(v.data());
+    lengths.push_back(static_cast<int>(v.size()));
+  }
+  Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                        values.data(), lengths.data(), params.formats_.data(),
+                        /*resultFormat=*/1));
+  const ExecStatusType st = r.res_ ? PQresultStatus(r.res_.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
+  return Failure(r.res_.get());
+}
+
+absl::Status Conn::Script(const std::string& sql) {
+  Result r(PQexec(conn_, sql.c_str()));
+  const ExecStatusType st = r.res_ ? PQresultStatus(r.res_.get()) : PGRES_FATAL_ERROR;
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return absl::OkStatus();
+  return Failure(r.res_.get());
+}
+
+absl::Status Conn::Failure(const PGresult* res) const {
+  const char* state_field = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string state = state_field == nullptr ? "" : state_field;
+  std::string message = res ? PQresultErrorMessage(res) : PQerrorMessage(conn_);
+  if (message.empty()) message = PQerrorMessage(conn_);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  absl::Status status;
+  if (!ok() || IsConnectionState(state)) {
+    status = absl::UnavailableError(absl::StrCat("PostgreSQL: ", message));
+  } else if (state == kSerializationFailure || state == kDeadlockDetected) {
+    status = absl::AbortedError(absl::StrCat("PostgreSQL: ", message));
+  } else if (state == kUniqueViolation) {
+    status = absl::AlreadyExistsError(absl::StrCat("PostgreSQL: ", message));
+  } else {
+    status = absl::InternalError(absl::StrCat("PostgreSQL ", state, ": ", message));
+  }
+  if (!state.empty()) status.SetPayload(kSqlStatePayload, absl::Cord(state));
+  return status;
+}
+
+absl::Status Conn::ConsumeInput() {
+  if (PQconsumeInput(conn_) == 1) return absl::OkStatus();
+  std::string why = PQerrorMessage(conn_);
+  while (!why.empty() && why.back() == '\n') why.pop_back();
+  return absl::UnavailableError(absl::StrCat("PostgreSQL: ", why));
+}
+
+std::optional<std::pair<std::string, std::string>> Conn::NextNotification() {
+  PGnotify* n = PQnotifies(conn_);
+  if (n == nullptr) return std::nullopt;
+  std::pair<std::string, std::string> out(n->relname, n->extra);
+  PQfreemem(n);
+  return out;
+}
+
+absl::Status InTransaction(Conn& conn, const std::function<absl::Status()>& body) {
+  if (absl::StatusOr<Result> r = conn.Exec("BEGIN"); !r.ok()) return r.status();
+  absl::Status s = body();
+  if (s.ok()) {
+    if (absl::StatusOr<Result> r = conn.Exec("COMMIT"); !r.ok()) s = r.status();
+  }
+  if (!s.ok() && conn.ok()) (void)conn.Exec("ROLLBACK");
+  return s;
+}
+
+std::string ValuesRow(int first, const std::vector<absl::string_view>& casts) {
+  std::vector<std::string> cells;
+  cells.reserve(casts.size());
+  for (size_t i = 0; i < casts.size(); ++i) {
+    cells.push_back(casts[i].empty() ? absl::StrCat("$", first + i)
+                                     : absl::StrCat("$", first + i, "::", casts[i]));
+  }
+  return absl::StrCat("(", absl::StrJoin(cells, ","), ")");
+}
+
+std::string Interval(absl::Duration d) {
+  return absl::StrCat(absl::ToInt64Milliseconds(d), " milliseconds");
+}
+
+}  // namespace idv::store::pg

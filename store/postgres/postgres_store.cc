@@ -1,0 +1,530 @@
+#include "store/postgres/postgres_store.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "store/group_queue.h"
+#include "store/postgres/group_commit.h"
+#include "store/postgres/pg.h"
+#include "store/postgres/schema.h"
+#include "store/thread_pool.h"
+
+namespace idv::store {
+namespace {
+
+using idv::store::v1::AccountBinding;
+using idv::store::v1::AuditRecord;
+using idv::store::v1::ClientRecord;
+using idv::store::v1::ConfigVersion;
+using idv::store::v1::RecheckEntry;
+using pg::Conn;
+using pg::Params;
+using pg::Result;
+
+constexpr char kChannel[] = "idv_changes";
+constexpr absl::Duration kReconnectEvery = absl::Milliseconds(250);
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(2 * bytes + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const uint8_t*>(raw.data()), bytes);
+  hex.pop_back();
+  return hex;
+}
+
+template <typename Message>
+absl::StatusOr<std::vector<Message>> ParseAll(const Result& r, absl::string_view what) {
+  std::vector<Message> out(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    if (!out[i].ParseFromString(r.Bytes(i, 0))) {
+      return absl::DataLossError(absl::StrCat("unparsable ", what, " in the database"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Conn>> ConnectListening(const std::string& dsn) {
+  absl::StatusOr<std::unique_ptr<Conn>> c = Conn::Connect(dsn);
+  if (!c.ok()) return c.status();
+  if (auto r = (*c)->Exec(absl::StrCat("LISTEN ", kChannel)); !r.ok()) return r.status();
+  return c;
+}
+
+// Reader connections: taken by one read at a time, made on demand, dropped when broken.
+class ConnPool {
+ public:
+  explicit ConnPool(std::string dsn) : dsn_(std::move(dsn)) {}
+
+  template <typename T>
+  absl::StatusOr<T> With(const std::function<absl::StatusOr<T>(Conn&)>& fn) {
+    std::unique_ptr<Conn> conn;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        conn = std::move(free_.back());
+        free_.pop_back();
+      }
+    }
+    if (conn == nullptr) {
+      absl::StatusOr<std::unique_ptr<Conn>> made = Conn::Connect(dsn_);
+      if (!made.ok()) return made.status();
+      conn = *std::move(made);
+    }
+    absl::StatusOr<T> result = fn(*conn);
+    if (conn->ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      free_.push_back(std::move(conn));
+    }
+    return result;
+  }
+
+ private:
+  const std::string dsn_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Conn>> free_;  // guarded by mu_
+};
+
+class PostgresStore final : public Store {
+ public:
+  // `listen_conn` is LISTENing already, so no change made after Open returns is missed.
+  PostgresStore(const PostgresStoreOptions& options, std::string owner,
+                std::unique_ptr<Conn> writer_conn, std::unique_ptr<Conn> listen_conn, LogHead head)
+      : options_(options),
+        ctx_{options.node_id, std::move(owner), options.node_lease, options.recheck_lease},
+        pool_(options.dsn),
+        writer_conn_(std::move(writer_conn)),
+        head_(std::move(head)),
+        readers_(options.pool_size, "idv-pg-read"),
+        listener_([this, c = std::move(listen_conn)]() mutable { ListenLoop(std::move(c)); }),
+        writer_([this] { WriterLoop(); }) {}
+
+  ~PostgresStore() override { Close(); }
+
+  const std::string& node_id() const override { return options_.node_id; }
+
+  void CommitVerification(VerificationCommit commit, Callback<CommitResult> done) override {
+    Pending p{std::move(commit), std::move(done)};
+    if (!queue_.Push(p)) std::move(p.done)(absl::UnavailableError("store is closed"));
+  }
+
+  void GetVerification(std::string tenant, std::string id, Callback<AuditRecord> done) override {
+    Read<AuditRecord>(std::move(done), [tenant = std::move(tenant),
+                                        id = std::move(id)](Conn& c) -> absl::StatusOr<AuditRecord> {
+      // A settled PENDING verification has two records; the settling one is the later.
+      absl::StatusOr<Result> r = c.Exec(
+          "SELECT record FROM idv_audit WHERE verification_id = $1 AND tenant = $2 "
+          "ORDER BY decided_at DESC, seq DESC LIMIT 1",
+          Params().Text(id).Text(tenant));
+      if (!r.ok()) return r.status();
+      if (r->rows() == 0) return absl::NotFoundError("no such verification");
+      AuditRecord record;
+      if (!record.ParseFromString(r->Bytes(0, 0))) return absl::DataLossError("bad audit record");
+      return record;
+    });
+  }
+
+  void GetAccountBinding(std::string tenant, std::string account_id,
+                         Callback<AccountBinding> done) override {
+    Read<AccountBinding>(std::move(done), [tenant = std::move(tenant), account = std::move(
+                                                                          account_id)](Conn& c)
+                                              -> absl::StatusOr<AccountBinding> {
+      absl::StatusOr<Result> r =
+          c.Exec("SELECT binding FROM idv_accounts WHERE tenant = $1 AND account_id = $2",
+                 Params().Text(tenant).Text(account));
+      if (!r.ok()) return r.status();
+      if (r->rows() == 0) return absl::NotFoundError("no binding for this account");
+      AccountBinding b;
+      if (!b.ParseFromString(r->Bytes(0, 0))) return absl::DataLossError("bad account binding");
+      return b;
+    });
+  }
+
+  void ReadConfigVersions(size_t limit, Callback<std::vector<ConfigVersion>> done) override {
+    Read<std::vector<ConfigVersion>>(
+        std::move(done), [limit](Conn& c) -> absl::StatusOr<std::vector<ConfigVersion>> {
+          absl::StatusOr<Result> r = c.Exec(
+              "SELECT record FROM idv_config_versions ORDER BY version DESC LIMIT $1::bigint",
+              Params().Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+          if (!r.ok()) return r.status();
+          return ParseAll<ConfigVersion>(*r, "configuration version");
+        });
+  }
+
+  void ListClients(Callback<std::vector<ClientRecord>> done) override {
+    Read<std::vector<ClientRecord>>(
+        std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<ClientRecord>> {
+          absl::StatusOr<Result> r = c.Exec("SELECT record FROM idv_clients ORDER BY client_id");
+          if (!r.ok()) return r.status();
+          return ParseAll<ClientRecord>(*r, "client record");
+        });
+  }
+
+  void PutClient(ClientRecord client, bool only_if_none, Callback<bool> done) override {
+    Read<bool>(std::move(done), [client = std::move(client),
+                                 only_if_none](Conn& c) -> absl::StatusOr<bool> {
+      absl::Status s = pg::InTransaction(c, [&]() -> absl::Status {
+        if (only_if_none) {
+          // Nodes starting together all find no client; the table lock lets one create it.
+          if (auto r = c.Exec("LOCK TABLE idv_clients IN EXCLUSIVE MODE"); !r.ok()) {
+            return r.status();
+          }
+          absl::StatusOr<Result> any = c.Exec("SELECT 1 FROM idv_clients LIMIT 1");
+          if (!any.ok()) return any.status();
+          if (any->rows() > 0) return absl::AlreadyExistsError("a client exists already");
+        }
+        absl::StatusOr<Result> r = c.Exec(
+            "INSERT INTO idv_clients (client_id, tenant, record, updated_at) "
+            "VALUES ($1, $2, $3::bytea, now()) ON CONFLICT (client_id) DO UPDATE "
+            "SET tenant = EXCLUDED.tenant, record = EXCLUDED.record, updated_at = now()",
+            Params().Text(client.client_id()).Text(client.tenant()).Bytes(
+                client.SerializeAsString()));
+        if (!r.ok()) return r.status();
+        return c.Exec("SELECT pg_notify('idv_changes', 'client ' || $1)",
+                      Params().Text(client.client_id()))
+            .status();
+      });
+      if (!s.ok()) return s;
+      return true;
+    });
+  }
+
+  void ClaimRechecks(size_t limit, absl::Duration lease,
+                     Callback<std::vector<RecheckEntry>> done) override {
+    Read<std::vector<RecheckEntry>>(
+        std::move(done),
+        [this, limit, lease](Conn& c) -> absl::StatusOr<std::vector<RecheckEntry>> {
+          // SKIP LOCKED: entries another node is claiming right now are left to it.
+          absl::StatusOr<Result> r = c.Exec(
+              "UPDATE idv_rechecks SET lease_owner = $1, lease_until = now() + $2::interval "
+              "WHERE verification_id IN (SELECT verification_id FROM idv_rechecks "
+              "WHERE lease_owner = $1 OR lease_until < now() ORDER BY verification_id "
+              "LIMIT $3::bigint FOR UPDATE SKIP LOCKED) RETURNING entry",
+              Params()
+                  .Text(options_.node_id)
+                  .Text(pg::Interval(lease))
+                  .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+          if (!r.ok()) return r.status();
+          return ParseAll<RecheckEntry>(*r, "re-check entry");
+        });
+  }
+
+  void Subscribe(ChangeListener listener) override {
+    std::lock_guard<std::mutex> lock(listeners_mu_);
+    listeners_.push_back(std::move(listener));
+  }
+
+  void Close() override {
+    if (!queue_.Close()) return;
+    writer_.join();
+    stopping_.store(true, std::memory_order_relaxed);
+    listener_.join();
+    readers_.Shutdown();
+    // Give the node id up at once, so a replacement need not wait for the lease to run out.
+    if (writer_conn_ != nullptr && writer_conn_->ok()) {
+      (void)writer_conn_->Exec(
+          "UPDATE idv_nodes SET lease_until = '-infinity' WHERE node_id = $1 AND owner = $2",
+          Params().Text(ctx_.node_id).Text(ctx_.owner));
+    }
+  }
+
+ private:
+  struct Pending {
+    VerificationCommit commit;
+    Callback<CommitResult> done;
+  };
+
+  template <typename T>
+  void Read(Callback<T> done, std::function<absl::StatusOr<T>(Conn&)> fn) {
+    RunOnPool(readers_, std::move(done), [this, fn = std::move(fn)]() {
+      absl::StatusOr<T> r = pool_.With<T>(fn);
+      if (!r.ok() && absl::IsUnavailable(r.status())) ReportHealth(false, r.status());
+      return r;
+    });
+  }
+
+  void ReportHealth(bool serving, const absl::Status& why) {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    if (!fatal_.ok()) serving = false;
+    if (serving == serving_) return;
+    serving_ = serving;
+    if (serving) {
+      spdlog::info("PostgreSQL store serving again");
+    } else {
+      spdlog::error("PostgreSQL store not serving: {}", std::string(why.message()));
+    }
+    if (options_.on_health) options_.on_health(serving, why);
+  }
+
+  void Notify(const Change& change) {
+    std::lock_guard<std::mutex> lock(listeners_mu_);
+    for (const ChangeListener& l : listeners_) l(change);
+  }
+
+  // ---- writer thread ----
+
+  void WriterLoop() {
+    pthread_setname_np(pthread_self(), "idv-store-write");
+    for (;;) {
+      std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit);
+      if (group.empty()) return;
+      WriteGroup(group);
+    }
+  }
+
+  // A connection with a known log head, or why there is none.
+  absl::Status EnsureWriter() {
+    if (writer_conn_ == nullptr || !writer_conn_->ok()) {
+      head_known_ = false;
+      absl::StatusOr<std::unique_ptr<Conn>> c = Conn::Connect(options_.dsn);
+      if (!c.ok()) return c.status();
+      writer_conn_ = *std::move(c);
+    }
+    if (!head_known_) {
+      absl::StatusOr<LogHead> head = pg::ReadLogHead(*writer_conn_, options_.node_id);
+      if (!head.ok()) return head.status();
+      head_ = *std::move(head);
+      head_known_ = true;
+    }
+    return absl::OkStatus();
+  }
+
+  // COMMIT was sent and the connection lost before its answer: reconnect and look for the group's
+  // first record. True when the group is stored.
+  absl::StatusOr<bool> ResolveInDoubt(uint64_t first_sequence) {
+    const absl::Time give_up = absl::Now() + options_.resolve_timeout;
+    absl::Status last = absl::UnavailableError("no attempt");
+    while (absl::Now() < give_up) {
+      writer_conn_.reset();
+      absl::Status s = EnsureWriter();
+      if (s.ok()) {
+        if (first_sequence == 0) return false;
+        absl::StatusOr<bool> stored = pg::HasRecord(*writer_conn_, options_.node_id, first_sequence);
+        if (stored.ok()) return stored;
+        s = stored.status();
+      }
+      last = s;
+      absl::SleepFor(kReconnectEvery);
+    }
+    return last;
+  }
+
+  void WriteGroup(std::vector<Pending>& group) {
+    std::vector<VerificationCommit*> commits;
+    commits.reserve(group.size());
+    for (Pending& p : group) commits.push_back(&p.commit);
+    absl::Status failure;
+    pg::GroupResult out;
+    for (int attempt = 1;; ++attempt) {
+      failure = fatal_status();
+      if (failure.ok()) failure = EnsureWriter();
+      if (!failure.ok()) break;
+      bool commit_sent = false;
+      failure = pg::RunGroup(*writer_conn_, ctx_, head_, commits, &out, &commit_sent);
+      if (!failure.ok() && commit_sent && !writer_conn_->ok()) {
+        absl::StatusOr<bool> stored = ResolveInDoubt(out.first_sequence);
+        if (stored.ok() && *stored) failure = absl::OkStatus();
+        if (!stored.ok()) {
+          spdlog::error("group of {} commits from sequence {}: outcome unknown ({})", group.size(),
+                        out.first_sequence, std::string(stored.status().message()));
+          failure = absl::UnavailableError("the database became unreachable during COMMIT");
+        }
+      }
+      if (failure.ok()) break;
+      if (absl::IsFailedPrecondition(failure)) {
+        SetFatal(failure);
+        break;
+      }
+      if (!pg::IsRetryable(failure) || attempt >= options_.max_attempts) break;
+      // A concurrent node's transaction won; back off a little at random and decide again.
+      absl::SleepFor(absl::Microseconds(randombytes_uniform(200 * attempt)));
+    }
+    if (failure.ok()) {
+      head_ = out.head;
+      ReportHealth(true, absl::OkStatus());
+      for (size_t i = 0; i < group.size(); ++i) std::move(group[i].done)(std::move(out.results[i]));
+      return;
+    }
+    head_known_ = false;  // re-read before the next group: the database is the truth
+    if (writer_conn_ != nullptr && !writer_conn_->ok()) ReportHealth(false, failure);
+    const absl::Status answer = absl::IsUnavailable(failure)
+                                    ? failure
+                                    : absl::UnavailableError(absl::StrCat(
+                                          "could not write to PostgreSQL: ", failure.message()));
+    for (Pending& p : group) std::move(p.done)(answer);
+  }
+
+  absl::Status fatal_status() {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    return fatal_;
+  }
+
+  void SetFatal(const absl::Status& why) {
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      if (!fatal_.ok()) return;
+      fatal_ = absl::UnavailableError(why.message());
+    }
+    spdlog::error("{}", std::string(why.message()));
+    ReportHealth(false, why);
+  }
+
+  // ---- listener thread: notifications, the node lease, partitions ----
+
+  void ListenLoop(std::unique_ptr<Conn> conn) {
+    pthread_setname_np(pthread_self(), "idv-pg-listen");
+    bool missed = false;  // notifications may have been lost since the last connection
+    absl::Time renew_at = absl::Now() + options_.node_lease / 3;
+    absl::Time partitions_at = absl::Now() + absl::Hours(6);
+    while (!stopping_.load(std::memory_order_relaxed)) {
+      if (conn == nullptr || !conn->ok()) {
+        absl::Status s = Connect(conn);
+        if (!s.ok()) {
+          if (!missed) ReportHealth(false, s);
+          missed = true;
+          conn.reset();
+          absl::SleepFor(kReconnectEvery);
+          continue;
+        }
+        ReportHealth(true, absl::OkStatus());
+        if (missed) Notify({Change::kResync, ""});
+        missed = false;
+      }
+      const absl::Time now = absl::Now();
+      if (now >= renew_at) {
+        RenewLease(*conn);
+        renew_at = now + options_.node_lease / 3;
+      }
+      if (now >= partitions_at) {
+        if (absl::Status s = pg::EnsureAuditPartitions(*conn, now); !s.ok()) {
+          spdlog::warn("audit partitions: {}", std::string(s.message()));
+        }
+        partitions_at = now + absl::Hours(6);
+      }
+      pollfd fd{conn->socket(), POLLIN, 0};
+      ::poll(&fd, 1, 100);
+      if (absl::Status s = conn->ConsumeInput(); !s.ok()) {
+        conn.reset();
+        continue;
+      }
+      while (auto n = conn->NextNotification()) Dispatch(n->second);
+    }
+  }
+
+  absl::Status Connect(std::unique_ptr<Conn>& conn) {
+    absl::StatusOr<std::unique_ptr<Conn>> c = ConnectListening(options_.dsn);
+    if (!c.ok()) return c.status();
+    conn = *std::move(c);
+    return absl::OkStatus();
+  }
+
+  void RenewLease(Conn& conn) {
+    absl::StatusOr<Result> r = conn.Exec(
+        "UPDATE idv_nodes SET lease_until = now() + $3::interval WHERE node_id = $1 AND owner = $2",
+        Params().Text(ctx_.node_id).Text(ctx_.owner).Text(pg::Interval(options_.node_lease)));
+    if (r.ok() && r->affected() == 0) {
+      SetFatal(absl::FailedPreconditionError(
+          absl::StrCat("node id \"", ctx_.node_id,
+                       "\" was taken over by another idvd process; this one stops writing")));
+    }
+  }
+
+  void Dispatch(const std::string& payload) {
+    if (absl::StartsWith(payload, "config ")) {
+      Notify({Change::kConfig, payload.substr(7)});
+    } else if (absl::StartsWith(payload, "client ")) {
+      Notify({Change::kClient, payload.substr(7)});
+    } else if (absl::StartsWith(payload, "unbind ")) {
+      Notify({Change::kBindingRemoved, payload.substr(7)});
+    }
+  }
+
+  const PostgresStoreOptions options_;
+  const pg::GroupContext ctx_;
+  ConnPool pool_;
+
+  // Writer thread only.
+  std::unique_ptr<Conn> writer_conn_;
+  LogHead head_;
+  bool head_known_ = true;
+
+  std::mutex health_mu_;
+  bool serving_ = true;   // guarded by health_mu_
+  absl::Status fatal_;    // guarded by health_mu_; not OK once another process took the node id
+
+  std::mutex listeners_mu_;
+  std::vector<ChangeListener> listeners_;  // guarded by listeners_mu_
+
+  std::atomic<bool> stopping_{false};  // relaxed: only ends the listener's loop
+  GroupQueue<Pending> queue_;
+  ThreadPool readers_;
+  std::thread listener_;
+  std::thread writer_;  // last: starts once everything it uses exists
+};
+
+// Takes the node lease: free, expired, or already this owner's. Waits for a live one to expire.
+absl::Status AcquireNodeLease(Conn& conn, const PostgresStoreOptions& o, const std::string& owner) {
+  const absl::Duration wait =
+      o.lease_wait == absl::InfiniteDuration() ? o.node_lease + absl::Seconds(5) : o.lease_wait;
+  const absl::Time give_up = absl::Now() + wait;
+  bool logged = false;
+  for (;;) {
+    absl::StatusOr<Result> r = conn.Exec(
+        "INSERT INTO idv_nodes (node_id, owner, lease_until, started_at) "
+        "VALUES ($1, $2, now() + $3::interval, now()) ON CONFLICT (node_id) DO UPDATE "
+        "SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = now() "
+        "WHERE idv_nodes.lease_until < now() RETURNING node_id",
+        Params().Text(o.node_id).Text(owner).Text(pg::Interval(o.node_lease)));
+    if (!r.ok()) return r.status();
+    if (r->rows() == 1) return absl::OkStatus();
+    if (absl::Now() >= give_up) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "node id \"", o.node_id, "\" is held by another live idvd; give each node its own "
+          "store.node_id"));
+    }
+    if (!logged) {
+      spdlog::warn("node id \"{}\" is leased to another process; waiting up to {} for it to expire",
+                   o.node_id, absl::FormatDuration(wait));
+      logged = true;
+    }
+    absl::SleepFor(kReconnectEvery);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOptions& options) {
+  if (options.dsn.empty()) return absl::InvalidArgumentError("store.postgres.dsn is required");
+  if (options.node_id.empty()) return absl::InvalidArgumentError("a node id is required");
+  if (options.max_group_commit == 0 || options.max_group_commit > 4096) {
+    return absl::InvalidArgumentError("store.max_group_commit must be 1 to 4096 with PostgreSQL");
+  }
+  if (options.pool_size < 1 || options.max_attempts < 1 ||
+      options.node_lease < absl::Seconds(1) || options.recheck_lease <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "postgres: pool_size and max_attempts must be positive, node_lease at least 1 s");
+  }
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialize");
+  absl::StatusOr<std::unique_ptr<Conn>> conn = Conn::Connect(options.dsn);
+  if (!conn.ok()) return conn.status();
+  if (absl::Status s = pg::Migrate(**conn); !s.ok()) return s;
+  if (absl::Status s = pg::EnsureAuditPartitions(**conn, absl::Now()); !s.ok()) return s;
+  std::string owner = RandomHex(16);
+  if (absl::Status s = AcquireNodeLease(**conn, options, owner); !s.ok()) return s;
+  absl::StatusOr<LogHead> head = pg::ReadLogHead(**conn, options.node_id);
+  if (!head.ok()) return head.status();
+  absl::StatusOr<std::unique_ptr<Conn>> listening = ConnectListening(options.dsn);
+  if (!listening.ok()) return listening.status();
+  return std::unique_ptr<Store>(new PostgresStore(options, std::move(owner), *std::move(conn),
+                                                  *std::move(listening), *std::move(head)));
+}
+
+}  // namespace idv::store

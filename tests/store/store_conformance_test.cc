@@ -1,0 +1,451 @@
+// The Store contract (store/store.h), run against every engine: LevelDB in a temporary directory
+// and PostgreSQL on a real server this test starts. Multi-node behaviour (two stores with their
+// own node ids on one database) runs where the engine has it.
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "store/binding_rules.h"
+#include "store/open.h"
+#include "tests/support/postgres_server.h"
+
+namespace idv::store {
+namespace {
+
+using idv::store::v1::AccountBinding;
+using idv::store::v1::AuditRecord;
+using idv::store::v1::RecheckEntry;
+using testing::PostgresServer;
+
+// One PostgreSQL server for the whole binary; each test gets its own database.
+PostgresServer* pg_server = nullptr;
+
+class PostgresEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<PostgresServer>> s = PostgresServer::Start();
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = *std::move(s);
+    pg_server = server_.get();
+  }
+  void TearDown() override {
+    pg_server = nullptr;
+    server_.reset();
+  }
+
+ private:
+  std::unique_ptr<PostgresServer> server_;
+};
+
+const ::testing::Environment* const kPostgres =
+    ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+
+std::string Fp(char c) { return std::string(32, c); }
+
+std::string ChainHash(const std::string& record_bytes) {
+  uint8_t h[32];
+  crypto_generichash(h, sizeof h, reinterpret_cast<const uint8_t*>(record_bytes.data()),
+                     record_bytes.size(), nullptr, 0);
+  return std::string(reinterpret_cast<char*>(h), sizeof h);
+}
+
+VerificationCommit Commit(const std::string& id, const std::string& account, const std::string& fp,
+                          bool bind, uint32_t max = 5, const std::string& tenant = "t") {
+  VerificationCommit c;
+  c.record.set_verification_id(id);
+  c.record.set_tenant(tenant);
+  c.record.set_account_id(account);
+  c.record.set_identity_fingerprint(fp);
+  c.record.set_key_version(1);
+  c.record.set_outcome(idv::v1::VERIFIED);
+  c.record.set_masked_document_number("110***********002X");
+  *c.record.mutable_decided_at() = google::protobuf::Timestamp();
+  c.record.mutable_decided_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  c.bind = bind;
+  c.max_accounts_per_identity = max;
+  return c;
+}
+
+// Counts changes a listener saw, and waits (bounded) for one.
+class Changes {
+ public:
+  ChangeListener Listener() {
+    return [this](const Change& c) {
+      std::lock_guard<std::mutex> lock(mu_);
+      seen_.push_back(c);
+      cv_.notify_all();
+    };
+  }
+  bool WaitFor(Change::Kind kind, const std::string& key, absl::Duration timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] {
+      for (const Change& c : seen_) {
+        if (c.kind == kind && c.key == key) return true;
+      }
+      return false;
+    });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Change> seen_;
+};
+
+class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/idv-store-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    if (postgres()) {
+      ASSERT_NE(pg_server, nullptr);
+      static int n = 0;
+      db_ = "conformance_" + std::to_string(++n);
+      absl::StatusOr<std::string> dsn = pg_server->CreateDatabase(db_);
+      ASSERT_TRUE(dsn.ok()) << dsn.status();
+      dsn_ = *dsn;
+    }
+    store_ = OpenNode("node-a");
+    ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  bool postgres() const { return GetParam() == "postgres"; }
+
+  std::unique_ptr<Store> OpenNode(const std::string& node_id, absl::Status* error = nullptr,
+                                  const std::string& lease = "seconds: 2") {
+    idv::config::v1::StoreConfig c;
+    c.set_node_id(node_id);
+    if (postgres()) {
+      c.mutable_postgres()->set_dsn(dsn_);
+      c.mutable_postgres()->mutable_node_lease()->set_seconds(2);
+    } else {
+      c.mutable_leveldb()->set_path(dir_ + "/db");
+    }
+    OpenOptions o;
+    o.data_dir = dir_;
+    o.on_health = [this](bool serving, const absl::Status&) {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      health_.push_back(serving);
+      health_cv_.notify_all();
+    };
+    absl::StatusOr<std::unique_ptr<Store>> s = Open(c, o);
+    if (error != nullptr) *error = s.status();
+    if (!s.ok()) {
+      if (error == nullptr) ADD_FAILURE() << s.status();
+      return nullptr;
+    }
+    return *std::move(s);
+  }
+
+  static absl::StatusOr<CommitResult> CommitOn(Store& s, VerificationCommit c) {
+    return Await<CommitResult>([&](auto done) { s.CommitVerification(std::move(c), std::move(done)); });
+  }
+  absl::StatusOr<CommitResult> CommitSync(VerificationCommit c) {
+    return CommitOn(*store_, std::move(c));
+  }
+  absl::StatusOr<AuditRecord> GetVerification(const std::string& tenant, const std::string& id) {
+    return Await<AuditRecord>([&](auto done) { store_->GetVerification(tenant, id, std::move(done)); });
+  }
+  absl::StatusOr<AccountBinding> GetBinding(const std::string& tenant, const std::string& account) {
+    return Await<AccountBinding>(
+        [&](auto done) { store_->GetAccountBinding(tenant, account, std::move(done)); });
+  }
+  static absl::StatusOr<std::vector<RecheckEntry>> Claim(Store& s, absl::Duration lease) {
+    return Await<std::vector<RecheckEntry>>(
+        [&](auto done) { s.ClaimRechecks(100, lease, std::move(done)); });
+  }
+  bool WaitForHealth(bool serving, absl::Duration timeout) {
+    std::unique_lock<std::mutex> lock(health_mu_);
+    return health_cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                               [&] { return !health_.empty() && health_.back() == serving; });
+  }
+
+  std::string dir_;
+  std::string db_;
+  std::string dsn_;
+  std::unique_ptr<Store> store_;
+  std::mutex health_mu_;
+  std::condition_variable health_cv_;
+  std::vector<bool> health_;  // guarded by health_mu_
+};
+
+TEST_P(StoreConformanceTest, CommitsAreReadBackAndChained) {
+  auto r1 = CommitSync(Commit("ID1", "acct", Fp('a'), /*bind=*/true));
+  auto r2 = CommitSync(Commit("ID2", "acct", Fp('a'), /*bind=*/false));
+  ASSERT_TRUE(r1.ok() && r2.ok()) << r1.status() << r2.status();
+  EXPECT_EQ(r1->sequence, 1u);
+  EXPECT_EQ(r1->binding, idv::v1::BOUND);
+  EXPECT_EQ(r2->sequence, 2u);
+  EXPECT_EQ(r2->binding, idv::v1::NOT_REQUESTED);
+
+  auto a = GetVerification("t", "ID1");
+  auto b = GetVerification("t", "ID2");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->binding(), idv::v1::BOUND);
+  EXPECT_EQ(a->node_id(), "node-a");
+  EXPECT_EQ(a->prev_hash(), std::string(32, '\0'));
+  EXPECT_EQ(b->prev_hash(), ChainHash(a->SerializeAsString()));
+
+  auto binding = GetBinding("t", "acct");
+  ASSERT_TRUE(binding.ok());
+  EXPECT_EQ(binding->verification_id(), "ID1");
+  EXPECT_EQ(binding->identity_fingerprint(), Fp('a'));
+}
+
+TEST_P(StoreConformanceTest, TenantsAreIsolated) {
+  ASSERT_TRUE(CommitSync(Commit("ID1", "acct", Fp('a'), true, 5, "t1")).ok());
+  EXPECT_EQ(GetVerification("t2", "ID1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetBinding("t2", "acct").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(CommitSync(Commit("ID2", "acct", Fp('a'), true, 5, "t2"))->binding, idv::v1::BOUND);
+  EXPECT_EQ(GetVerification("t1", "nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StoreConformanceTest, BindingOutcomes) {
+  EXPECT_EQ(CommitSync(Commit("1", "a1", Fp('x'), true, 2))->binding, idv::v1::BOUND);
+  EXPECT_EQ(CommitSync(Commit("2", "a1", Fp('x'), true, 2))->binding, idv::v1::ALREADY_BOUND);
+  EXPECT_EQ(CommitSync(Commit("3", "a2", Fp('x'), true, 2))->binding, idv::v1::BOUND);
+  EXPECT_EQ(CommitSync(Commit("4", "a3", Fp('x'), true, 2))->binding, idv::v1::LIMIT_REACHED);
+  EXPECT_EQ(CommitSync(Commit("5", "a1", Fp('y'), true, 2))->binding,
+            idv::v1::ACCOUNT_HAS_OTHER_IDENTITY);
+  EXPECT_EQ(GetBinding("t", "a3").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetBinding("t", "a1")->identity_fingerprint(), Fp('x'));
+}
+
+// Many concurrent binds of one identity land in few groups; decisions inside a group must still
+// see the group's earlier writes, so exactly `max` accounts get bound.
+TEST_P(StoreConformanceTest, ConcurrentBindsRespectTheCap) {
+  constexpr int kCalls = 200;
+  std::vector<std::promise<absl::StatusOr<CommitResult>>> done(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    store_->CommitVerification(
+        Commit("ID" + std::to_string(i), "acct" + std::to_string(i % 50), Fp('z'), true, 5),
+        [&done, i](absl::StatusOr<CommitResult> r) { done[i].set_value(std::move(r)); });
+  }
+  int bound = 0, already = 0, limit = 0;
+  std::set<uint64_t> sequences;
+  for (auto& p : done) {
+    absl::StatusOr<CommitResult> r = p.get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    sequences.insert(r->sequence);
+    bound += r->binding == idv::v1::BOUND;
+    already += r->binding == idv::v1::ALREADY_BOUND;
+    limit += r->binding == idv::v1::LIMIT_REACHED;
+  }
+  EXPECT_EQ(bound, 5);
+  EXPECT_EQ(already, 15);  // the 5 bound accounts come back 3 more times each
+  EXPECT_EQ(limit, kCalls - 20);
+  EXPECT_EQ(sequences.size(), static_cast<size_t>(kCalls));
+  EXPECT_EQ(*sequences.rbegin(), static_cast<uint64_t>(kCalls));
+}
+
+TEST_P(StoreConformanceTest, ChainAndBindingsSurviveReopen) {
+  ASSERT_TRUE(CommitSync(Commit("ID1", "a", Fp('a'), true)).ok());
+  store_.reset();
+  store_ = OpenNode("node-a");
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(GetBinding("t", "a")->verification_id(), "ID1");
+  auto r = CommitSync(Commit("ID2", "a", Fp('a'), true));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->sequence, 2u);
+  EXPECT_EQ(r->binding, idv::v1::ALREADY_BOUND);
+  EXPECT_EQ(GetVerification("t", "ID2")->prev_hash(),
+            ChainHash(GetVerification("t", "ID1")->SerializeAsString()));
+}
+
+TEST_P(StoreConformanceTest, ClosedStoreAnswersUnavailable) {
+  store_->Close();
+  EXPECT_EQ(CommitSync(Commit("ID1", "a", Fp('a'), true)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(GetVerification("t", "ID1").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_P(StoreConformanceTest, ClientsRoundTripAndFirstClientOnce) {
+  Changes changes;
+  store_->Subscribe(changes.Listener());
+  idv::store::v1::ClientRecord c;
+  c.set_client_id("c1");
+  c.set_tenant("t");
+  c.add_roles("verify");
+  ASSERT_TRUE(Await<bool>([&](auto done) { store_->PutClient(c, true, std::move(done)); }).ok());
+  EXPECT_TRUE(changes.WaitFor(Change::kClient, "c1", absl::Seconds(5)));
+  c.set_client_id("c2");
+  EXPECT_EQ(Await<bool>([&](auto done) { store_->PutClient(c, true, std::move(done)); })
+                .status()
+                .code(),
+            absl::StatusCode::kAlreadyExists);
+  c.add_roles("audit");
+  c.set_client_id("c1");
+  ASSERT_TRUE(Await<bool>([&](auto done) { store_->PutClient(c, false, std::move(done)); }).ok());
+  auto clients = Await<std::vector<idv::store::v1::ClientRecord>>(
+      [&](auto done) { store_->ListClients(std::move(done)); });
+  ASSERT_TRUE(clients.ok());
+  ASSERT_EQ(clients->size(), 1u);
+  EXPECT_EQ((*clients)[0].roles_size(), 2);
+}
+
+TEST_P(StoreConformanceTest, ConfigVersionTakenTwiceIsAbortedAndNotified) {
+  Changes changes;
+  store_->Subscribe(changes.Listener());
+  VerificationCommit first = Commit("CFG1", "", "", false);
+  first.config.emplace().set_version(1);
+  first.config->set_actor("admin-1");
+  ASSERT_TRUE(CommitSync(std::move(first)).ok());
+  EXPECT_TRUE(changes.WaitFor(Change::kConfig, "1", absl::Seconds(5)));
+
+  VerificationCommit again = Commit("CFG2", "", "", false);
+  again.config.emplace().set_version(1);
+  again.config->set_actor("admin-2");
+  EXPECT_EQ(CommitSync(std::move(again)).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(GetVerification("t", "CFG2").status().code(), absl::StatusCode::kNotFound);
+  auto versions = Await<std::vector<idv::store::v1::ConfigVersion>>(
+      [&](auto done) { store_->ReadConfigVersions(10, std::move(done)); });
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ((*versions)[0].actor(), "admin-1");
+}
+
+TEST_P(StoreConformanceTest, PendingEntryIsClaimedAndSettledOnce) {
+  VerificationCommit pending = Commit("P1", "acct", Fp('p'), false);
+  pending.record.set_outcome(idv::v1::PENDING);
+  pending.recheck.emplace().set_verification_id("P1");
+  ASSERT_TRUE(CommitSync(std::move(pending)).ok());
+  auto claimed = Claim(*store_, absl::Seconds(30));
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ((*claimed)[0].verification_id(), "P1");
+
+  VerificationCommit settle = Commit("P1", "acct", Fp('p'), true);
+  settle.settles_recheck = true;
+  settle.record.set_resolves_pending(true);
+  auto settled = CommitSync(settle);
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  EXPECT_EQ(settled->binding, idv::v1::BOUND);
+  // The newest record of the verification is the settling one.
+  EXPECT_TRUE(GetVerification("t", "P1")->resolves_pending());
+  EXPECT_EQ(CommitSync(settle).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Claim(*store_, absl::Seconds(30))->empty());
+}
+
+// ---- several nodes on one database (engines that have them) ----
+
+class MultiNodeTest : public StoreConformanceTest {};
+
+TEST_P(MultiNodeTest, CapHoldsAcrossNodes) {
+  std::unique_ptr<Store> b = OpenNode("node-b");
+  ASSERT_NE(b, nullptr);
+  for (int round = 0; round < 5; ++round) {
+    const std::string fp = Fp(static_cast<char>('A' + round));
+    constexpr int kCalls = 60;
+    std::vector<std::promise<absl::StatusOr<CommitResult>>> done(kCalls);
+    for (int i = 0; i < kCalls; ++i) {
+      Store& node = i % 2 ? *b : *store_;
+      node.CommitVerification(
+          Commit(absl::StrCat("R", round, "-", i), absl::StrCat("r", round, "-acct", i), fp, true, 5),
+          [&done, i](absl::StatusOr<CommitResult> r) { done[i].set_value(std::move(r)); });
+    }
+    int bound = 0, limit = 0;
+    for (auto& p : done) {
+      absl::StatusOr<CommitResult> r = p.get_future().get();
+      ASSERT_TRUE(r.ok()) << r.status();
+      bound += r->binding == idv::v1::BOUND;
+      limit += r->binding == idv::v1::LIMIT_REACHED;
+    }
+    EXPECT_EQ(bound, 5) << "round " << round;
+    EXPECT_EQ(limit, kCalls - 5);
+  }
+  auto rows = pg_server->QueryValue(db_, "SELECT count(*) FROM idv_accounts");
+  EXPECT_EQ(rows.value_or("?"), "25");
+}
+
+TEST_P(MultiNodeTest, OneAccountBoundByTwoNodesAtOnceGetsOneIdentity) {
+  std::unique_ptr<Store> b = OpenNode("node-b");
+  ASSERT_NE(b, nullptr);
+  for (int round = 0; round < 10; ++round) {
+    const std::string account = "shared-" + std::to_string(round);
+    std::promise<absl::StatusOr<CommitResult>> pa, pb;
+    store_->CommitVerification(Commit("A" + account, account, Fp(static_cast<char>('a' + round)), true),
+                               [&](absl::StatusOr<CommitResult> r) { pa.set_value(r); });
+    b->CommitVerification(Commit("B" + account, account, Fp(static_cast<char>('A' + round)), true),
+                          [&](absl::StatusOr<CommitResult> r) { pb.set_value(r); });
+    auto ra = pa.get_future().get();
+    auto rb = pb.get_future().get();
+    ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
+    std::multiset<idv::v1::BindingStatus> got = {ra->binding, rb->binding};
+    EXPECT_EQ(got, (std::multiset<idv::v1::BindingStatus>{idv::v1::BOUND,
+                                                          idv::v1::ACCOUNT_HAS_OTHER_IDENTITY}));
+  }
+}
+
+TEST_P(MultiNodeTest, EachNodeHasItsOwnLogAndReadsEveryLog) {
+  std::unique_ptr<Store> b = OpenNode("node-b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(CommitOn(*b, Commit("B1", "x", Fp('b'), false))->sequence, 1u);
+  EXPECT_EQ(CommitSync(Commit("A1", "y", Fp('a'), false))->sequence, 1u);
+  EXPECT_EQ(GetVerification("t", "B1")->node_id(), "node-b");
+}
+
+TEST_P(MultiNodeTest, NodeIdIsFencedWhileItsOwnerLives) {
+  absl::Status error;
+  EXPECT_EQ(OpenNode("node-a", &error), nullptr);
+  EXPECT_EQ(error.code(), absl::StatusCode::kFailedPrecondition) << error;
+  ASSERT_TRUE(CommitSync(Commit("A1", "y", Fp('a'), false)).ok());
+  store_->Close();  // gives the lease up
+  store_ = OpenNode("node-a");
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(CommitSync(Commit("A2", "y", Fp('a'), false))->sequence, 2u);
+}
+
+TEST_P(MultiNodeTest, PendingEntriesAreLeasedToOneNode) {
+  std::unique_ptr<Store> b = OpenNode("node-b");
+  ASSERT_NE(b, nullptr);
+  VerificationCommit pending = Commit("P1", "acct", Fp('p'), false);
+  pending.recheck.emplace().set_verification_id("P1");
+  ASSERT_TRUE(CommitSync(std::move(pending)).ok());
+  EXPECT_TRUE(Claim(*b, absl::Seconds(30))->empty());  // node-a holds it
+  EXPECT_EQ(Claim(*store_, absl::Milliseconds(1))->size(), 1u);
+  // node-a let its lease lapse: node-b takes the entry over, and node-a may no longer settle it.
+  std::unique_ptr<Store>& a = store_;
+  auto taken = Claim(*b, absl::Seconds(30));
+  for (int i = 0; i < 100 && taken.ok() && taken->empty(); ++i) {
+    taken = Claim(*b, absl::Seconds(30));
+  }
+  ASSERT_EQ(taken->size(), 1u);
+  VerificationCommit settle = Commit("P1", "acct", Fp('p'), false);
+  settle.settles_recheck = true;
+  EXPECT_EQ(CommitOn(*a, settle).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CommitOn(*b, settle).ok());
+}
+
+TEST_P(MultiNodeTest, DatabaseRestartIsUnavailableThenRecovers) {
+  ASSERT_TRUE(CommitSync(Commit("A1", "a1", Fp('a'), true)).ok());
+  ASSERT_TRUE(pg_server->Stop().ok());
+  EXPECT_EQ(CommitSync(Commit("A2", "a2", Fp('b'), true)).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(WaitForHealth(false, absl::Seconds(10)));
+  ASSERT_TRUE(pg_server->Restart().ok());
+  EXPECT_TRUE(WaitForHealth(true, absl::Seconds(10)));
+  auto r = CommitSync(Commit("A3", "a2", Fp('b'), true));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sequence, 2u);  // the failed commit left no gap and no record
+  EXPECT_EQ(r->binding, idv::v1::BOUND);
+  EXPECT_EQ(GetVerification("t", "A2").status().code(), absl::StatusCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreConformanceTest, ::testing::Values("leveldb", "postgres"),
+                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Engines, MultiNodeTest, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace idv::store
