@@ -32,6 +32,8 @@ class PostgresServer {
   absl::Status Restart();
   bool running() const { return process_ != nullptr && process_->running(); }
   int port() const { return port_; }
+  // The database cluster's directory (owned by the server's user).
+  std::string data_dir() const { return dir_ + "/db"; }
   std::string Output() const;
 
  private:
