@@ -105,6 +105,9 @@ class Cluster {
   Process& sim(size_t i = 0) { return *sims_[i]; }
   const std::string& sim_address(size_t i = 0) const { return sim_addresses_[i]; }
   Process& idvd(size_t node = 0) { return *nodes_[node].process; }
+  // Thread-safe stubs of one node (replaced when the node restarts).
+  idv::v1::VerificationService::Stub& stub(size_t node) { return *nodes_[node].stub; }
+  idv::v1::AdminService::Stub& admin(size_t node) { return *nodes_[node].admin; }
   size_t node_count() const { return nodes_.size(); }
   PostgresServer* postgres() { return postgres_.get(); }
   // One query against the cluster's database; "" without PostgreSQL.
