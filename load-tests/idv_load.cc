@@ -32,7 +32,8 @@
 #include "idv/v1/verification.grpc.pb.h"
 #include "load-tests/histogram.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:7443", "idvd address");
+ABSL_FLAG(std::string, target, "127.0.0.1:7443",
+          "idvd address, or several separated by commas (the channels are spread over them)");
 ABSL_FLAG(std::string, token_file, "data/admin.key", "API key file");
 ABSL_FLAG(std::string, identities, "", "population CSV exported by idv-registry-sim");
 ABSL_FLAG(std::string, scenario, "warm", "warm, cold, bind, invalid, mixed or empty");
@@ -98,7 +99,8 @@ class Workload {
       p = &people_[working_set_ + n % (people_.size() - working_set_)];
       if (n >= people_.size() - working_set_) wrapped_ = true;
     }
-    req->set_account_id(absl::StrCat("load-", i));
+    // Accounts are new in every run too (bind runs bind fresh accounts, not ones bound earlier).
+    req->set_account_id(absl::StrCat("load-", absl::GetFlag(FLAGS_first_identity), "-", i));
     req->mutable_claim()->set_document_number(p->number);
     req->mutable_claim()->set_full_name(p->name);
     if (kind == Kind::kBind) req->set_bind(true);
@@ -124,10 +126,12 @@ class Load {
  public:
   Load(Workload& work, const std::string& token, int channels)
       : work_(work), authorization_("Bearer " + token) {
+    const std::vector<std::string> targets =
+        absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
     for (int c = 0; c < channels; ++c) {
       grpc::ChannelArguments args;
       args.SetInt("idv.load.channel", c);  // distinct arguments: a connection per channel
-      auto ch = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
+      auto ch = grpc::CreateCustomChannel(targets[c % targets.size()],
                                           grpc::InsecureChannelCredentials(), args);
       stubs_.push_back(idv::v1::VerificationService::NewStub(ch));
       generic_.push_back(std::make_unique<grpc::GenericStub>(ch));

@@ -13,6 +13,7 @@ namespace {
 
 using idv::store::v1::AccountBinding;
 using idv::store::v1::IdentityBindings;
+using pg::Array;
 
 // (tenant, key version, fingerprint): one row of idv_identities, the lock of one identity.
 using IdentityKey = std::tuple<std::string, uint32_t, std::string>;
@@ -21,16 +22,6 @@ using AccountKey = std::pair<std::string, std::string>;
 
 IdentityKey IdentityOf(const idv::store::v1::AuditRecord& r) {
   return {r.tenant(), r.key_version(), r.identity_fingerprint()};
-}
-
-// `rows` rows of placeholders typed by `casts`, numbered from $1: "($1,$2::bytea),($3,$4::bytea)".
-std::string ValuesRows(size_t rows, const std::vector<absl::string_view>& casts) {
-  std::string out;
-  for (size_t i = 0; i < rows; ++i) {
-    if (i > 0) out += ',';
-    out += ValuesRow(static_cast<int>(1 + i * casts.size()), casts);
-  }
-  return out;
 }
 
 // Everything the decisions of one group read, locked or fetched up front (a fixed number of round
@@ -49,18 +40,20 @@ struct GroupState {
 // ends, then see its result.
 absl::Status LockIdentities(Conn& conn, GroupState& st) {
   if (st.identities.empty()) return absl::OkStatus();
-  Params p;
+  Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea);
   for (const auto& [key, unused] : st.identities) {
-    p.Text(std::get<0>(key)).Int(std::get<1>(key)).Bytes(std::get<2>(key));
+    tenants.Add(std::get<0>(key));
+    versions.AddInt32(static_cast<int32_t>(std::get<1>(key)));
+    fingerprints.Add(std::get<2>(key));
   }
-  absl::StatusOr<Result> r = conn.Exec(
-      absl::StrCat("INSERT INTO idv_identities (tenant, key_version, fingerprint, bindings) "
-                   "SELECT t, k, f, ''::bytea FROM (VALUES ",
-                   ValuesRows(st.identities.size(), {"text", "integer", "bytea"}),
-                   ") AS v(t, k, f) ON CONFLICT (tenant, key_version, fingerprint) DO UPDATE "
-                   "SET bindings = idv_identities.bindings "
-                   "RETURNING tenant, key_version, fingerprint, bindings"),
-      p);
+  absl::StatusOr<Result> r = conn.Prepared(
+      "INSERT INTO idv_identities (tenant, key_version, fingerprint, bindings) "
+      "SELECT t, k, f, ''::bytea FROM unnest($1::text[], $2::integer[], $3::bytea[]) "
+      "WITH ORDINALITY AS v(t, k, f, n) ORDER BY n "
+      "ON CONFLICT (tenant, key_version, fingerprint) DO UPDATE "
+      "SET bindings = idv_identities.bindings "
+      "RETURNING tenant, key_version, fingerprint, bindings",
+      Params().Arr(tenants).Arr(versions).Arr(fingerprints));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) {
     IdentityKey key{r->Bytes(i, 0), static_cast<uint32_t>(r->Int32(i, 1)), r->Bytes(i, 2)};
@@ -75,13 +68,15 @@ absl::Status LockIdentities(Conn& conn, GroupState& st) {
 
 absl::Status ReadAccounts(Conn& conn, GroupState& st) {
   if (st.accounts.empty()) return absl::OkStatus();
-  Params p;
-  for (const auto& [key, unused] : st.accounts) p.Text(key.first).Text(key.second);
-  absl::StatusOr<Result> r = conn.Exec(
-      absl::StrCat("SELECT tenant, account_id, binding FROM idv_accounts "
-                   "WHERE (tenant, account_id) IN (VALUES ",
-                   ValuesRows(st.accounts.size(), {"text", "text"}), ")"),
-      p);
+  Array tenants(Array::kText), accounts(Array::kText);
+  for (const auto& [key, unused] : st.accounts) {
+    tenants.Add(key.first);
+    accounts.Add(key.second);
+  }
+  absl::StatusOr<Result> r = conn.Prepared(
+      "SELECT a.tenant, a.account_id, a.binding FROM idv_accounts a "
+      "JOIN unnest($1::text[], $2::text[]) AS v(t, id) ON a.tenant = v.t AND a.account_id = v.id",
+      Params().Arr(tenants).Arr(accounts));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) {
     AccountBinding b;
@@ -93,45 +88,34 @@ absl::Status ReadAccounts(Conn& conn, GroupState& st) {
   return absl::OkStatus();
 }
 
-absl::Status ReadTakenConfigs(Conn& conn, const std::vector<uint64_t>& versions, GroupState& st) {
-  if (versions.empty()) return absl::OkStatus();
-  Params p;
-  for (uint64_t v : versions) p.Int(static_cast<int64_t>(v));
-  absl::StatusOr<Result> r =
-      conn.Exec(absl::StrCat("SELECT version FROM idv_config_versions WHERE version IN (VALUES ",
-                             ValuesRows(versions.size(), {"bigint"}), ")"),
-                p);
+absl::Status ReadTakenConfigs(Conn& conn, const Array& versions, GroupState& st) {
+  if (versions.size() == 0) return absl::OkStatus();
+  absl::StatusOr<Result> r = conn.Prepared(
+      "SELECT version FROM idv_config_versions WHERE version = ANY($1::bigint[])",
+      Params().Arr(versions));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) st.config_taken.insert(r->Int64(i, 0));
   return absl::OkStatus();
 }
 
 // Deletes the re-check entries the group settles, where this node holds them.
-absl::Status TakeSettled(Conn& conn, const GroupContext& ctx, const std::vector<std::string>& ids,
-                         GroupState& st) {
-  if (ids.empty()) return absl::OkStatus();
-  Params p;
-  p.Text(ctx.node_id);
-  for (const std::string& id : ids) p.Text(id);
-  std::string in;
-  for (size_t i = 0; i < ids.size(); ++i) absl::StrAppend(&in, i ? "," : "", "$", i + 2);
-  absl::StatusOr<Result> r = conn.Exec(
-      absl::StrCat("DELETE FROM idv_rechecks WHERE lease_owner = $1 AND verification_id IN (", in,
-                   ") RETURNING verification_id"),
-      p);
+absl::Status TakeSettled(Conn& conn, const GroupContext& ctx, const Array& ids, GroupState& st) {
+  if (ids.size() == 0) return absl::OkStatus();
+  absl::StatusOr<Result> r = conn.Prepared(
+      "DELETE FROM idv_rechecks WHERE lease_owner = $1 AND verification_id = ANY($2::text[]) "
+      "RETURNING verification_id",
+      Params().Text(ctx.node_id).Arr(ids));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) st.settleable.insert(r->Bytes(i, 0));
   return absl::OkStatus();
 }
 
-// The rows one group writes, gathered while its commits are decided.
+// The rows one group writes, gathered while its commits are decided: one array per column.
 struct Writes {
-  Params audit;
-  size_t audit_rows = 0;
-  Params rechecks;
-  size_t recheck_rows = 0;
-  Params configs;
-  std::vector<uint64_t> config_versions;
+  Array audit_seq{Array::kInt8}, audit_time{Array::kInt8}, audit_tenant{Array::kText},
+      audit_id{Array::kText}, audit_record{Array::kBytea}, audit_hash{Array::kBytea};
+  Array recheck_id{Array::kText}, recheck_tenant{Array::kText}, recheck_entry{Array::kBytea};
+  Array config_version{Array::kInt8}, config_record{Array::kBytea};
 };
 
 // Decides one commit against the group's state and adds its rows to `w`.
@@ -146,8 +130,8 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
     if (!st.config_taken.insert(c.config->version()).second) {
       return absl::AbortedError("the configuration changed concurrently; retry");
     }
-    w.configs.Int(static_cast<int64_t>(c.config->version())).Bytes(c.config->SerializeAsString());
-    w.config_versions.push_back(c.config->version());
+    w.config_version.AddInt64(static_cast<int64_t>(c.config->version()));
+    w.config_record.Add(c.config->SerializeAsString());
   }
   idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
   if (c.bind) {
@@ -163,97 +147,105 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
   const uint64_t seq = head.next_sequence;
   std::string bytes, hash;
   AppendToChain(record, ctx.node_id, head, &bytes, &hash);
-  w.audit.Text(ctx.node_id)
-      .Int(static_cast<int64_t>(seq))
-      .Time(FromProto(record.decided_at()))
-      .Text(record.tenant())
-      .Text(record.verification_id())
-      .Bytes(std::move(bytes))
-      .Bytes(std::move(hash));
-  ++w.audit_rows;
+  w.audit_seq.AddInt64(static_cast<int64_t>(seq));
+  w.audit_time.AddInt64(absl::ToUnixMicros(FromProto(record.decided_at())));
+  w.audit_tenant.Add(record.tenant());
+  w.audit_id.Add(record.verification_id());
+  w.audit_record.Add(bytes);
+  w.audit_hash.Add(hash);
   if (c.recheck.has_value()) {
-    w.rechecks.Text(record.verification_id())
-        .Text(record.tenant())
-        .Bytes(c.recheck->SerializeAsString())
-        .Text(ctx.node_id)
-        .Text(Interval(ctx.recheck_lease));
-    ++w.recheck_rows;
+    w.recheck_id.Add(record.verification_id());
+    w.recheck_tenant.Add(record.tenant());
+    w.recheck_entry.Add(c.recheck->SerializeAsString());
   }
   return CommitResult{seq, binding};
 }
 
 absl::Status WriteBindings(Conn& conn, const GroupState& st) {
   if (!st.identities_changed.empty()) {
-    Params p;
+    Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea),
+        bindings(Array::kBytea);
     for (const IdentityKey& k : st.identities_changed) {
-      p.Text(std::get<0>(k)).Int(std::get<1>(k)).Bytes(std::get<2>(k));
-      p.Bytes(st.identities.at(k).SerializeAsString());
+      tenants.Add(std::get<0>(k));
+      versions.AddInt32(static_cast<int32_t>(std::get<1>(k)));
+      fingerprints.Add(std::get<2>(k));
+      bindings.Add(st.identities.at(k).SerializeAsString());
     }
-    absl::StatusOr<Result> r = conn.Exec(
-        absl::StrCat("UPDATE idv_identities AS i SET bindings = v.b FROM (VALUES ",
-                     ValuesRows(st.identities_changed.size(), {"text", "integer", "bytea", "bytea"}),
-                     ") AS v(t, k, f, b) "
-                     "WHERE i.tenant = v.t AND i.key_version = v.k AND i.fingerprint = v.f"),
-        p);
+    absl::StatusOr<Result> r = conn.Prepared(
+        "UPDATE idv_identities AS i SET bindings = v.b "
+        "FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::bytea[]) AS v(t, k, f, b) "
+        "WHERE i.tenant = v.t AND i.key_version = v.k AND i.fingerprint = v.f",
+        Params().Arr(tenants).Arr(versions).Arr(fingerprints).Arr(bindings));
     if (!r.ok()) return r.status();
   }
   if (!st.accounts_added.empty()) {
-    Params p;
+    Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
+        fingerprints(Array::kBytea), bindings(Array::kBytea);
     for (const AccountKey& k : st.accounts_added) {
       const AccountBinding& b = *st.accounts.at(k);
-      p.Text(k.first).Text(k.second).Int(b.key_version()).Bytes(b.identity_fingerprint());
-      p.Bytes(b.SerializeAsString());
+      tenants.Add(k.first);
+      accounts.Add(k.second);
+      versions.AddInt32(static_cast<int32_t>(b.key_version()));
+      fingerprints.Add(b.identity_fingerprint());
+      bindings.Add(b.SerializeAsString());
     }
     // A unique violation here means another node bound one of these accounts since we read it:
     // the caller runs the whole group again, and the decision sees that binding.
-    absl::StatusOr<Result> r = conn.Exec(
-        absl::StrCat("INSERT INTO idv_accounts (tenant, account_id, key_version, fingerprint, "
-                     "binding) VALUES ",
-                     ValuesRows(st.accounts_added.size(),
-                                {"text", "text", "integer", "bytea", "bytea"})),
-        p);
+    absl::StatusOr<Result> r = conn.Prepared(
+        "INSERT INTO idv_accounts (tenant, account_id, key_version, fingerprint, binding) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::bytea[])",
+        Params().Arr(tenants).Arr(accounts).Arr(versions).Arr(fingerprints).Arr(bindings));
     if (!r.ok()) return r.status();
   }
   return absl::OkStatus();
 }
 
-absl::Status WriteRows(Conn& conn, const Writes& w) {
-  if (w.audit_rows > 0) {
-    absl::StatusOr<Result> r = conn.Exec(
-        absl::StrCat("INSERT INTO idv_audit (node_id, seq, decided_at, tenant, verification_id, "
-                     "record, hash) VALUES ",
-                     ValuesRows(w.audit_rows, {"text", "bigint", "timestamptz", "text", "text",
-                                               "bytea", "bytea"})),
-        w.audit);
+absl::Status WriteRows(Conn& conn, const GroupContext& ctx, const Writes& w) {
+  if (w.audit_seq.size() > 0) {
+    absl::StatusOr<Result> r = conn.Prepared(
+        "INSERT INTO idv_audit (node_id, seq, decided_at, tenant, verification_id, record, hash) "
+        "SELECT $1, s, 'epoch'::timestamptz + d * interval '1 microsecond', t, v, r, h "
+        "FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], "
+        "$7::bytea[]) AS u(s, d, t, v, r, h)",
+        Params()
+            .Text(ctx.node_id)
+            .Arr(w.audit_seq)
+            .Arr(w.audit_time)
+            .Arr(w.audit_tenant)
+            .Arr(w.audit_id)
+            .Arr(w.audit_record)
+            .Arr(w.audit_hash));
     if (!r.ok()) return r.status();
   }
-  if (w.recheck_rows > 0) {
-    absl::StatusOr<Result> r = conn.Exec(
-        absl::StrCat("INSERT INTO idv_rechecks (verification_id, tenant, entry, lease_owner, "
-                     "lease_until) SELECT id, t, e, o, now() + l FROM (VALUES ",
-                     ValuesRows(w.recheck_rows, {"text", "text", "bytea", "text", "interval"}),
-                     ") AS v(id, t, e, o, l)"),
-        w.rechecks);
+  if (w.recheck_id.size() > 0) {
+    absl::StatusOr<Result> r = conn.Prepared(
+        "INSERT INTO idv_rechecks (verification_id, tenant, entry, lease_owner, lease_until) "
+        "SELECT id, t, e, $4, now() + $5::interval "
+        "FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(id, t, e)",
+        Params()
+            .Arr(w.recheck_id)
+            .Arr(w.recheck_tenant)
+            .Arr(w.recheck_entry)
+            .Text(ctx.node_id)
+            .Text(Interval(ctx.recheck_lease)));
     if (!r.ok()) return r.status();
   }
-  if (!w.config_versions.empty()) {
-    absl::StatusOr<Result> r = conn.Exec(
-        absl::StrCat("INSERT INTO idv_config_versions (version, record) VALUES ",
-                     ValuesRows(w.config_versions.size(), {"bigint", "bytea"})),
-        w.configs);
+  if (w.config_version.size() > 0) {
+    absl::StatusOr<Result> r = conn.Prepared(
+        "INSERT INTO idv_config_versions (version, record) "
+        "SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+        Params().Arr(w.config_version).Arr(w.config_record));
     if (!r.ok()) return r.status();
-    for (uint64_t v : w.config_versions) {
-      // Delivered to every listening node when (and only if) this transaction commits.
-      r = conn.Exec("SELECT pg_notify('idv_changes', 'config ' || $1)",
-                    Params().Int(static_cast<int64_t>(v)));
-      if (!r.ok()) return r.status();
-    }
+    // Delivered to every listening node when (and only if) this transaction commits.
+    r = conn.Prepared("SELECT pg_notify('idv_changes', 'config ' || v) FROM unnest($1::bigint[]) v",
+                      Params().Arr(w.config_version));
+    if (!r.ok()) return r.status();
   }
   return absl::OkStatus();
 }
 
 absl::Status Fence(Conn& conn, const GroupContext& ctx) {
-  absl::StatusOr<Result> r = conn.Exec(
+  absl::StatusOr<Result> r = conn.Prepared(
       "UPDATE idv_nodes SET lease_until = now() + $3::interval "
       "WHERE node_id = $1 AND owner = $2",
       Params().Text(ctx.node_id).Text(ctx.owner).Text(Interval(ctx.node_lease)));
@@ -268,15 +260,14 @@ absl::Status Fence(Conn& conn, const GroupContext& ctx) {
 // Everything before the writes: the fence and what the decisions read.
 absl::Status Prepare(Conn& conn, const GroupContext& ctx,
                      const std::vector<VerificationCommit*>& commits, GroupState& st) {
-  std::vector<uint64_t> versions;
-  std::vector<std::string> settles;
+  Array versions(Array::kInt8), settles(Array::kText);
   for (const VerificationCommit* c : commits) {
     if (c->bind) {
       st.identities[IdentityOf(c->record)];
       st.accounts[{c->record.tenant(), c->record.account_id()}];
     }
-    if (c->config.has_value()) versions.push_back(c->config->version());
-    if (c->settles_recheck) settles.push_back(c->record.verification_id());
+    if (c->config.has_value()) versions.AddInt64(static_cast<int64_t>(c->config->version()));
+    if (c->settles_recheck) settles.Add(c->record.verification_id());
   }
   absl::Status s = Fence(conn, ctx);
   if (s.ok()) s = LockIdentities(conn, st);
@@ -295,7 +286,7 @@ absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
   GroupResult& out = *result;
   out = GroupResult();
   out.head = head;
-  if (absl::StatusOr<Result> r = conn.Exec("BEGIN"); !r.ok()) return r.status();
+  if (absl::StatusOr<Result> r = conn.Prepared("BEGIN"); !r.ok()) return r.status();
   GroupState st;
   absl::Status s = Prepare(conn, ctx, commits, st);
   Writes w;
@@ -310,17 +301,17 @@ absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
     }
     s = WriteBindings(conn, st);
   }
-  if (s.ok()) s = WriteRows(conn, w);
+  if (s.ok()) s = WriteRows(conn, ctx, w);
   if (s.ok()) {
     *commit_sent = true;
-    if (absl::StatusOr<Result> r = conn.Exec("COMMIT"); !r.ok()) s = r.status();
+    if (absl::StatusOr<Result> r = conn.Prepared("COMMIT"); !r.ok()) s = r.status();
   }
   if (!s.ok() && conn.ok() && !*commit_sent) (void)conn.Exec("ROLLBACK");
   return s;
 }
 
 absl::StatusOr<LogHead> ReadLogHead(Conn& conn, const std::string& node_id) {
-  absl::StatusOr<Result> r = conn.Exec(
+  absl::StatusOr<Result> r = conn.Prepared(
       "SELECT seq, hash FROM idv_audit WHERE node_id = $1 ORDER BY seq DESC LIMIT 1",
       Params().Text(node_id));
   if (!r.ok()) return r.status();

@@ -32,6 +32,49 @@ bool IsRetryable(const absl::Status& status) {
   return state == kSerializationFailure || state == kDeadlockDetected || state == kUniqueViolation;
 }
 
+namespace {
+
+void PutInt32(std::string* out, uint32_t v) {
+  v = htobe32(v);
+  out->append(reinterpret_cast<const char*>(&v), 4);
+}
+
+}  // namespace
+
+Array& Array::Add(absl::string_view bytes) {
+  PutInt32(&elements_, static_cast<uint32_t>(bytes.size()));
+  elements_.append(bytes.data(), bytes.size());
+  ++count_;
+  return *this;
+}
+
+Array& Array::AddInt32(int32_t v) {
+  PutInt32(&elements_, 4);
+  PutInt32(&elements_, static_cast<uint32_t>(v));
+  ++count_;
+  return *this;
+}
+
+Array& Array::AddInt64(int64_t v) {
+  PutInt32(&elements_, 8);
+  const uint64_t be = htobe64(static_cast<uint64_t>(v));
+  elements_.append(reinterpret_cast<const char*>(&be), 8);
+  ++count_;
+  return *this;
+}
+
+std::string Array::Encode() const {
+  std::string out;
+  out.reserve(20 + elements_.size());
+  PutInt32(&out, 1);  // dimensions
+  PutInt32(&out, 0);  // no NULL elements
+  PutInt32(&out, oid_);
+  PutInt32(&out, static_cast<uint32_t>(count_));
+  PutInt32(&out, 1);  // lower bound
+  out += elements_;
+  return out;
+}
+
 Params& Params::Text(std::string value) {
   values_.push_back(std::move(value));
   formats_.push_back(0);
@@ -42,6 +85,20 @@ Params& Params::Bytes(std::string value) {
   values_.push_back(std::move(value));
   formats_.push_back(1);
   return *this;
+}
+
+std::vector<const char*> Params::pointers() const {
+  std::vector<const char*> out;
+  out.reserve(values_.size());
+  for (const std::string& v : values_) out.push_back(v.data());
+  return out;
+}
+
+std::vector<int> Params::lengths() const {
+  std::vector<int> out;
+  out.reserve(values_.size());
+  for (const std::string& v : values_) out.push_back(static_cast<int>(v.size()));
+  return out;
 }
 
 Params& Params::Time(absl::Time t) {
@@ -89,6 +146,12 @@ absl::StatusOr<std::unique_ptr<Conn>> Conn::Connect(const std::string& dsn) {
   if (absl::StatusOr<Result> r = conn->Exec("SET statement_timeout = '30s'"); !r.ok()) {
     return r.status();
   }
+  // Prepared statements take their rows as arrays (unnest). A generic plan cannot see how many
+  // rows an array holds and chose sequential scans of idv_accounts per group; a custom plan sees
+  // the array and looks the rows up by index. Parsing is still done once per connection.
+  if (absl::StatusOr<Result> r = conn->Exec("SET plan_cache_mode = force_custom_plan"); !r.ok()) {
+    return r.status();
+  }
   return conn;
 }
 
@@ -99,17 +162,31 @@ Conn::~Conn() {
 bool Conn::ok() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
 absl::StatusOr<Result> Conn::Exec(const std::string& sql, const Params& params) {
-  std::vector<const char*> values;
-  std::vector<int> lengths;
-  values.reserve(params.values_.size());
-  lengths.reserve(params.values_.size());
-  for (const std::string& v : params.values_) {
-    values.push_back(v.data());
-    lengths.push_back(static_cast<int>(v.size()));
+  const std::vector<const char*> values = params.pointers();
+  const std::vector<int> lengths = params.lengths();
+  return Finish(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), lengths.data(), params.formats_.data(),
+                             /*resultFormat=*/1));
+}
+
+absl::StatusOr<Result> Conn::Prepared(const std::string& sql, const Params& params) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    const std::string name = absl::StrCat("idv", prepared_.size());
+    absl::StatusOr<Result> made =
+        Finish(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
+    if (!made.ok()) return made.status();
+    it = prepared_.emplace(sql, name).first;
   }
-  Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                        values.data(), lengths.data(), params.formats_.data(),
-                        /*resultFormat=*/1));
+  const std::vector<const char*> values = params.pointers();
+  const std::vector<int> lengths = params.lengths();
+  return Finish(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+                               values.data(), lengths.data(), params.formats_.data(),
+                               /*resultFormat=*/1));
+}
+
+absl::StatusOr<Result> Conn::Finish(PGresult* res) {
+  Result r(res);
   const ExecStatusType st = r.res_ ? PQresultStatus(r.res_.get()) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
   return Failure(r.res_.get());

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,26 @@ std::string SqlState(const absl::Status& status);
 // deadlock, and a unique violation caused by a concurrent transaction.
 bool IsRetryable(const absl::Status& status);
 
+// A one-dimensional array parameter in PostgreSQL's binary format, so one fixed statement
+// (`unnest($1::text[], ...)`) carries any number of rows and is prepared once per connection.
+class Array {
+ public:
+  // Element types.
+  static constexpr uint32_t kText = 25, kBytea = 17, kInt4 = 23, kInt8 = 20;
+  explicit Array(uint32_t element_oid) : oid_(element_oid) {}
+  Array& Add(absl::string_view bytes);  // text, bytea
+  Array& AddInt32(int32_t v);
+  Array& AddInt64(int64_t v);
+  size_t size() const { return count_; }
+  // The array_send encoding: dimensions, element type, then each element's length and bytes.
+  std::string Encode() const;
+
+ private:
+  uint32_t oid_;
+  size_t count_ = 0;
+  std::string elements_;
+};
+
 // Statement parameters. Text parameters are sent as text (the server parses them by the type the
 // statement gives them); Bytes as binary (bytea).
 class Params {
@@ -43,12 +64,15 @@ class Params {
   Params& Text(std::string value);
   Params& Int(int64_t value) { return Text(std::to_string(value)); }
   Params& Bytes(std::string value);
+  Params& Arr(const Array& a) { return Bytes(a.Encode()); }
   // A timestamptz, in UTC with microseconds.
   Params& Time(absl::Time t);
   size_t size() const { return values_.size(); }
 
  private:
   friend class Conn;
+  std::vector<const char*> pointers() const;
+  std::vector<int> lengths() const;
   std::vector<std::string> values_;
   std::vector<int> formats_;
 };
@@ -84,6 +108,10 @@ class Conn {
   // Internal for other server errors; SqlState() tells which.
   absl::StatusOr<Result> Exec(const std::string& sql, const Params& params = Params());
 
+  // The same for a statement whose text never changes: parsed and planned once per connection
+  // (a named prepared statement), then only executed.
+  absl::StatusOr<Result> Prepared(const std::string& sql, const Params& params = Params());
+
   // Runs several statements separated by semicolons, without parameters (migrations).
   absl::Status Script(const std::string& sql);
 
@@ -98,9 +126,11 @@ class Conn {
 
  private:
   explicit Conn(PGconn* c) : conn_(c) {}
+  absl::StatusOr<Result> Finish(PGresult* r);
   // The Status for a result that is not a success.
   absl::Status Failure(const PGresult* r) const;
   PGconn* conn_;
+  std::map<std::string, std::string> prepared_;  // statement text -> name
 };
 
 // Runs `body` between BEGIN and COMMIT; rolls back when it (or COMMIT) fails.

@@ -120,7 +120,7 @@ class PostgresStore final : public Store {
     Read<AuditRecord>(std::move(done), [tenant = std::move(tenant),
                                         id = std::move(id)](Conn& c) -> absl::StatusOr<AuditRecord> {
       // A settled PENDING verification has two records; the settling one is the later.
-      absl::StatusOr<Result> r = c.Exec(
+      absl::StatusOr<Result> r = c.Prepared(
           "SELECT record FROM idv_audit WHERE verification_id = $1 AND tenant = $2 "
           "ORDER BY decided_at DESC, seq DESC LIMIT 1",
           Params().Text(id).Text(tenant));
@@ -138,7 +138,7 @@ class PostgresStore final : public Store {
                                                                           account_id)](Conn& c)
                                               -> absl::StatusOr<AccountBinding> {
       absl::StatusOr<Result> r =
-          c.Exec("SELECT binding FROM idv_accounts WHERE tenant = $1 AND account_id = $2",
+          c.Prepared("SELECT binding FROM idv_accounts WHERE tenant = $1 AND account_id = $2",
                  Params().Text(tenant).Text(account));
       if (!r.ok()) return r.status();
       if (r->rows() == 0) return absl::NotFoundError("no binding for this account");
@@ -151,7 +151,7 @@ class PostgresStore final : public Store {
   void ReadConfigVersions(size_t limit, Callback<std::vector<ConfigVersion>> done) override {
     Read<std::vector<ConfigVersion>>(
         std::move(done), [limit](Conn& c) -> absl::StatusOr<std::vector<ConfigVersion>> {
-          absl::StatusOr<Result> r = c.Exec(
+          absl::StatusOr<Result> r = c.Prepared(
               "SELECT record FROM idv_config_versions ORDER BY version DESC LIMIT $1::bigint",
               Params().Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
           if (!r.ok()) return r.status();
@@ -162,7 +162,7 @@ class PostgresStore final : public Store {
   void ListClients(Callback<std::vector<ClientRecord>> done) override {
     Read<std::vector<ClientRecord>>(
         std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<ClientRecord>> {
-          absl::StatusOr<Result> r = c.Exec("SELECT record FROM idv_clients ORDER BY client_id");
+          absl::StatusOr<Result> r = c.Prepared("SELECT record FROM idv_clients ORDER BY client_id");
           if (!r.ok()) return r.status();
           return ParseAll<ClientRecord>(*r, "client record");
         });
@@ -203,7 +203,7 @@ class PostgresStore final : public Store {
         std::move(done),
         [this, limit, lease](Conn& c) -> absl::StatusOr<std::vector<RecheckEntry>> {
           // SKIP LOCKED: entries another node is claiming right now are left to it.
-          absl::StatusOr<Result> r = c.Exec(
+          absl::StatusOr<Result> r = c.Prepared(
               "UPDATE idv_rechecks SET lease_owner = $1, lease_until = now() + $2::interval "
               "WHERE verification_id IN (SELECT verification_id FROM idv_rechecks "
               "WHERE lease_owner = $1 OR lease_until < now() ORDER BY verification_id "
