@@ -9,6 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${IDV_FUZZ_BUILD_DIR:-$root/build-fuzz}
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 targets=(resident_id residence_permit permanent_residence travel_permit passport name phone)
 
 do_build() {
