@@ -28,6 +28,7 @@ IdentityKey IdentityOf(const idv::store::v1::AuditRecord& r) {
 // trips), then updated in memory as the group's commits are decided in order.
 struct GroupState {
   std::map<IdentityKey, IdentityBindings> identities;
+  std::set<IdentityKey> identities_stored;  // rows that exist (and are locked by this transaction)
   std::set<IdentityKey> identities_changed;
   std::map<AccountKey, std::optional<AccountBinding>> accounts;
   std::vector<AccountKey> accounts_added;
@@ -35,9 +36,11 @@ struct GroupState {
   std::set<std::string> settleable;  // re-check entries deleted under this node's lease
 };
 
-// Locks (creating when missing) the idv_identities row of every identity the group binds, in key
-// order, and reads its bindings. A concurrent transaction holding one makes this wait until it
-// ends, then see its result.
+// Locks the idv_identities row of every identity the group binds that has one, in key order, and
+// reads its bindings. A concurrent transaction holding one makes this wait until it ends, then
+// see its result. An identity without a row gets one inserted with the group's writes; a
+// concurrent node inserting the same one makes either insert fail on the primary key, and that
+// group is run again, now finding (and locking) the row.
 absl::Status LockIdentities(Conn& conn, GroupState& st) {
   if (st.identities.empty()) return absl::OkStatus();
   Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea);
@@ -47,12 +50,10 @@ absl::Status LockIdentities(Conn& conn, GroupState& st) {
     fingerprints.Add(std::get<2>(key));
   }
   absl::StatusOr<Result> r = conn.Prepared(
-      "INSERT INTO idv_identities (tenant, key_version, fingerprint, bindings) "
-      "SELECT t, k, f, ''::bytea FROM unnest($1::text[], $2::integer[], $3::bytea[]) "
-      "WITH ORDINALITY AS v(t, k, f, n) ORDER BY n "
-      "ON CONFLICT (tenant, key_version, fingerprint) DO UPDATE "
-      "SET bindings = idv_identities.bindings "
-      "RETURNING tenant, key_version, fingerprint, bindings",
+      "SELECT i.tenant, i.key_version, i.fingerprint, i.bindings "
+      "FROM unnest($1::text[], $2::integer[], $3::bytea[]) WITH ORDINALITY AS v(t, k, f, n) "
+      "JOIN idv_identities i ON i.tenant = v.t AND i.key_version = v.k AND i.fingerprint = v.f "
+      "ORDER BY v.n FOR UPDATE OF i",
       Params().Arr(tenants).Arr(versions).Arr(fingerprints));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) {
@@ -62,6 +63,7 @@ absl::Status LockIdentities(Conn& conn, GroupState& st) {
     if (!it->second.ParseFromString(r->Bytes(i, 3))) {
       return absl::DataLossError("unparsable identity bindings in the database");
     }
+    st.identities_stored.insert(key);
   }
   return absl::OkStatus();
 }
@@ -161,23 +163,35 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
   return CommitResult{seq, binding};
 }
 
-absl::Status WriteBindings(Conn& conn, const GroupState& st) {
-  if (!st.identities_changed.empty()) {
-    Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea),
-        bindings(Array::kBytea);
-    for (const IdentityKey& k : st.identities_changed) {
-      tenants.Add(std::get<0>(k));
-      versions.AddInt32(static_cast<int32_t>(std::get<1>(k)));
-      fingerprints.Add(std::get<2>(k));
-      bindings.Add(st.identities.at(k).SerializeAsString());
-    }
-    absl::StatusOr<Result> r = conn.Prepared(
-        "UPDATE idv_identities AS i SET bindings = v.b "
-        "FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::bytea[]) AS v(t, k, f, b) "
-        "WHERE i.tenant = v.t AND i.key_version = v.k AND i.fingerprint = v.f",
-        Params().Arr(tenants).Arr(versions).Arr(fingerprints).Arr(bindings));
-    if (!r.ok()) return r.status();
+// Writes the changed bindings of identities: an UPDATE of the rows that exist, an INSERT of the
+// new ones (`stored` selects which).
+absl::Status WriteIdentities(Conn& conn, const GroupState& st, bool stored) {
+  Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea),
+      bindings(Array::kBytea);
+  for (const IdentityKey& k : st.identities_changed) {
+    if ((st.identities_stored.count(k) > 0) != stored) continue;
+    tenants.Add(std::get<0>(k));
+    versions.AddInt32(static_cast<int32_t>(std::get<1>(k)));
+    fingerprints.Add(std::get<2>(k));
+    bindings.Add(st.identities.at(k).SerializeAsString());
   }
+  if (tenants.size() == 0) return absl::OkStatus();
+  const Params p = Params().Arr(tenants).Arr(versions).Arr(fingerprints).Arr(bindings);
+  return (stored ? conn.Prepared("UPDATE idv_identities AS i SET bindings = v.b "
+                                 "FROM unnest($1::text[], $2::integer[], $3::bytea[], "
+                                 "$4::bytea[]) AS v(t, k, f, b) WHERE i.tenant = v.t AND "
+                                 "i.key_version = v.k AND i.fingerprint = v.f",
+                                 p)
+                 : conn.Prepared("INSERT INTO idv_identities (tenant, key_version, fingerprint, "
+                                 "bindings) SELECT * FROM unnest($1::text[], $2::integer[], "
+                                 "$3::bytea[], $4::bytea[])",
+                                 p))
+      .status();
+}
+
+absl::Status WriteBindings(Conn& conn, const GroupState& st) {
+  if (absl::Status s = WriteIdentities(conn, st, /*stored=*/true); !s.ok()) return s;
+  if (absl::Status s = WriteIdentities(conn, st, /*stored=*/false); !s.ok()) return s;
   if (!st.accounts_added.empty()) {
     Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
         fingerprints(Array::kBytea), bindings(Array::kBytea);

@@ -244,11 +244,9 @@ class PostgresStore final : public Store {
 
   template <typename T>
   void Read(Callback<T> done, std::function<absl::StatusOr<T>(Conn&)> fn) {
-    RunOnPool(readers_, std::move(done), [this, fn = std::move(fn)]() {
-      absl::StatusOr<T> r = pool_.With<T>(fn);
-      if (!r.ok() && absl::IsUnavailable(r.status())) ReportHealth(false, r.status());
-      return r;
-    });
+    // A broken reader connection is only dropped (ConnPool): health is the writer's and the
+    // listener's to judge, so one lost idle connection cannot take a node out of service.
+    RunOnPool(readers_, std::move(done), [this, fn = std::move(fn)]() { return pool_.With<T>(fn); });
   }
 
   void ReportHealth(bool serving, const absl::Status& why) {
@@ -400,7 +398,9 @@ class PostgresStore final : public Store {
       }
       const absl::Time now = absl::Now();
       if (now >= renew_at) {
-        RenewLease(*conn);
+        // A renewed lease also shows the database answers: health turns SERVING again after
+        // the writer's failure even when no commit comes to prove it.
+        if (RenewLease(*conn)) ReportHealth(true, absl::OkStatus());
         renew_at = now + options_.node_lease / 3;
       }
       if (now >= partitions_at) {
@@ -426,7 +426,8 @@ class PostgresStore final : public Store {
     return absl::OkStatus();
   }
 
-  void RenewLease(Conn& conn) {
+  // True when the lease was renewed.
+  bool RenewLease(Conn& conn) {
     absl::StatusOr<Result> r = conn.Exec(
         "UPDATE idv_nodes SET lease_until = now() + $3::interval WHERE node_id = $1 AND owner = $2",
         Params().Text(ctx_.node_id).Text(ctx_.owner).Text(pg::Interval(options_.node_lease)));
@@ -435,6 +436,7 @@ class PostgresStore final : public Store {
           absl::StrCat("node id \"", ctx_.node_id,
                        "\" was taken over by another idvd process; this one stops writing")));
     }
+    return r.ok() && r->affected() == 1;
   }
 
   void Dispatch(const std::string& payload) {

@@ -5,11 +5,12 @@
 //    into one transaction (group commit): READ COMMITTED, a fixed number of round trips per group
 //    whatever its size (multi-row statements), one synchronous COMMIT.
 //  - Binding caps: the transaction locks the idv_identities row of every identity it binds
-//    (an INSERT .. ON CONFLICT DO UPDATE, in key order so two nodes' groups cannot deadlock on
-//    them), reads the bindings under that lock and decides with store/binding_rules.h. A second
-//    node binding the same identity waits for the lock and then sees the first one's accounts.
-//    Two nodes binding the same account both insert idv_accounts rows; the primary key makes
-//    the later one fail, and its whole group is run again, re-reading what it decides on
+//    (SELECT .. FOR UPDATE, in key order so two nodes' groups cannot deadlock on them), reads the
+//    bindings under that lock and decides with store/binding_rules.h. A second node binding the
+//    same identity waits for the lock and then sees the first one's accounts. An identity seen
+//    for the first time has no row to lock: its row is inserted with the group's writes, and
+//    when two nodes insert the same one, or bind the same account (idv_accounts' primary key),
+//    the later insert fails and its whole group is run again, re-reading what it decides on
 //    (likewise on SQLSTATE 40001/40P01).
 //  - Each node appends to its own audit log (node_id, seq). The node id is leased in idv_nodes:
 //    every group transaction renews the lease and fails when another process holds it, so a log

@@ -8,12 +8,16 @@
 #include <cstdlib>
 
 #include "store/binding_rules.h"
+#include "tests/store/commits.h"
 
 namespace idv::store {
 namespace {
 
 using idv::store::v1::AccountBinding;
 using idv::store::v1::AuditRecord;
+using testing::ChainHash;
+using testing::Commit;
+using testing::Fp;
 
 // What only the LevelDB engine does: fail-stop after a failed disk write, shown through an
 // injected Env. The contract every engine meets is in store_conformance_test.cc.
@@ -77,22 +81,6 @@ class LevelDbStoreTest : public ::testing::Test {
     store_ = *std::move(s);
   }
 
-  static VerificationCommit Commit(const std::string& id, const std::string& account,
-                                   const std::string& fp, bool bind, uint32_t max = 5,
-                                   const std::string& tenant = "t") {
-    VerificationCommit c;
-    c.record.set_verification_id(id);
-    c.record.set_tenant(tenant);
-    c.record.set_account_id(account);
-    c.record.set_identity_fingerprint(fp);
-    c.record.set_key_version(1);
-    c.record.set_outcome(idv::v1::VERIFIED);
-    c.record.set_masked_document_number("110***********002X");
-    c.bind = bind;
-    c.max_accounts_per_identity = max;
-    return c;
-  }
-
   absl::StatusOr<CommitResult> CommitSync(VerificationCommit c) {
     return Await<CommitResult>(
         [&](auto done) { store_->CommitVerification(std::move(c), std::move(done)); });
@@ -109,15 +97,6 @@ class LevelDbStoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   std::vector<absl::Status> failures_;  // written by the writer thread, read after its callbacks
 };
-
-std::string Fp(char c) { return std::string(32, c); }
-
-std::string ChainHash(const std::string& record_bytes) {
-  uint8_t h[32];
-  crypto_generichash(h, sizeof h, reinterpret_cast<const uint8_t*>(record_bytes.data()),
-                     record_bytes.size(), nullptr, 0);
-  return std::string(reinterpret_cast<char*>(h), sizeof h);
-}
 
 TEST(BindingRulesTest, Decisions) {
   idv::store::v1::IdentityBindings none, full;

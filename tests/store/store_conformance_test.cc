@@ -13,6 +13,7 @@
 
 #include "store/binding_rules.h"
 #include "store/open.h"
+#include "tests/store/commits.h"
 #include "tests/support/postgres_server.h"
 
 namespace idv::store {
@@ -21,7 +22,7 @@ namespace {
 using idv::store::v1::AccountBinding;
 using idv::store::v1::AuditRecord;
 using idv::store::v1::RecheckEntry;
-using testing::PostgresServer;
+using ::idv::testing::PostgresServer;
 
 // One PostgreSQL server for the whole binary; each test gets its own database.
 PostgresServer* pg_server = nullptr;
@@ -46,31 +47,9 @@ class PostgresEnvironment : public ::testing::Environment {
 const ::testing::Environment* const kPostgres =
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
-std::string Fp(char c) { return std::string(32, c); }
-
-std::string ChainHash(const std::string& record_bytes) {
-  uint8_t h[32];
-  crypto_generichash(h, sizeof h, reinterpret_cast<const uint8_t*>(record_bytes.data()),
-                     record_bytes.size(), nullptr, 0);
-  return std::string(reinterpret_cast<char*>(h), sizeof h);
-}
-
-VerificationCommit Commit(const std::string& id, const std::string& account, const std::string& fp,
-                          bool bind, uint32_t max = 5, const std::string& tenant = "t") {
-  VerificationCommit c;
-  c.record.set_verification_id(id);
-  c.record.set_tenant(tenant);
-  c.record.set_account_id(account);
-  c.record.set_identity_fingerprint(fp);
-  c.record.set_key_version(1);
-  c.record.set_outcome(idv::v1::VERIFIED);
-  c.record.set_masked_document_number("110***********002X");
-  *c.record.mutable_decided_at() = google::protobuf::Timestamp();
-  c.record.mutable_decided_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
-  c.bind = bind;
-  c.max_accounts_per_identity = max;
-  return c;
-}
+using testing::ChainHash;
+using testing::Commit;
+using testing::Fp;
 
 // Counts changes a listener saw, and waits (bounded) for one.
 class Changes {
