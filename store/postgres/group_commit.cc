@@ -28,7 +28,9 @@ IdentityKey IdentityOf(const idv::store::v1::AuditRecord& r) {
 // trips), then updated in memory as the group's commits are decided in order.
 struct GroupState {
   std::map<IdentityKey, IdentityBindings> identities;
-  std::set<IdentityKey> identities_stored;  // rows that exist (and are locked by this transaction)
+  // Rows that exist, locked by this transaction, by their ctid (which only this transaction can
+  // change until it ends, so the UPDATE finds them without an index).
+  std::map<IdentityKey, std::string> identities_stored;
   std::set<IdentityKey> identities_changed;
   std::map<AccountKey, std::optional<AccountBinding>> accounts;
   std::vector<AccountKey> accounts_added;
@@ -49,11 +51,15 @@ absl::Status LockIdentities(Conn& conn, GroupState& st) {
     versions.AddInt32(static_cast<int32_t>(std::get<1>(key)));
     fingerprints.Add(std::get<2>(key));
   }
+  // Written so that any plan, the generic one included, is a nested loop over the array in its
+  // order with one primary-key lookup per element: the locks are taken in key order, and no
+  // plan ever scans the table.
   absl::StatusOr<Result> r = conn.Prepared(
-      "SELECT i.tenant, i.key_version, i.fingerprint, i.bindings "
-      "FROM unnest($1::text[], $2::integer[], $3::bytea[]) WITH ORDINALITY AS v(t, k, f, n) "
-      "JOIN idv_identities i ON i.tenant = v.t AND i.key_version = v.k AND i.fingerprint = v.f "
-      "ORDER BY v.n FOR UPDATE OF i",
+      "SELECT i.tenant, i.key_version, i.fingerprint, i.bindings, i.ctid "
+      "FROM unnest($1::text[], $2::integer[], $3::bytea[]) AS v(t, k, f) "
+      "CROSS JOIN LATERAL (SELECT ctid, tenant, key_version, fingerprint, bindings "
+      "FROM idv_identities WHERE tenant = v.t AND key_version = v.k AND fingerprint = v.f "
+      "LIMIT 1 FOR UPDATE) AS i",
       Params().Arr(tenants).Arr(versions).Arr(fingerprints));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) {
@@ -63,7 +69,7 @@ absl::Status LockIdentities(Conn& conn, GroupState& st) {
     if (!it->second.ParseFromString(r->Bytes(i, 3))) {
       return absl::DataLossError("unparsable identity bindings in the database");
     }
-    st.identities_stored.insert(key);
+    st.identities_stored[key] = r->Bytes(i, 4);
   }
   return absl::OkStatus();
 }
@@ -76,8 +82,9 @@ absl::Status ReadAccounts(Conn& conn, GroupState& st) {
     accounts.Add(key.second);
   }
   absl::StatusOr<Result> r = conn.Prepared(
-      "SELECT a.tenant, a.account_id, a.binding FROM idv_accounts a "
-      "JOIN unnest($1::text[], $2::text[]) AS v(t, id) ON a.tenant = v.t AND a.account_id = v.id",
+      "SELECT a.tenant, a.account_id, a.binding FROM unnest($1::text[], $2::text[]) AS v(t, id) "
+      "CROSS JOIN LATERAL (SELECT tenant, account_id, binding FROM idv_accounts "
+      "WHERE tenant = v.t AND account_id = v.id LIMIT 1) AS a",
       Params().Arr(tenants).Arr(accounts));
   if (!r.ok()) return r.status();
   for (int i = 0; i < r->rows(); ++i) {
@@ -163,35 +170,43 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
   return CommitResult{seq, binding};
 }
 
-// Writes the changed bindings of identities: an UPDATE of the rows that exist, an INSERT of the
-// new ones (`stored` selects which).
-absl::Status WriteIdentities(Conn& conn, const GroupState& st, bool stored) {
+// Writes the changed bindings of identities: an UPDATE of the locked rows (by ctid), an INSERT of
+// the new ones.
+absl::Status WriteIdentities(Conn& conn, const GroupState& st) {
+  Array ctids(Array::kTid), stored_bindings(Array::kBytea);
   Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea),
       bindings(Array::kBytea);
   for (const IdentityKey& k : st.identities_changed) {
-    if ((st.identities_stored.count(k) > 0) != stored) continue;
+    const std::string serialized = st.identities.at(k).SerializeAsString();
+    if (auto it = st.identities_stored.find(k); it != st.identities_stored.end()) {
+      ctids.Add(it->second);
+      stored_bindings.Add(serialized);
+      continue;
+    }
     tenants.Add(std::get<0>(k));
     versions.AddInt32(static_cast<int32_t>(std::get<1>(k)));
     fingerprints.Add(std::get<2>(k));
-    bindings.Add(st.identities.at(k).SerializeAsString());
+    bindings.Add(serialized);
   }
-  if (tenants.size() == 0) return absl::OkStatus();
-  const Params p = Params().Arr(tenants).Arr(versions).Arr(fingerprints).Arr(bindings);
-  return (stored ? conn.Prepared("UPDATE idv_identities AS i SET bindings = v.b "
-                                 "FROM unnest($1::text[], $2::integer[], $3::bytea[], "
-                                 "$4::bytea[]) AS v(t, k, f, b) WHERE i.tenant = v.t AND "
-                                 "i.key_version = v.k AND i.fingerprint = v.f",
-                                 p)
-                 : conn.Prepared("INSERT INTO idv_identities (tenant, key_version, fingerprint, "
-                                 "bindings) SELECT * FROM unnest($1::text[], $2::integer[], "
-                                 "$3::bytea[], $4::bytea[])",
-                                 p))
-      .status();
+  if (ctids.size() > 0) {
+    absl::StatusOr<Result> r = conn.Prepared(
+        "UPDATE idv_identities AS i SET bindings = v.b "
+        "FROM unnest($1::tid[], $2::bytea[]) AS v(id, b) WHERE i.ctid = v.id",
+        Params().Arr(ctids).Arr(stored_bindings));
+    if (!r.ok()) return r.status();
+  }
+  if (tenants.size() > 0) {
+    absl::StatusOr<Result> r = conn.Prepared(
+        "INSERT INTO idv_identities (tenant, key_version, fingerprint, bindings) "
+        "SELECT * FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::bytea[])",
+        Params().Arr(tenants).Arr(versions).Arr(fingerprints).Arr(bindings));
+    if (!r.ok()) return r.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status WriteBindings(Conn& conn, const GroupState& st) {
-  if (absl::Status s = WriteIdentities(conn, st, /*stored=*/true); !s.ok()) return s;
-  if (absl::Status s = WriteIdentities(conn, st, /*stored=*/false); !s.ok()) return s;
+  if (absl::Status s = WriteIdentities(conn, st); !s.ok()) return s;
   if (!st.accounts_added.empty()) {
     Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
         fingerprints(Array::kBytea), bindings(Array::kBytea);

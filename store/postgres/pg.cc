@@ -146,12 +146,6 @@ absl::StatusOr<std::unique_ptr<Conn>> Conn::Connect(const std::string& dsn) {
   if (absl::StatusOr<Result> r = conn->Exec("SET statement_timeout = '30s'"); !r.ok()) {
     return r.status();
   }
-  // Prepared statements take their rows as arrays (unnest). A generic plan cannot see how many
-  // rows an array holds and chose sequential scans of idv_accounts per group; a custom plan sees
-  // the array and looks the rows up by index. Parsing is still done once per connection.
-  if (absl::StatusOr<Result> r = conn->Exec("SET plan_cache_mode = force_custom_plan"); !r.ok()) {
-    return r.status();
-  }
   return conn;
 }
 

@@ -42,7 +42,7 @@ bool IsRetryable(const absl::Status& status);
 class Array {
  public:
   // Element types.
-  static constexpr uint32_t kText = 25, kBytea = 17, kInt4 = 23, kInt8 = 20;
+  static constexpr uint32_t kText = 25, kBytea = 17, kInt4 = 23, kInt8 = 20, kTid = 27;
   explicit Array(uint32_t element_oid) : oid_(element_oid) {}
   Array& Add(absl::string_view bytes);  // text, bytea
   Array& AddInt32(int32_t v);
