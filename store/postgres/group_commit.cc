@@ -43,8 +43,8 @@ struct GroupState {
 // see its result. An identity without a row gets one inserted with the group's writes; a
 // concurrent node inserting the same one makes either insert fail on the primary key, and that
 // group is run again, now finding (and locking) the row.
-absl::Status LockIdentities(Conn& conn, GroupState& st) {
-  if (st.identities.empty()) return absl::OkStatus();
+void LockIdentities(Batch& batch, GroupState& st) {
+  if (st.identities.empty()) return;
   Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea);
   for (const auto& [key, unused] : st.identities) {
     tenants.Add(std::get<0>(key));
@@ -54,69 +54,68 @@ absl::Status LockIdentities(Conn& conn, GroupState& st) {
   // Written so that any plan, the generic one included, is a nested loop over the array in its
   // order with one primary-key lookup per element: the locks are taken in key order, and no
   // plan ever scans the table.
-  absl::StatusOr<Result> r = conn.Prepared(
+  batch.Add(
       "SELECT i.tenant, i.key_version, i.fingerprint, i.bindings, i.ctid "
       "FROM unnest($1::text[], $2::integer[], $3::bytea[]) AS v(t, k, f) "
       "CROSS JOIN LATERAL (SELECT ctid, tenant, key_version, fingerprint, bindings "
       "FROM idv_identities WHERE tenant = v.t AND key_version = v.k AND fingerprint = v.f "
       "LIMIT 1 FOR UPDATE) AS i",
-      Params().Arr(tenants).Arr(versions).Arr(fingerprints));
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r->rows(); ++i) {
-    IdentityKey key{r->Bytes(i, 0), static_cast<uint32_t>(r->Int32(i, 1)), r->Bytes(i, 2)};
-    auto it = st.identities.find(key);
-    if (it == st.identities.end()) continue;
-    if (!it->second.ParseFromString(r->Bytes(i, 3))) {
-      return absl::DataLossError("unparsable identity bindings in the database");
-    }
-    st.identities_stored[key] = r->Bytes(i, 4);
-  }
-  return absl::OkStatus();
+      Params().Arr(tenants).Arr(versions).Arr(fingerprints), [&st](const Result& r) {
+        for (int i = 0; i < r.rows(); ++i) {
+          IdentityKey key{r.Bytes(i, 0), static_cast<uint32_t>(r.Int32(i, 1)), r.Bytes(i, 2)};
+          auto it = st.identities.find(key);
+          if (it == st.identities.end()) continue;
+          if (!it->second.ParseFromString(r.Bytes(i, 3))) {
+            return absl::DataLossError("unparsable identity bindings in the database");
+          }
+          st.identities_stored[key] = r.Bytes(i, 4);
+        }
+        return absl::OkStatus();
+      });
 }
 
-absl::Status ReadAccounts(Conn& conn, GroupState& st) {
-  if (st.accounts.empty()) return absl::OkStatus();
+void ReadAccounts(Batch& batch, GroupState& st) {
+  if (st.accounts.empty()) return;
   Array tenants(Array::kText), accounts(Array::kText);
   for (const auto& [key, unused] : st.accounts) {
     tenants.Add(key.first);
     accounts.Add(key.second);
   }
-  absl::StatusOr<Result> r = conn.Prepared(
+  batch.Add(
       "SELECT a.tenant, a.account_id, a.binding FROM unnest($1::text[], $2::text[]) AS v(t, id) "
       "CROSS JOIN LATERAL (SELECT tenant, account_id, binding FROM idv_accounts "
       "WHERE tenant = v.t AND account_id = v.id LIMIT 1) AS a",
-      Params().Arr(tenants).Arr(accounts));
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r->rows(); ++i) {
-    AccountBinding b;
-    if (!b.ParseFromString(r->Bytes(i, 2))) {
-      return absl::DataLossError("unparsable account binding in the database");
-    }
-    st.accounts[{r->Bytes(i, 0), r->Bytes(i, 1)}] = std::move(b);
-  }
-  return absl::OkStatus();
+      Params().Arr(tenants).Arr(accounts), [&st](const Result& r) {
+        for (int i = 0; i < r.rows(); ++i) {
+          AccountBinding b;
+          if (!b.ParseFromString(r.Bytes(i, 2))) {
+            return absl::DataLossError("unparsable account binding in the database");
+          }
+          st.accounts[{r.Bytes(i, 0), r.Bytes(i, 1)}] = std::move(b);
+        }
+        return absl::OkStatus();
+      });
 }
 
-absl::Status ReadTakenConfigs(Conn& conn, const Array& versions, GroupState& st) {
-  if (versions.size() == 0) return absl::OkStatus();
-  absl::StatusOr<Result> r = conn.Prepared(
-      "SELECT version FROM idv_config_versions WHERE version = ANY($1::bigint[])",
-      Params().Arr(versions));
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r->rows(); ++i) st.config_taken.insert(r->Int64(i, 0));
-  return absl::OkStatus();
+void ReadTakenConfigs(Batch& batch, const Array& versions, GroupState& st) {
+  if (versions.size() == 0) return;
+  batch.Add("SELECT version FROM idv_config_versions WHERE version = ANY($1::bigint[])",
+            Params().Arr(versions), [&st](const Result& r) {
+              for (int i = 0; i < r.rows(); ++i) st.config_taken.insert(r.Int64(i, 0));
+              return absl::OkStatus();
+            });
 }
 
 // Deletes the re-check entries the group settles, where this node holds them.
-absl::Status TakeSettled(Conn& conn, const GroupContext& ctx, const Array& ids, GroupState& st) {
-  if (ids.size() == 0) return absl::OkStatus();
-  absl::StatusOr<Result> r = conn.Prepared(
+void TakeSettled(Batch& batch, const GroupContext& ctx, const Array& ids, GroupState& st) {
+  if (ids.size() == 0) return;
+  batch.Add(
       "DELETE FROM idv_rechecks WHERE lease_owner = $1 AND verification_id = ANY($2::text[]) "
       "RETURNING verification_id",
-      Params().Text(ctx.node_id).Arr(ids));
-  if (!r.ok()) return r.status();
-  for (int i = 0; i < r->rows(); ++i) st.settleable.insert(r->Bytes(i, 0));
-  return absl::OkStatus();
+      Params().Text(ctx.node_id).Arr(ids), [&st](const Result& r) {
+        for (int i = 0; i < r.rows(); ++i) st.settleable.insert(r.Bytes(i, 0));
+        return absl::OkStatus();
+      });
 }
 
 // The rows one group writes, gathered while its commits are decided: one array per column.
@@ -172,7 +171,7 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
 
 // Writes the changed bindings of identities: an UPDATE of the locked rows (by ctid), an INSERT of
 // the new ones.
-absl::Status WriteIdentities(Conn& conn, const GroupState& st) {
+void WriteIdentities(Batch& batch, const GroupState& st) {
   Array ctids(Array::kTid), stored_bindings(Array::kBytea);
   Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea),
       bindings(Array::kBytea);
@@ -189,24 +188,21 @@ absl::Status WriteIdentities(Conn& conn, const GroupState& st) {
     bindings.Add(serialized);
   }
   if (ctids.size() > 0) {
-    absl::StatusOr<Result> r = conn.Prepared(
+    batch.Add(
         "UPDATE idv_identities AS i SET bindings = v.b "
         "FROM unnest($1::tid[], $2::bytea[]) AS v(id, b) WHERE i.ctid = v.id",
         Params().Arr(ctids).Arr(stored_bindings));
-    if (!r.ok()) return r.status();
   }
   if (tenants.size() > 0) {
-    absl::StatusOr<Result> r = conn.Prepared(
+    batch.Add(
         "INSERT INTO idv_identities (tenant, key_version, fingerprint, bindings) "
         "SELECT * FROM unnest($1::text[], $2::integer[], $3::bytea[], $4::bytea[])",
         Params().Arr(tenants).Arr(versions).Arr(fingerprints).Arr(bindings));
-    if (!r.ok()) return r.status();
   }
-  return absl::OkStatus();
 }
 
-absl::Status WriteBindings(Conn& conn, const GroupState& st) {
-  if (absl::Status s = WriteIdentities(conn, st); !s.ok()) return s;
+void WriteBindings(Batch& batch, const GroupState& st) {
+  WriteIdentities(batch, st);
   if (!st.accounts_added.empty()) {
     Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
         fingerprints(Array::kBytea), bindings(Array::kBytea);
@@ -220,18 +216,16 @@ absl::Status WriteBindings(Conn& conn, const GroupState& st) {
     }
     // A unique violation here means another node bound one of these accounts since we read it:
     // the caller runs the whole group again, and the decision sees that binding.
-    absl::StatusOr<Result> r = conn.Prepared(
+    batch.Add(
         "INSERT INTO idv_accounts (tenant, account_id, key_version, fingerprint, binding) "
         "SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::bytea[])",
         Params().Arr(tenants).Arr(accounts).Arr(versions).Arr(fingerprints).Arr(bindings));
-    if (!r.ok()) return r.status();
   }
-  return absl::OkStatus();
 }
 
-absl::Status WriteRows(Conn& conn, const GroupContext& ctx, const Writes& w) {
+void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
   if (w.audit_seq.size() > 0) {
-    absl::StatusOr<Result> r = conn.Prepared(
+    batch.Add(
         "INSERT INTO idv_audit (node_id, seq, decided_at, tenant, verification_id, record, hash) "
         "SELECT $1, s, 'epoch'::timestamptz + d * interval '1 microsecond', t, v, r, h "
         "FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], "
@@ -244,10 +238,9 @@ absl::Status WriteRows(Conn& conn, const GroupContext& ctx, const Writes& w) {
             .Arr(w.audit_id)
             .Arr(w.audit_record)
             .Arr(w.audit_hash));
-    if (!r.ok()) return r.status();
   }
   if (w.recheck_id.size() > 0) {
-    absl::StatusOr<Result> r = conn.Prepared(
+    batch.Add(
         "INSERT INTO idv_rechecks (verification_id, tenant, entry, lease_owner, lease_until) "
         "SELECT id, t, e, $4, now() + $5::interval "
         "FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u(id, t, e)",
@@ -257,36 +250,32 @@ absl::Status WriteRows(Conn& conn, const GroupContext& ctx, const Writes& w) {
             .Arr(w.recheck_entry)
             .Text(ctx.node_id)
             .Text(Interval(ctx.recheck_lease)));
-    if (!r.ok()) return r.status();
   }
   if (w.config_version.size() > 0) {
-    absl::StatusOr<Result> r = conn.Prepared(
+    batch.Add(
         "INSERT INTO idv_config_versions (version, record) "
         "SELECT * FROM unnest($1::bigint[], $2::bytea[])",
         Params().Arr(w.config_version).Arr(w.config_record));
-    if (!r.ok()) return r.status();
     // Delivered to every listening node when (and only if) this transaction commits.
-    r = conn.Prepared("SELECT pg_notify('idv_changes', 'config ' || v) FROM unnest($1::bigint[]) v",
-                      Params().Arr(w.config_version));
-    if (!r.ok()) return r.status();
+    batch.Add("SELECT pg_notify('idv_changes', 'config ' || v) FROM unnest($1::bigint[]) v",
+              Params().Arr(w.config_version));
   }
-  return absl::OkStatus();
 }
 
-absl::Status Fence(Conn& conn, const GroupContext& ctx) {
-  absl::StatusOr<Result> r = conn.Prepared(
+void Fence(Batch& batch, const GroupContext& ctx) {
+  batch.Add(
       "UPDATE idv_nodes SET lease_until = now() + $3::interval "
       "WHERE node_id = $1 AND owner = $2",
-      Params().Text(ctx.node_id).Text(ctx.owner).Text(Interval(ctx.node_lease)));
-  if (!r.ok()) return r.status();
-  if (r->affected() != 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "node id \"", ctx.node_id, "\" is now held by another idvd process; this one stops writing"));
-  }
-  return absl::OkStatus();
+      Params().Text(ctx.node_id).Text(ctx.owner).Text(Interval(ctx.node_lease)),
+      [&ctx](const Result& r) {
+        if (r.affected() == 1) return absl::OkStatus();
+        return absl::FailedPreconditionError(
+            absl::StrCat("node id \"", ctx.node_id,
+                         "\" is now held by another idvd process; this one stops writing"));
+      });
 }
 
-// Everything before the writes: the fence and what the decisions read.
+// Everything before the writes, in one round trip: BEGIN, the fence and what the decisions read.
 absl::Status Prepare(Conn& conn, const GroupContext& ctx,
                      const std::vector<VerificationCommit*>& commits, GroupState& st) {
   Array versions(Array::kInt8), settles(Array::kText);
@@ -298,12 +287,14 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
     if (c->config.has_value()) versions.AddInt64(static_cast<int64_t>(c->config->version()));
     if (c->settles_recheck) settles.Add(c->record.verification_id());
   }
-  absl::Status s = Fence(conn, ctx);
-  if (s.ok()) s = LockIdentities(conn, st);
-  if (s.ok()) s = ReadAccounts(conn, st);
-  if (s.ok()) s = ReadTakenConfigs(conn, versions, st);
-  if (s.ok()) s = TakeSettled(conn, ctx, settles, st);
-  return s;
+  Batch batch;
+  batch.Add("BEGIN", Params());
+  Fence(batch, ctx);
+  LockIdentities(batch, st);
+  ReadAccounts(batch, st);
+  ReadTakenConfigs(batch, versions, st);
+  TakeSettled(batch, ctx, settles, st);
+  return batch.Run(conn);
 }
 
 }  // namespace
@@ -315,11 +306,10 @@ absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
   GroupResult& out = *result;
   out = GroupResult();
   out.head = head;
-  if (absl::StatusOr<Result> r = conn.Prepared("BEGIN"); !r.ok()) return r.status();
   GroupState st;
   absl::Status s = Prepare(conn, ctx, commits, st);
-  Writes w;
   if (s.ok()) {
+    Writes w;
     out.results.reserve(commits.size());
     for (VerificationCommit* c : commits) {
       const uint64_t before = out.head.next_sequence;
@@ -328,14 +318,16 @@ absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
         out.first_sequence = before;
       }
     }
-    s = WriteBindings(conn, st);
-  }
-  if (s.ok()) s = WriteRows(conn, ctx, w);
-  if (s.ok()) {
+    // The writes and COMMIT in a second round trip. A failed write keeps COMMIT from running.
+    Batch batch;
+    WriteBindings(batch, st);
+    WriteRows(batch, ctx, w);
+    batch.Add("COMMIT", Params());
     *commit_sent = true;
-    if (absl::StatusOr<Result> r = conn.Prepared("COMMIT"); !r.ok()) s = r.status();
+    s = batch.Run(conn);
   }
-  if (!s.ok() && conn.ok() && !*commit_sent) (void)conn.Exec("ROLLBACK");
+  // In a failed transaction (or one whose COMMIT never ran) only ROLLBACK is accepted.
+  if (!s.ok() && conn.ok()) (void)conn.Exec("ROLLBACK");
   return s;
 }
 

@@ -163,7 +163,7 @@ absl::StatusOr<Result> Conn::Exec(const std::string& sql, const Params& params) 
                              /*resultFormat=*/1));
 }
 
-absl::StatusOr<Result> Conn::Prepared(const std::string& sql, const Params& params) {
+absl::StatusOr<std::string> Conn::PreparedName(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     const std::string name = absl::StrCat("idv", prepared_.size());
@@ -172,11 +172,61 @@ absl::StatusOr<Result> Conn::Prepared(const std::string& sql, const Params& para
     if (!made.ok()) return made.status();
     it = prepared_.emplace(sql, name).first;
   }
+  return it->second;
+}
+
+absl::StatusOr<Result> Conn::Prepared(const std::string& sql, const Params& params) {
+  absl::StatusOr<std::string> name = PreparedName(sql);
+  if (!name.ok()) return name.status();
   const std::vector<const char*> values = params.pointers();
   const std::vector<int> lengths = params.lengths();
-  return Finish(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(values.size()),
+  return Finish(PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
                                values.data(), lengths.data(), params.formats_.data(),
                                /*resultFormat=*/1));
+}
+
+absl::Status Conn::Pipeline(const std::vector<std::string>& sqls, const std::vector<Params>& params,
+                            const std::function<absl::Status(size_t, const Result&)>& on_result) {
+  if (sqls.empty()) return absl::OkStatus();
+  std::vector<std::string> names;
+  names.reserve(sqls.size());
+  for (const std::string& sql : sqls) {  // prepared outside the pipeline, once per connection
+    absl::StatusOr<std::string> name = PreparedName(sql);
+    if (!name.ok()) return name.status();
+    names.push_back(*std::move(name));
+  }
+  if (PQenterPipelineMode(conn_) != 1) return Failure(nullptr);
+  bool sent = true;
+  for (size_t i = 0; i < names.size() && sent; ++i) {
+    const std::vector<const char*> values = params[i].pointers();
+    const std::vector<int> lengths = params[i].lengths();
+    sent = PQsendQueryPrepared(conn_, names[i].c_str(), static_cast<int>(values.size()),
+                               values.data(), lengths.data(), params[i].formats_.data(),
+                               /*resultFormat=*/1) == 1;
+  }
+  sent = sent && PQpipelineSync(conn_) == 1;
+  absl::Status first = sent ? absl::OkStatus() : Failure(nullptr);
+  // Every result up to the sync is read, failed or not, so the connection is left clean.
+  for (size_t i = 0; sent && i < names.size(); ++i) {
+    PGresult* raw = PQgetResult(conn_);
+    if (raw == nullptr) {  // the connection broke
+      if (first.ok()) first = Failure(nullptr);
+      sent = false;
+      break;
+    }
+    const ExecStatusType st = PQresultStatus(raw);
+    absl::StatusOr<Result> r = st == PGRES_PIPELINE_ABORTED ? absl::AbortedError("not run")
+                                                            : Finish(raw);
+    if (st == PGRES_PIPELINE_ABORTED) PQclear(raw);
+    if (first.ok()) first = r.ok() ? on_result(i, *r) : r.status();
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // the query's end marker
+  }
+  if (sent) {
+    PGresult* sync = PQgetResult(conn_);
+    if (sync != nullptr) PQclear(sync);
+  }
+  if (ok()) PQexitPipelineMode(conn_);
+  return first;
 }
 
 absl::StatusOr<Result> Conn::Finish(PGresult* res) {
@@ -226,6 +276,18 @@ std::optional<std::pair<std::string, std::string>> Conn::NextNotification() {
   std::pair<std::string, std::string> out(n->relname, n->extra);
   PQfreemem(n);
   return out;
+}
+
+void Batch::Add(std::string sql, Params params, Handler handler) {
+  sqls_.push_back(std::move(sql));
+  params_.push_back(std::move(params));
+  handlers_.push_back(std::move(handler));
+}
+
+absl::Status Batch::Run(Conn& conn) {
+  return conn.Pipeline(sqls_, params_, [this](size_t i, const Result& r) {
+    return handlers_[i] ? handlers_[i](r) : absl::OkStatus();
+  });
 }
 
 absl::Status InTransaction(Conn& conn, const std::function<absl::Status()>& body) {

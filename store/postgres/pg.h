@@ -112,6 +112,13 @@ class Conn {
   // (a named prepared statement), then only executed.
   absl::StatusOr<Result> Prepared(const std::string& sql, const Params& params = Params());
 
+  // Sends `sqls` (fixed texts, prepared like Prepared's) with their parameters in one round trip
+  // (libpq's pipeline mode), then passes each result to `on_result(i, result)` in order. Stops at
+  // the first failure, of a statement or of `on_result`: the statements after a failed one are
+  // not run. An empty batch does nothing.
+  absl::Status Pipeline(const std::vector<std::string>& sqls, const std::vector<Params>& params,
+                        const std::function<absl::Status(size_t, const Result&)>& on_result);
+
   // Runs several statements separated by semicolons, without parameters (migrations).
   absl::Status Script(const std::string& sql);
 
@@ -127,6 +134,8 @@ class Conn {
  private:
   explicit Conn(PGconn* c) : conn_(c) {}
   absl::StatusOr<Result> Finish(PGresult* r);
+  // The name of `sql` as a prepared statement, preparing it first when needed.
+  absl::StatusOr<std::string> PreparedName(const std::string& sql);
   // The Status for a result that is not a success.
   absl::Status Failure(const PGresult* r) const;
   PGconn* conn_;
@@ -135,6 +144,20 @@ class Conn {
 
 // Runs `body` between BEGIN and COMMIT; rolls back when it (or COMMIT) fails.
 absl::Status InTransaction(Conn& conn, const std::function<absl::Status()>& body);
+
+// Statements to run together in one round trip (Conn::Pipeline), each with what to do with its
+// result.
+class Batch {
+ public:
+  using Handler = std::function<absl::Status(const Result&)>;
+  void Add(std::string sql, Params params, Handler handler = nullptr);
+  absl::Status Run(Conn& conn);
+
+ private:
+  std::vector<std::string> sqls_;
+  std::vector<Params> params_;
+  std::vector<Handler> handlers_;
+};
 
 // "$first, $first+1, ..., $first+n-1" wrapped as one VALUES row: "($1,$2::bytea)". `casts`
 // gives the SQL type of each column ("" for none).
