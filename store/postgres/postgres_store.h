@@ -2,8 +2,9 @@
 //
 // What each node does, and what the database decides:
 //  - Commits go through one writer thread per node that gathers every commit queued meanwhile
-//    into one transaction (group commit): READ COMMITTED, a fixed number of round trips per group
-//    whatever its size (multi-row statements), one synchronous COMMIT.
+//    into one transaction (group commit): READ COMMITTED, two round trips per group whatever its
+//    size (fixed prepared statements over arrays, sent in libpq's pipeline mode: BEGIN, the
+//    fence and the reads; then the writes and COMMIT), one synchronous COMMIT.
 //  - Binding caps: the transaction locks the idv_identities row of every identity it binds
 //    (SELECT .. FOR UPDATE, in key order so two nodes' groups cannot deadlock on them), reads the
 //    bindings under that lock and decides with store/binding_rules.h. A second node binding the
