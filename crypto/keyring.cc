@@ -14,7 +14,7 @@ namespace idv::crypto {
 namespace {
 
 // crypto_kdf contexts: exactly crypto_kdf_CONTEXTBYTES (8) characters each, one per purpose.
-constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt", "idv-seal"};
+constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt", "idv-seal", "idv-asig"};
 static_assert(sizeof("idv-iden") - 1 == crypto_kdf_CONTEXTBYTES);
 
 // Feeds one length-prefixed field to a BLAKE2b state, so that field boundaries are unambiguous
@@ -231,6 +231,24 @@ std::array<uint8_t, kHashBytes> KeyRing::ClientSecretHash(absl::string_view clie
   crypto_generichash_final(&st, out.data(), kHashBytes);
   sodium_memzero(&st, sizeof st);
   return out;
+}
+
+// The purpose key is the Ed25519 seed; the secret half of the pair lives only for one call.
+std::array<uint8_t, 32> KeyRing::AuditPublicKey(uint32_t version) const {
+  std::array<uint8_t, 32> pk;
+  SecretBytes sk = SecretBytes::Allocate(crypto_sign_SECRETKEYBYTES);
+  crypto_sign_seed_keypair(pk.data(), sk.data(), PurposeKey(kAuditSigning, version));
+  return pk;
+}
+
+std::array<uint8_t, 64> KeyRing::SignAudit(absl::string_view message, uint32_t version) const {
+  std::array<uint8_t, 32> pk;
+  std::array<uint8_t, 64> sig;
+  SecretBytes sk = SecretBytes::Allocate(crypto_sign_SECRETKEYBYTES);
+  crypto_sign_seed_keypair(pk.data(), sk.data(), PurposeKey(kAuditSigning, version));
+  crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const uint8_t*>(message.data()),
+                       message.size(), sk.data());
+  return sig;
 }
 
 }  // namespace idv::crypto

@@ -95,13 +95,25 @@ class KeyRing {
   // Reverses Seal. DataLoss when the box was altered or `associated` differs.
   absl::StatusOr<std::string> Unseal(absl::string_view sealed, absl::string_view associated) const;
 
+  // The Ed25519 key pair that signs audit checkpoints, derived from the master key under its own
+  // purpose for `version`: the public key (32 bytes), and a signature of `message` (64 bytes).
+  std::array<uint8_t, 32> AuditPublicKey(uint32_t version) const;
+  std::array<uint8_t, 64> SignAudit(absl::string_view message, uint32_t version) const;
+
   // Keyed hash of an API client's secret, for storing and for constant-time comparison.
   std::array<uint8_t, kHashBytes> ClientSecretHash(absl::string_view client_id,
                                                    absl::string_view secret,
                                                    uint32_t version) const;
 
  private:
-  enum Purpose { kIdentity = 0, kClaim = 1, kClientSecret = 2, kSeal = 3, kPurposeCount = 4 };
+  enum Purpose {
+    kIdentity = 0,
+    kClaim = 1,
+    kClientSecret = 2,
+    kSeal = 3,
+    kAuditSigning = 4,
+    kPurposeCount = 5
+  };
 
   KeyRing(uint32_t current_version, std::vector<SecretBytes> keys)
       : current_version_(current_version), keys_(std::move(keys)) {}

@@ -12,6 +12,7 @@ packages=(
   python3 python3-grpcio python3-protobuf python3-stdnum
   clang libclang-rt-14-dev libcuckoo-dev
   openssl nghttp2-client bc
+  golang-go golang-golang-x-mod-dev
 )
 
 missing=()
