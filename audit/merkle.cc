@@ -12,42 +12,46 @@ uint64_t SplitPoint(uint64_t n) {
   return k;
 }
 
-// MTH(D[lo:hi]).
+// MTH(D[lo:hi]) from the leaves.
 Hash SubtreeHash(uint64_t lo, uint64_t hi, const LeafHashes& leaves) {
   if (hi - lo == 1) return leaves(lo);
   const uint64_t k = SplitPoint(hi - lo);
   return NodeHash(SubtreeHash(lo, lo + k, leaves), SubtreeHash(lo + k, hi, leaves));
 }
 
-void Path(uint64_t index, uint64_t lo, uint64_t hi, const LeafHashes& leaves,
-          std::vector<Hash>& out) {
-  if (hi - lo <= 1) return;
+absl::Status Path(uint64_t index, uint64_t lo, uint64_t hi, const SubtreeHashes& tree,
+                  std::vector<Hash>& out) {
+  if (hi - lo <= 1) return absl::OkStatus();
   const uint64_t k = SplitPoint(hi - lo);
-  if (index < lo + k) {
-    Path(index, lo, lo + k, leaves, out);
-    out.push_back(SubtreeHash(lo + k, hi, leaves));
-  } else {
-    Path(index, lo + k, hi, leaves, out);
-    out.push_back(SubtreeHash(lo, lo + k, leaves));
-  }
+  const bool left = index < lo + k;
+  absl::Status s = left ? Path(index, lo, lo + k, tree, out) : Path(index, lo + k, hi, tree, out);
+  if (!s.ok()) return s;
+  absl::StatusOr<Hash> sibling = left ? tree(lo + k, hi) : tree(lo, lo + k);
+  if (!sibling.ok()) return sibling.status();
+  out.push_back(*sibling);
+  return absl::OkStatus();
 }
 
 // SUBPROOF(m, D[lo:hi], whole) of RFC 6962 section 2.1.2.
-void SubProof(uint64_t m, uint64_t lo, uint64_t hi, bool whole, const LeafHashes& leaves,
-              std::vector<Hash>& out) {
+absl::Status SubProof(uint64_t m, uint64_t lo, uint64_t hi, bool whole, const SubtreeHashes& tree,
+                      std::vector<Hash>& out) {
   const uint64_t n = hi - lo;
   if (m == n) {
-    if (!whole) out.push_back(SubtreeHash(lo, hi, leaves));
-    return;
+    if (whole) return absl::OkStatus();
+    absl::StatusOr<Hash> h = tree(lo, hi);
+    if (!h.ok()) return h.status();
+    out.push_back(*h);
+    return absl::OkStatus();
   }
   const uint64_t k = SplitPoint(n);
-  if (m <= k) {
-    SubProof(m, lo, lo + k, whole, leaves, out);
-    out.push_back(SubtreeHash(lo + k, hi, leaves));
-  } else {
-    SubProof(m - k, lo + k, hi, false, leaves, out);
-    out.push_back(SubtreeHash(lo, lo + k, leaves));
-  }
+  const bool left = m <= k;
+  absl::Status s = left ? SubProof(m, lo, lo + k, whole, tree, out)
+                        : SubProof(m - k, lo + k, hi, false, tree, out);
+  if (!s.ok()) return s;
+  absl::StatusOr<Hash> other = left ? tree(lo + k, hi) : tree(lo, lo + k);
+  if (!other.ok()) return other.status();
+  out.push_back(*other);
+  return absl::OkStatus();
 }
 
 absl::Status Bad(const char* what) { return absl::DataLossError(what); }
@@ -86,17 +90,37 @@ Hash RootHash(uint64_t size, const LeafHashes& leaves) {
   return SubtreeHash(0, size, leaves);
 }
 
-std::vector<Hash> InclusionProof(uint64_t index, uint64_t size, const LeafHashes& leaves) {
+SubtreeHashes FromLeaves(LeafHashes leaves) {
+  return [leaves = std::move(leaves)](uint64_t lo, uint64_t hi) -> absl::StatusOr<Hash> {
+    return SubtreeHash(lo, hi, leaves);
+  };
+}
+
+absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size,
+                                                 const SubtreeHashes& tree) {
+  if (index >= size) return absl::InvalidArgumentError("inclusion proof: index beyond the tree");
   std::vector<Hash> out;
-  if (index < size) Path(index, 0, size, leaves, out);
+  if (absl::Status s = Path(index, 0, size, tree, out); !s.ok()) return s;
   return out;
+}
+
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t old_size, uint64_t new_size,
+                                                   const SubtreeHashes& tree) {
+  if (old_size == 0 || old_size > new_size) {
+    return absl::InvalidArgumentError("consistency proof: need 0 < old size <= new size");
+  }
+  std::vector<Hash> out;
+  if (absl::Status s = SubProof(old_size, 0, new_size, true, tree, out); !s.ok()) return s;
+  return out;
+}
+
+std::vector<Hash> InclusionProof(uint64_t index, uint64_t size, const LeafHashes& leaves) {
+  return InclusionProof(index, size, FromLeaves(leaves)).value_or(std::vector<Hash>());
 }
 
 std::vector<Hash> ConsistencyProof(uint64_t old_size, uint64_t new_size,
                                    const LeafHashes& leaves) {
-  std::vector<Hash> out;
-  if (old_size > 0 && old_size <= new_size) SubProof(old_size, 0, new_size, true, leaves, out);
-  return out;
+  return ConsistencyProof(old_size, new_size, FromLeaves(leaves)).value_or(std::vector<Hash>());
 }
 
 // RFC 9162 section 2.1.3.2.

@@ -3,8 +3,9 @@
 // and their verification. Any RFC 9162 implementation (Go's golang.org/x/mod/sumdb/tlog, for one)
 // checks what this produces; tests/audit/ holds such a check.
 //
-// Proofs are computed from leaf hashes read through a callback: O(n) hashing per proof for now.
-// Pure functions; thread-safe.
+// Proofs are built from subtree hashes obtained through a callback: computed from the leaves
+// (FromLeaves, O(n) hashing, for tests and small trees) or read from the hashes a log stores
+// (audit/log.h: O(log n) reads). Pure functions; thread-safe.
 #ifndef IDV_AUDIT_MERKLE_H_
 #define IDV_AUDIT_MERKLE_H_
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace idv::audit {
@@ -22,6 +24,11 @@ using Hash = std::array<uint8_t, 32>;
 
 // The hash of leaf `i` of the tree (0-based).
 using LeafHashes = std::function<Hash(uint64_t index)>;
+// MTH(D[lo:hi]), however it is obtained; an error when it cannot be read.
+using SubtreeHashes = std::function<absl::StatusOr<Hash>(uint64_t lo, uint64_t hi)>;
+
+// Subtree hashes computed from the leaves.
+SubtreeHashes FromLeaves(LeafHashes leaves);
 
 Hash LeafHash(absl::string_view record);
 Hash NodeHash(const Hash& left, const Hash& right);
@@ -29,10 +36,15 @@ Hash NodeHash(const Hash& left, const Hash& right);
 // MTH(D[0:size]); the hash of the empty string for size 0.
 Hash RootHash(uint64_t size, const LeafHashes& leaves);
 
-// PATH(index, D[0:size]), bottom-up. REQUIRES: index < size.
-std::vector<Hash> InclusionProof(uint64_t index, uint64_t size, const LeafHashes& leaves);
+// PATH(index, D[0:size]), bottom-up. InvalidArgument unless index < size.
+absl::StatusOr<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size,
+                                                 const SubtreeHashes& tree);
+// PROOF(old_size, D[0:new_size]), bottom-up. InvalidArgument unless 0 < old_size <= new_size.
+absl::StatusOr<std::vector<Hash>> ConsistencyProof(uint64_t old_size, uint64_t new_size,
+                                                   const SubtreeHashes& tree);
 
-// PROOF(old_size, D[0:new_size]), bottom-up. REQUIRES: 0 < old_size <= new_size.
+// The same over leaves in memory (empty for out-of-range arguments).
+std::vector<Hash> InclusionProof(uint64_t index, uint64_t size, const LeafHashes& leaves);
 std::vector<Hash> ConsistencyProof(uint64_t old_size, uint64_t new_size, const LeafHashes& leaves);
 
 // OK when `proof` shows that `leaf` is leaf `index` of the tree of `size` leaves whose root is

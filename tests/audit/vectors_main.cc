@@ -1,6 +1,7 @@
 // Writes a log of N records, two checkpoints signed as C2SP notes with the key ring's audit key,
 // and inclusion and consistency proofs, in a line format tests/audit/tlog_check reads with Go's
-// golang.org/x/mod/sumdb/{note,tlog}: an implementation nobody here wrote.
+// golang.org/x/mod/sumdb/{note,tlog}: an implementation nobody here wrote. Also the hashes the log
+// stores (tlog layout), which Go recomputes record by record.
 //
 //   audit_vectors N OLD_SIZE > vectors.txt
 #include <sodium.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/log.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
 #include "crypto/keyring.h"
@@ -48,16 +50,31 @@ int main(int argc, char** argv) {
   const std::string name = "idv.test/audit/node-1";
   auto sign = [&](absl::string_view msg) { return (*keys)->SignAudit(msg, 1); };
 
+  // The log as a writer keeps it: a frontier in memory, the stored hashes (tlog layout) appended.
+  struct Stored : idv::audit::HashReader {
+    absl::StatusOr<std::vector<Hash>> ReadHashes(const std::vector<int64_t>& idx) const override {
+      std::vector<Hash> out;
+      for (int64_t i : idx) out.push_back(hashes.at(i));
+      return out;
+    }
+    std::vector<Hash> hashes;
+  } stored;
+  idv::audit::MerkleFrontier frontier;
   std::vector<std::string> records;
-  std::vector<Hash> leaves;
+  std::vector<Hash> roots = {idv::audit::RootHash(0, nullptr)};
   for (uint64_t i = 0; i < n; ++i) {
     records.push_back("audit record " + std::to_string(i));
-    leaves.push_back(idv::audit::LeafHash(records.back()));
+    std::vector<Hash> added = frontier.Append(idv::audit::LeafHash(records.back()));
+    stored.hashes.insert(stored.hashes.end(), added.begin(), added.end());
+    roots.push_back(frontier.Root());
   }
-  idv::audit::LeafHashes leaf = [&](uint64_t i) { return leaves[i]; };
+  const idv::audit::SubtreeHashes tree = idv::audit::StoredTree(stored);
   std::cout << "verifier " << *idv::audit::VerifierKey(name, pk) << "\n";
+  for (size_t i = 0; i < stored.hashes.size(); ++i) {
+    std::cout << "stored " << i << " " << B64(stored.hashes[i].data(), 32) << "\n";
+  }
   for (uint64_t size : {m, n}) {
-    idv::audit::Checkpoint c{name, size, idv::audit::RootHash(size, leaf)};
+    idv::audit::Checkpoint c{name, size, roots[size]};
     const absl::StatusOr<std::string> note =
         idv::audit::SignNote(idv::audit::CheckpointText(c), name, pk, sign);
     if (!note.ok()) return 1;
@@ -65,10 +82,10 @@ int main(int argc, char** argv) {
   }
   for (uint64_t i = 0; i < n; ++i) {
     std::cout << "record " << i << " " << B64(records[i].data(), records[i].size()) << "\n";
-    std::cout << "inclusion " << i << " " << n << " " << Proof(idv::audit::InclusionProof(i, n, leaf))
-              << "\n";
+    std::cout << "inclusion " << i << " " << n << " "
+              << Proof(*idv::audit::InclusionProof(i, n, tree)) << "\n";
   }
   std::cout << "consistency " << m << " " << n << " "
-            << Proof(idv::audit::ConsistencyProof(m, n, leaf)) << "\n";
+            << Proof(*idv::audit::ConsistencyProof(m, n, tree)) << "\n";
   return 0;
 }

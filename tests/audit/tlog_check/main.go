@@ -72,6 +72,20 @@ func main() {
 	var verifiers note.Verifiers
 	trees := map[int64]tree{}
 	records := map[int64][]byte{}
+	var stored []tlog.Hash // idv's stored hashes, by index
+	var mine []tlog.Hash   // the same, computed here by tlog.StoredHashes
+	reader := func(hashes *[]tlog.Hash) tlog.HashReaderFunc {
+		return func(indexes []int64) ([]tlog.Hash, error) {
+			var out []tlog.Hash
+			for _, i := range indexes {
+				if i >= int64(len(*hashes)) {
+					return nil, fmt.Errorf("no stored hash %d", i)
+				}
+				out = append(out, (*hashes)[i])
+			}
+			return out, nil
+		}
+	}
 	checked := 0
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<24)
@@ -87,9 +101,31 @@ func main() {
 		case "note":
 			t := openCheckpoint(verifiers, f[1])
 			trees[t.size] = t
+			if t.size > 0 && len(stored) > 0 {
+				if th, err := tlog.TreeHash(t.size, reader(&stored)); err != nil || th != t.root {
+					fail("tlog.TreeHash(%d) over idv's stored hashes is not the signed root", t.size)
+				}
+			}
+		case "stored":
+			h, err := tlog.ParseHash(f[2])
+			if err != nil {
+				fail("bad stored hash")
+			}
+			stored = append(stored, h)
 		case "record":
 			i, _ := strconv.ParseInt(f[1], 10, 64)
 			records[i], _ = base64.StdEncoding.DecodeString(f[2])
+			// tlog's own stored hashes for this record must be the ones idv stored.
+			add, err := tlog.StoredHashes(i, records[i], reader(&mine))
+			if err != nil {
+				fail("StoredHashes(%d): %v", i, err)
+			}
+			for _, h := range add {
+				if int64(len(mine)) >= int64(len(stored)) || stored[len(mine)] != h {
+					fail("stored hash %d differs from tlog's", len(mine))
+				}
+				mine = append(mine, h)
+			}
 		case "inclusion":
 			i, _ := strconv.ParseInt(f[1], 10, 64)
 			n, _ := strconv.ParseInt(f[2], 10, 64)
@@ -97,6 +133,16 @@ func main() {
 			t := trees[n]
 			if err := tlog.CheckRecord(p, n, t.root, i, tlog.RecordHash(records[i])); err != nil {
 				fail("inclusion of record %d in %d: %v", i, n, err)
+			}
+			// tlog's proof from idv's stored hashes is idv's proof.
+			if q, err := tlog.ProveRecord(n, i, reader(&stored)); err != nil || len(q) != len(p) {
+				fail("tlog.ProveRecord(%d, %d) over idv's stored hashes: %v", n, i, err)
+			} else {
+				for k := range q {
+					if q[k] != p[k] {
+						fail("proof of record %d differs from tlog's", i)
+					}
+				}
 			}
 			if tlog.CheckRecord(p, n, t.root, i, tlog.RecordHash(append(records[i], 'x'))) == nil {
 				fail("an altered record was proven")
