@@ -20,6 +20,7 @@
 #include "services/config_manager.h"
 #include "services/rechecker.h"
 #include "services/verification_service.h"
+#include "audit/note.h"
 #include "store/open.h"
 #include "verifiers/policy_engine.h"
 #include "verifiers/registry.h"
@@ -92,6 +93,24 @@ class Health {
   bool store_serving_ = true;                             // guarded by mu_
   bool draining_ = false;                                 // guarded by mu_
 };
+
+// Checkpoints signed with the key ring's audit key (current version), named after the log.
+store::CheckpointPolicy CheckpointPolicyFor(const idv::config::v1::AuditConfig& a,
+                                            const crypto::KeyRing& keys) {
+  store::CheckpointPolicy p;
+  if (!a.origin_prefix().empty()) p.origin_prefix = a.origin_prefix();
+  if (a.checkpoint_every_records() > 0) p.every_records = a.checkpoint_every_records();
+  if (a.has_checkpoint_interval()) p.every = FromProto(a.checkpoint_interval());
+  const uint32_t version = keys.current_version();
+  const audit::PublicKey pk = keys.AuditPublicKey(version);
+  p.sign = [&keys, version, pk](const audit::Checkpoint& c) {
+    absl::StatusOr<std::string> note = audit::SignNote(
+        audit::CheckpointText(c), c.origin, pk,
+        [&keys, version](absl::string_view m) { return keys.SignAudit(m, version); });
+    return note.value_or("");
+  };
+  return p;
+}
 
 }  // namespace
 
@@ -188,6 +207,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     }
     health->Store(serving);
   };
+  so.checkpoints = CheckpointPolicyFor(c.audit(), *parts->keys);
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Open(c.store(), so);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);

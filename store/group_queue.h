@@ -5,6 +5,7 @@
 #define IDV_STORE_GROUP_QUEUE_H_
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -26,14 +27,15 @@ class GroupQueue {
     return true;
   }
 
-  // Waits for items and returns up to `max` of them, oldest first; empty once closed and
-  // drained. For the writer thread only.
-  std::vector<Item> PopGroup(size_t max) {
+  // Waits for items and returns up to `max` of them, oldest first; empty when `wait` passed
+  // without any, or once closed and drained (then `*closed` is set). For the writer thread only.
+  std::vector<Item> PopGroup(size_t max, std::chrono::nanoseconds wait, bool* closed) {
     std::vector<Item> group;
     std::unique_lock<std::mutex> lock(mu_);
     writer_idle_ = true;
-    cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+    cv_.wait_for(lock, wait, [this] { return closing_ || !queue_.empty(); });
     writer_idle_ = false;
+    *closed = closing_ && queue_.empty();
     const size_t n = std::min(queue_.size(), max);
     group.reserve(n);
     for (size_t i = 0; i < n; ++i) {

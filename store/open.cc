@@ -33,6 +33,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDb(const idv::config::v1::StoreC
   } else if (c.block_cache_mib() > 0) {
     o.block_cache_mib = c.block_cache_mib();
   }
+  o.checkpoints = options.checkpoints;
   if (options.on_health) {
     o.on_write_failure = [f = options.on_health](const absl::Status& s) { f(false, s); };
   }
@@ -52,6 +53,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgres(const idv::config::v1::Store
   if (pc.has_recheck_lease()) o.recheck_lease = FromProto(pc.recheck_lease());
   if (pc.max_attempts() > 0) o.max_attempts = static_cast<int>(pc.max_attempts());
   o.on_health = options.on_health;
+  o.checkpoints = options.checkpoints;
   return OpenPostgresStore(o);
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "idv/config/v1/config.pb.h"
+#include "store/audit_log.h"
 #include "store/store.h"
 
 namespace idv::store {
@@ -20,6 +21,8 @@ struct OpenOptions {
   // LevelDB stops for good after a failed write; PostgreSQL stops while the database is
   // unreachable and resumes by itself. Runs on a store thread; must not block. Optional.
   std::function<void(bool serving, const absl::Status& why)> on_health;
+  // When and how the node's audit log is checkpointed (signed by the caller's key).
+  CheckpointPolicy checkpoints;
 };
 
 // The node id to use when the config names none: the host name.

@@ -33,7 +33,7 @@ namespace idv::store {
 
 // One verification (or administrative change, or settled PENDING verification) to record.
 struct VerificationCommit {
-  // Everything but `sequence`, `prev_hash`, `node_id` and `binding`, which the store fills in.
+  // Everything but `sequence`, `node_id` and `binding`, which the store fills in.
   idv::store::v1::AuditRecord record;
   // Bind `record.identity_fingerprint` to `record.account_id` (only for VERIFIED outcomes).
   bool bind = false;
@@ -50,6 +50,20 @@ struct VerificationCommit {
   // or leased to another node (it was settled, or another node took it over): one settlement
   // only.
   bool settles_recheck = false;
+};
+
+// One stored audit record: its sequence in its node's log, its exact bytes (what the Merkle leaf
+// hashes) and the leaf hash stored beside it.
+struct StoredRecord {
+  uint64_t sequence = 0;
+  std::string bytes;
+  std::string leaf_hash;
+};
+
+// One node's audit log as stored: its node id and its number of records.
+struct LogInfo {
+  std::string node_id;
+  uint64_t size = 0;
 };
 
 struct CommitResult {
@@ -90,8 +104,9 @@ class Store {
   // This node's id in the audit trail (StoreConfig.node_id).
   virtual const std::string& node_id() const = 0;
 
-  // Appends the audit record to this node's log and applies the binding, the configuration
-  // version and the re-check entry, all in one atomic, durable write: all of it or none.
+  // Appends the audit record to this node's log (a Merkle leaf, with the interior hashes it
+  // completes, and a signed checkpoint when one is due) and applies the binding, the
+  // configuration version and the re-check entry, all in one atomic, durable write: all or none.
   // `done` runs once the write is durable, or with an error when it was not written (Unavailable:
   // the engine could not write; Aborted, FailedPrecondition: as stated in VerificationCommit).
   //
@@ -135,11 +150,31 @@ class Store {
   virtual void ClaimRechecks(size_t limit, absl::Duration lease,
                              Callback<std::vector<idv::store::v1::RecheckEntry>> done) = 0;
 
+  // ---- the audit logs (store/audit_log.h): read from any node ----
+
+  // Every node's log the store holds, with its size.
+  virtual void ListLogs(Callback<std::vector<LogInfo>> done) = 0;
+
+  // The stored Merkle hashes of `node_id`'s log at `indexes` (audit/log.h layout), in the order
+  // asked. NotFound when one is not stored.
+  virtual void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
+                               Callback<std::vector<std::string>> done) = 0;
+
+  // Up to `limit` records of `node_id`'s log from sequence `first` on, in order, all tenants:
+  // for proofs and integrity checks, which answer with hashes only beyond the caller's tenant.
+  virtual void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
+                                Callback<std::vector<StoredRecord>> done) = 0;
+
+  // Signed checkpoints of `node_id`'s log, newest first, at most `limit`.
+  virtual void ReadCheckpoints(std::string node_id, size_t limit,
+                               Callback<std::vector<idv::store::v1::Checkpoint>> done) = 0;
+
   // Adds a listener for changes (see ChangeListener). Call before serving.
   virtual void Subscribe(ChangeListener listener) = 0;
 
-  // Completes every queued operation, then stops the store's threads and gives up this node's
-  // lease. Later calls fail with Unavailable. Idempotent.
+  // Completes every queued operation, signs a last checkpoint when records were appended since
+  // the newest, then stops the store's threads and gives up this node's lease. Later calls fail
+  // with Unavailable. Idempotent.
   virtual void Close() = 0;
 };
 

@@ -17,7 +17,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "store/binding_rules.h"
-#include "store/chain.h"
+#include "store/audit_log.h"
+#include "store/leveldb/keys.h"
+#include "store/leveldb/log_storage.h"
 #include "store/group_queue.h"
 #include "store/thread_pool.h"
 
@@ -31,23 +33,15 @@ using idv::store::v1::ClientRecord;
 using idv::store::v1::IdentityBindings;
 
 constexpr char kSchemaKey[] = "m/schema";
-constexpr char kSchemaVersion[] = "1";
+constexpr char kSchemaVersion[] = "2";  // 1: chained records; 2: the Merkle log
 
-void AppendBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
+using ldb::AppendBigEndian;
+using ldb::FromLevelDb;
+using ldb::NumberKey;
+using ldb::ReadBigEndian;
+using ldb::SeekToLastWithPrefix;
 
-uint64_t ReadBigEndian(const std::string& s, size_t pos, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(s[pos + i]);
-  return v;
-}
-
-std::string AuditKey(uint64_t seq) {
-  std::string k = "a/";
-  AppendBigEndian(&k, seq, 8);
-  return k;
-}
+std::string AuditKey(uint64_t seq) { return NumberKey('a', seq); }
 
 std::string VerificationKey(const std::string& id) { return "v/" + id; }
 
@@ -68,30 +62,7 @@ std::string ClientKey(const std::string& id) { return "c/" + id; }
 
 std::string RecheckKey(const std::string& id) { return "q/" + id; }
 
-std::string ConfigKey(uint64_t version) {
-  std::string k = "g/";
-  AppendBigEndian(&k, version, 8);
-  return k;
-}
-
-// Positions `it` on the last key that starts with `prefix` (a one-character key family followed
-// by '/'), or leaves it invalid or elsewhere when there is none.
-void SeekToLastWithPrefix(leveldb::Iterator* it, char prefix) {
-  const char past[] = {prefix, '0', '\0'};  // '0' follows '/': just past every "<prefix>/" key
-  it->Seek(past);
-  if (it->Valid()) {
-    it->Prev();
-  } else {
-    it->SeekToLast();  // Prev() of an exhausted iterator is not allowed
-  }
-}
-
-absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsNotFound()) return absl::NotFoundError(what);
-  if (s.IsCorruption()) return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
-  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
-}
+std::string ConfigKey(uint64_t version) { return NumberKey('g', version); }
 
 // A view of the database with the writes of the batch being built laid over it.
 class Overlay {
@@ -143,12 +114,12 @@ class LevelDbStore final : public Store {
  public:
   LevelDbStore(const LevelDbStoreOptions& options, std::unique_ptr<leveldb::Cache> cache,
                std::unique_ptr<const leveldb::FilterPolicy> filter, std::unique_ptr<leveldb::DB> db,
-               LogHead head)
+               LogState log)
       : options_(options),
         cache_(std::move(cache)),
         filter_(std::move(filter)),
         db_(std::move(db)),
-        head_(std::move(head)),
+        log_(std::move(log)),
         readers_(options.reader_threads, "idv-store-read"),
         writer_([this] { WriterLoop(); }) {}
 
@@ -198,6 +169,48 @@ class LevelDbStore final : public Store {
   void ClaimRechecks(size_t limit, absl::Duration lease,
                      Callback<std::vector<idv::store::v1::RecheckEntry>> done) override {
     ScheduleRead(std::move(done), [this, limit]() { return ReadRechecks(limit); });
+  }
+
+  void ListLogs(Callback<std::vector<LogInfo>> done) override {
+    ScheduleRead(std::move(done), [this]() -> absl::StatusOr<std::vector<LogInfo>> {
+      absl::StatusOr<LogState> state = ldb::RecoverLog(db_.get());
+      if (!state.ok()) return state.status();
+      return std::vector<LogInfo>{
+          {options_.node_id, static_cast<uint64_t>(state->frontier.size())}};
+    });
+  }
+
+  void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
+                       Callback<std::vector<std::string>> done) override {
+    ScheduleRead(std::move(done), [this, node_id = std::move(node_id), indexes = std::move(
+                                                                             indexes)]()
+                                      -> absl::StatusOr<std::vector<std::string>> {
+      if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+      absl::StatusOr<std::vector<audit::Hash>> h = ldb::HashReader(db_.get()).ReadHashes(indexes);
+      if (!h.ok()) return h.status();
+      std::vector<std::string> out;
+      for (const audit::Hash& x : *h) out.emplace_back(x.begin(), x.end());
+      return out;
+    });
+  }
+
+  void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
+                        Callback<std::vector<StoredRecord>> done) override {
+    ScheduleRead(std::move(done),
+                 [this, node_id = std::move(node_id), first,
+                  limit]() -> absl::StatusOr<std::vector<StoredRecord>> {
+                   if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+                   return ldb::ReadRecords(db_.get(), first, limit);
+                 });
+  }
+
+  void ReadCheckpoints(std::string node_id, size_t limit,
+                       Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
+    ScheduleRead(std::move(done), [this, node_id = std::move(node_id), limit]()
+                                      -> absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> {
+      if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+      return ldb::ReadCheckpoints(db_.get(), limit);
+    });
   }
 
   void Subscribe(ChangeListener listener) override {
@@ -316,10 +329,15 @@ class LevelDbStore final : public Store {
 
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "idv-store-write");
+    const auto wait = absl::ToChronoNanoseconds(
+        std::min(options_.checkpoints.every, absl::Seconds(1)));
     for (;;) {
-      std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit);
-      if (group.empty()) return;  // closing and drained
-      WriteGroup(group);
+      bool closed = false;
+      std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit, wait, &closed);
+      // Idle: a checkpoint that came due meanwhile; closing: the last one.
+      if (group.empty() && !closed && !options_.checkpoints.sign) continue;
+      WriteGroup(group, /*force_checkpoint=*/closed);
+      if (closed) return;
     }
   }
 
@@ -347,10 +365,10 @@ class LevelDbStore final : public Store {
 
   // Builds one batch from `group`, writes it synced, then answers every commit in it. Sequence
   // and chain state advance only when the write succeeded.
-  void WriteGroup(std::vector<Pending>& group) {
+  void WriteGroup(std::vector<Pending>& group, bool force_checkpoint) {
     leveldb::WriteBatch batch;
     Overlay overlay(db_.get(), &batch);
-    LogHead head = head_;
+    LogState log = log_;
     std::vector<absl::StatusOr<CommitResult>> results;
     results.reserve(group.size());
     AuditEntry entry;
@@ -387,13 +405,19 @@ class LevelDbStore final : public Store {
         }
         binding = *b;
       }
-      const uint64_t seq = head.next_sequence;
       record.set_binding(binding);
-      // The entry is the record's exact bytes and their hash; the buffers are reused across
-      // records (the batch copies what it keeps).
-      AppendToChain(record, options_.node_id, head, entry.mutable_record(), entry.mutable_hash());
+      // The entry is the record's exact bytes and their leaf hash, beside the tree's new stored
+      // hashes.
+      AppendedRecord a = AppendToLog(record, options_.node_id, log);
+      const uint64_t seq = a.sequence;
+      entry.set_record(std::move(a.bytes));
+      entry.set_hash(a.leaf.data(), a.leaf.size());
       entry.SerializeToString(&entry_bytes);
       overlay.Append(AuditKey(seq), entry_bytes);
+      for (size_t h = 0; h < a.hashes.size(); ++h) {
+        overlay.Append(NumberKey('h', a.first_hash_index + h),
+                       leveldb::Slice(reinterpret_cast<const char*>(a.hashes[h].data()), 32));
+      }
       if (p.commit.recheck.has_value()) {
         overlay.Put(RecheckKey(record.verification_id()), p.commit.recheck->SerializeAsString());
       }
@@ -403,6 +427,13 @@ class LevelDbStore final : public Store {
       overlay.Append(VerificationKey(record.verification_id()), seq_value);
       results.push_back(CommitResult{seq, binding});
     }
+    if (std::optional<idv::store::v1::Checkpoint> c = DueCheckpoint(
+            options_.checkpoints, options_.node_id, log, absl::Now(), force_checkpoint)) {
+      overlay.Append(NumberKey('k', c->size()), c->SerializeAsString());
+    }
+    if (group.empty() && batch.ApproximateSize() <= leveldb::WriteBatch().ApproximateSize()) {
+      return;  // idle, and no checkpoint due
+    }
     absl::Status written = failed_;
     if (written.ok()) {
       leveldb::WriteOptions wo;
@@ -410,9 +441,9 @@ class LevelDbStore final : public Store {
       written = FromLevelDb(db_->Write(wo, &batch), "write audit batch");
     }
     if (written.ok()) {
-      head_ = std::move(head);
+      log_ = std::move(log);
     } else if (failed_.ok()) {
-      // Fail-stop: after a failed write neither LevelDB's log writer nor the chain head can be
+      // Fail-stop: after a failed write neither LevelDB's log writer nor the log's state can be
       // trusted to match the disk. Refuse every later commit; reopening recovers both from disk.
       failed_ = absl::UnavailableError(
           absl::StrCat("store stopped accepting writes after a failed write: ", written.message()));
@@ -432,7 +463,7 @@ class LevelDbStore final : public Store {
   std::unique_ptr<leveldb::DB> db_;
 
   // Owned by the writer thread.
-  LogHead head_;
+  LogState log_;
   absl::Status failed_;  // not OK once a write failed
 
   std::mutex clients_mu_;
@@ -445,23 +476,6 @@ class LevelDbStore final : public Store {
   std::thread writer_;  // last: starts once everything it uses exists
 };
 
-// Finds the end of the audit trail: the sequence after the last record and that record's hash.
-absl::Status RecoverChainHead(leveldb::DB* db, LogHead* head) {
-  *head = LogHead();
-  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-  SeekToLastWithPrefix(it.get(), 'a');
-  if (it->Valid() && it->key().starts_with("a/")) {
-    AuditEntry entry;
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("last audit record is unreadable");
-    }
-    const std::string key = it->key().ToString();
-    head->next_sequence = ReadBigEndian(key, 2, 8) + 1;
-    head->last_hash = entry.hash();
-  }
-  return FromLevelDb(it->status(), "scan audit trail");
-}
-
 absl::Status CheckSchema(leveldb::DB* db) {
   std::string version;
   leveldb::Status s = db->Get(leveldb::ReadOptions(), kSchemaKey, &version);
@@ -471,6 +485,7 @@ absl::Status CheckSchema(leveldb::DB* db) {
     return FromLevelDb(db->Put(wo, kSchemaKey, kSchemaVersion), "write schema version");
   }
   if (!s.ok()) return FromLevelDb(s, "read schema version");
+  if (version == "1") return ldb::MigrateToMerkle(db);
   if (version != kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "database schema version ", version, " is not supported (expected ", kSchemaVersion, ")"));
@@ -502,10 +517,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOption
   }
   std::unique_ptr<leveldb::DB> db(raw);
   if (absl::Status s = CheckSchema(db.get()); !s.ok()) return s;
-  LogHead head;
-  if (absl::Status s = RecoverChainHead(db.get(), &head); !s.ok()) return s;
+  absl::StatusOr<LogState> log = ldb::RecoverLog(db.get());
+  if (!log.ok()) return log.status();
   return std::unique_ptr<Store>(new LevelDbStore(options, std::move(cache), std::move(filter),
-                                                 std::move(db), std::move(head)));
+                                                 std::move(db), *std::move(log)));
 }
 
 }  // namespace idv::store

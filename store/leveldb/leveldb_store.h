@@ -7,8 +7,10 @@
 // without any lock held by request threads. Reads run on a small pool of reader threads.
 //
 // Key layout (all integers big-endian so keys sort in numeric order):
-//   m/schema                     schema version ("1")
-//   a/<seq u64>                  AuditEntry
+//   m/schema                     schema version ("2"; "1" is migrated on open)
+//   a/<seq u64>                  AuditEntry (the record's bytes and Merkle leaf hash)
+//   h/<index u64>                a stored Merkle hash (audit/log.h layout)
+//   k/<size u64>                 Checkpoint
 //   v/<verification id>          <seq u64>
 //   b/<tenant>\0<ver u32><fp>    IdentityBindings
 //   r/<tenant>\0<account id>     AccountBinding
@@ -26,6 +28,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "store/audit_log.h"
 #include "store/store.h"
 
 namespace leveldb {
@@ -41,6 +44,8 @@ struct LevelDbStoreOptions {
   std::string path;
   // Written into every audit record (AuditRecord.node_id). Default "local".
   std::string node_id = "local";
+  // When and how the writer signs checkpoints of the log. Default: none.
+  CheckpointPolicy checkpoints;
   // Most commits gathered into one synced write. Default 1024.
   uint32_t max_group_commit = 1024;
   // LevelDB block cache, in MiB. Default 64.

@@ -1,6 +1,7 @@
 #include "store/postgres/group_commit.h"
 
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -122,13 +123,15 @@ void TakeSettled(Batch& batch, const GroupContext& ctx, const Array& ids, GroupS
 struct Writes {
   Array audit_seq{Array::kInt8}, audit_time{Array::kInt8}, audit_tenant{Array::kText},
       audit_id{Array::kText}, audit_record{Array::kBytea}, audit_hash{Array::kBytea};
+  Array tree_index{Array::kInt8}, tree_hash{Array::kBytea};
+  std::optional<idv::store::v1::Checkpoint> checkpoint;
   Array recheck_id{Array::kText}, recheck_tenant{Array::kText}, recheck_entry{Array::kBytea};
   Array config_version{Array::kInt8}, config_record{Array::kBytea};
 };
 
 // Decides one commit against the group's state and adds its rows to `w`.
 absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit& c, GroupState& st,
-                                    LogHead& head, Writes& w) {
+                                    LogState& log, Writes& w) {
   idv::store::v1::AuditRecord& record = c.record;
   if (c.settles_recheck && st.settleable.erase(record.verification_id()) == 0) {
     return absl::FailedPreconditionError(
@@ -152,15 +155,18 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
     }
   }
   record.set_binding(binding);
-  const uint64_t seq = head.next_sequence;
-  std::string bytes, hash;
-  AppendToChain(record, ctx.node_id, head, &bytes, &hash);
+  AppendedRecord a = AppendToLog(record, ctx.node_id, log);
+  const uint64_t seq = a.sequence;
+  for (size_t i = 0; i < a.hashes.size(); ++i) {
+    w.tree_index.AddInt64(a.first_hash_index + static_cast<int64_t>(i));
+    w.tree_hash.Add(absl::string_view(reinterpret_cast<const char*>(a.hashes[i].data()), 32));
+  }
   w.audit_seq.AddInt64(static_cast<int64_t>(seq));
   w.audit_time.AddInt64(absl::ToUnixMicros(FromProto(record.decided_at())));
   w.audit_tenant.Add(record.tenant());
   w.audit_id.Add(record.verification_id());
-  w.audit_record.Add(bytes);
-  w.audit_hash.Add(hash);
+  w.audit_record.Add(a.bytes);
+  w.audit_hash.Add(absl::string_view(reinterpret_cast<const char*>(a.leaf.data()), 32));
   if (c.recheck.has_value()) {
     w.recheck_id.Add(record.verification_id());
     w.recheck_tenant.Add(record.tenant());
@@ -239,6 +245,24 @@ void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
             .Arr(w.audit_record)
             .Arr(w.audit_hash));
   }
+  if (w.tree_index.size() > 0) {
+    batch.Add(
+        "INSERT INTO idv_audit_hashes (node_id, idx, hash) "
+        "SELECT $1, i, h FROM unnest($2::bigint[], $3::bytea[]) AS u(i, h)",
+        Params().Text(ctx.node_id).Arr(w.tree_index).Arr(w.tree_hash));
+  }
+  if (w.checkpoint.has_value()) {
+    const idv::store::v1::Checkpoint& c = *w.checkpoint;
+    batch.Add(
+        "INSERT INTO idv_checkpoints (node_id, size, root, note, created_at) "
+        "VALUES ($1, $2::bigint, $3::bytea, $4, $5::timestamptz)",
+        Params()
+            .Text(c.node_id())
+            .Int(static_cast<int64_t>(c.size()))
+            .Bytes(c.root())
+            .Text(c.note())
+            .Time(FromProto(c.created_at())));
+  }
   if (w.recheck_id.size() > 0) {
     batch.Add(
         "INSERT INTO idv_rechecks (verification_id, tenant, entry, lease_owner, lease_until) "
@@ -299,25 +323,27 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
 
 }  // namespace
 
-absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
-                      const std::vector<VerificationCommit*>& commits, GroupResult* result,
-                      bool* commit_sent) {
+absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogState& log,
+                      const std::vector<VerificationCommit*>& commits, bool force_checkpoint,
+                      GroupResult* result, bool* commit_sent) {
   *commit_sent = false;
   GroupResult& out = *result;
   out = GroupResult();
-  out.head = head;
+  out.log = log;
   GroupState st;
   absl::Status s = Prepare(conn, ctx, commits, st);
   if (s.ok()) {
     Writes w;
     out.results.reserve(commits.size());
     for (VerificationCommit* c : commits) {
-      const uint64_t before = out.head.next_sequence;
-      out.results.push_back(Decide(ctx, *c, st, out.head, w));
-      if (out.first_sequence == 0 && out.head.next_sequence != before) {
+      const uint64_t before = out.log.next_sequence();
+      out.results.push_back(Decide(ctx, *c, st, out.log, w));
+      if (out.first_sequence == 0 && out.log.next_sequence() != before) {
         out.first_sequence = before;
       }
     }
+    w.checkpoint = DueCheckpoint(ctx.checkpoints, ctx.node_id, out.log, absl::Now(),
+                                 force_checkpoint);
     // The writes and COMMIT in a second round trip. A failed write keeps COMMIT from running.
     Batch batch;
     WriteBindings(batch, st);
@@ -331,17 +357,44 @@ absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
   return s;
 }
 
-absl::StatusOr<LogHead> ReadLogHead(Conn& conn, const std::string& node_id) {
+absl::StatusOr<std::vector<audit::Hash>> HashReader::ReadHashes(
+    const std::vector<int64_t>& indexes) const {
+  Array wanted(Array::kInt8);
+  for (int64_t i : indexes) wanted.AddInt64(i);
+  absl::StatusOr<Result> r = conn_.Prepared(
+      "SELECT h.hash FROM unnest($2::bigint[]) WITH ORDINALITY AS v(i, n) "
+      "CROSS JOIN LATERAL (SELECT hash FROM idv_audit_hashes WHERE node_id = $1 AND idx = v.i) "
+      "AS h ORDER BY v.n",
+      Params().Text(node_id_).Arr(wanted));
+  if (!r.ok()) return r.status();
+  if (r->rows() != static_cast<int>(indexes.size())) {
+    return absl::NotFoundError("stored Merkle hashes are missing");
+  }
+  std::vector<audit::Hash> out(indexes.size());
+  for (int i = 0; i < r->rows(); ++i) {
+    const std::string h = r->Bytes(i, 0);
+    if (h.size() != 32) return absl::DataLossError("a stored Merkle hash is not 32 bytes");
+    std::copy(h.begin(), h.end(), out[i].begin());
+  }
+  return out;
+}
+
+absl::StatusOr<LogState> ReadLogState(Conn& conn, const std::string& node_id) {
   absl::StatusOr<Result> r = conn.Prepared(
-      "SELECT seq, hash FROM idv_audit WHERE node_id = $1 ORDER BY seq DESC LIMIT 1",
+      "SELECT coalesce((SELECT max(seq) FROM idv_audit WHERE node_id = $1), 0), "
+      "coalesce((SELECT max(size) FROM idv_checkpoints WHERE node_id = $1), 0)",
       Params().Text(node_id));
   if (!r.ok()) return r.status();
-  LogHead head;
-  if (r->rows() == 1) {
-    head.next_sequence = static_cast<uint64_t>(r->Int64(0, 0)) + 1;
-    head.last_hash = r->Bytes(0, 1);
+  LogState state;
+  state.checkpoint_size = static_cast<uint64_t>(r->Int64(0, 1));
+  absl::StatusOr<audit::MerkleFrontier> frontier =
+      audit::MerkleFrontier::Load(r->Int64(0, 0), HashReader(conn, node_id));
+  if (!frontier.ok()) return frontier.status();
+  state.frontier = *std::move(frontier);
+  if (static_cast<uint64_t>(state.frontier.size()) > state.checkpoint_size) {
+    state.unsigned_since = absl::Now();
   }
-  return head;
+  return state;
 }
 
 absl::StatusOr<bool> HasRecord(Conn& conn, const std::string& node_id, uint64_t sequence) {

@@ -7,7 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "store/chain.h"
+#include "audit/log.h"
+#include "store/audit_log.h"
 #include "store/postgres/pg.h"
 #include "store/store.h"
 
@@ -20,29 +21,43 @@ struct GroupContext {
   absl::Duration node_lease;
   // Re-check entries this node commits are leased to it for this long.
   absl::Duration recheck_lease;
+  CheckpointPolicy checkpoints;
 };
 
 struct GroupResult {
   // One per commit, in order.
   std::vector<absl::StatusOr<CommitResult>> results;
-  // The log head after the group.
-  LogHead head;
+  // The log after the group.
+  LogState log;
   // The sequence of the group's first record; 0 when it wrote none.
   uint64_t first_sequence = 0;
 };
 
-// Runs `commits` as one transaction on top of the log at `head`: BEGIN, the node-lease fence,
+// Runs `commits` as one transaction on top of `log`: BEGIN, the node-lease fence,
 // the row locks and reads decisions depend on, the decisions, the writes, COMMIT. On failure
 // nothing of it is applied, except when COMMIT was sent (`*commit_sent`) and the connection is
 // lost (!conn.ok()): then the caller must find out whether `out->first_sequence` is stored
 // (HasRecord) to know if `*out` took effect. FailedPrecondition from the fence means another
 // process holds this node id.
-absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogHead& head,
-                      const std::vector<VerificationCommit*>& commits, GroupResult* out,
-                      bool* commit_sent);
+// With `force_checkpoint`, a checkpoint is signed whenever records were added since the last.
+absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogState& log,
+                      const std::vector<VerificationCommit*>& commits, bool force_checkpoint,
+                      GroupResult* out, bool* commit_sent);
 
-// The head of `node_id`'s log as stored.
-absl::StatusOr<LogHead> ReadLogHead(Conn& conn, const std::string& node_id);
+// `node_id`'s log as stored.
+absl::StatusOr<LogState> ReadLogState(Conn& conn, const std::string& node_id);
+
+// Stored Merkle hashes of one node's log.
+class HashReader : public audit::HashReader {
+ public:
+  HashReader(Conn& conn, std::string node_id) : conn_(conn), node_id_(std::move(node_id)) {}
+  absl::StatusOr<std::vector<audit::Hash>> ReadHashes(
+      const std::vector<int64_t>& indexes) const override;
+
+ private:
+  Conn& conn_;
+  std::string node_id_;
+};
 
 // Whether record `sequence` of `node_id`'s log is stored.
 absl::StatusOr<bool> HasRecord(Conn& conn, const std::string& node_id, uint64_t sequence);

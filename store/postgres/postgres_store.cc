@@ -97,12 +97,13 @@ class PostgresStore final : public Store {
  public:
   // `listen_conn` is LISTENing already, so no change made after Open returns is missed.
   PostgresStore(const PostgresStoreOptions& options, std::string owner,
-                std::unique_ptr<Conn> writer_conn, std::unique_ptr<Conn> listen_conn, LogHead head)
+                std::unique_ptr<Conn> writer_conn, std::unique_ptr<Conn> listen_conn, LogState log)
       : options_(options),
-        ctx_{options.node_id, std::move(owner), options.node_lease, options.recheck_lease},
+        ctx_{options.node_id, std::move(owner), options.node_lease, options.recheck_lease,
+             options.checkpoints},
         pool_(options.dsn),
         writer_conn_(std::move(writer_conn)),
-        head_(std::move(head)),
+        log_(std::move(log)),
         readers_(options.pool_size, "idv-pg-read"),
         listener_([this, c = std::move(listen_conn)]() mutable { ListenLoop(std::move(c)); }),
         writer_([this] { WriterLoop(); }) {}
@@ -217,6 +218,80 @@ class PostgresStore final : public Store {
         });
   }
 
+  void ListLogs(Callback<std::vector<LogInfo>> done) override {
+    Read<std::vector<LogInfo>>(std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<LogInfo>> {
+      absl::StatusOr<Result> r = c.Prepared(
+          "SELECT n.node_id, coalesce((SELECT max(seq) FROM idv_audit a "
+          "WHERE a.node_id = n.node_id), 0) FROM idv_nodes n ORDER BY n.node_id");
+      if (!r.ok()) return r.status();
+      std::vector<LogInfo> out;
+      for (int i = 0; i < r->rows(); ++i) {
+        out.push_back(LogInfo{r->Bytes(i, 0), static_cast<uint64_t>(r->Int64(i, 1))});
+      }
+      return out;
+    });
+  }
+
+  void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
+                       Callback<std::vector<std::string>> done) override {
+    Read<std::vector<std::string>>(
+        std::move(done), [node_id = std::move(node_id), indexes = std::move(indexes)](
+                             Conn& c) -> absl::StatusOr<std::vector<std::string>> {
+          absl::StatusOr<std::vector<audit::Hash>> h =
+              pg::HashReader(c, node_id).ReadHashes(indexes);
+          if (!h.ok()) return h.status();
+          std::vector<std::string> out;
+          for (const audit::Hash& x : *h) out.emplace_back(x.begin(), x.end());
+          return out;
+        });
+  }
+
+  void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
+                        Callback<std::vector<StoredRecord>> done) override {
+    Read<std::vector<StoredRecord>>(
+        std::move(done), [node_id = std::move(node_id), first,
+                          limit](Conn& c) -> absl::StatusOr<std::vector<StoredRecord>> {
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT seq, record, hash FROM idv_audit WHERE node_id = $1 AND seq >= $2::bigint "
+              "ORDER BY seq LIMIT $3::bigint",
+              Params()
+                  .Text(node_id)
+                  .Int(static_cast<int64_t>(first))
+                  .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+          if (!r.ok()) return r.status();
+          std::vector<StoredRecord> out;
+          for (int i = 0; i < r->rows(); ++i) {
+            out.push_back(
+                StoredRecord{static_cast<uint64_t>(r->Int64(i, 0)), r->Bytes(i, 1), r->Bytes(i, 2)});
+          }
+          return out;
+        });
+  }
+
+  void ReadCheckpoints(std::string node_id, size_t limit,
+                       Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
+    Read<std::vector<idv::store::v1::Checkpoint>>(
+        std::move(done), [node_id = std::move(node_id), limit](
+                             Conn& c) -> absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> {
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT size, root, note, extract(epoch FROM created_at)::bigint "
+              "FROM idv_checkpoints WHERE node_id = $1 ORDER BY size DESC LIMIT $2::bigint",
+              Params().Text(node_id).Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+          if (!r.ok()) return r.status();
+          std::vector<idv::store::v1::Checkpoint> out;
+          for (int i = 0; i < r->rows(); ++i) {
+            idv::store::v1::Checkpoint cp;
+            cp.set_node_id(node_id);
+            cp.set_size(static_cast<uint64_t>(r->Int64(i, 0)));
+            cp.set_root(r->Bytes(i, 1));
+            cp.set_note(r->Bytes(i, 2));
+            cp.mutable_created_at()->set_seconds(r->Int64(i, 3));
+            out.push_back(std::move(cp));
+          }
+          return out;
+        });
+  }
+
   void Subscribe(ChangeListener listener) override {
     std::lock_guard<std::mutex> lock(listeners_mu_);
     listeners_.push_back(std::move(listener));
@@ -271,26 +346,34 @@ class PostgresStore final : public Store {
 
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "idv-store-write");
+    const auto wait = absl::ToChronoNanoseconds(
+        std::min(options_.checkpoints.every, absl::Seconds(1)));
     for (;;) {
-      std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit);
-      if (group.empty()) return;
-      WriteGroup(group);
+      bool closed = false;
+      std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit, wait, &closed);
+      // Idle: a checkpoint that came due meanwhile; closing: the last one.
+      const bool checkpoint_due =
+          options_.checkpoints.sign &&
+          static_cast<uint64_t>(log_.frontier.size()) != log_.checkpoint_size &&
+          (closed || absl::Now() - log_.unsigned_since >= options_.checkpoints.every);
+      if (!group.empty() || checkpoint_due) WriteGroup(group, /*force_checkpoint=*/closed);
+      if (closed) return;
     }
   }
 
   // A connection with a known log head, or why there is none.
   absl::Status EnsureWriter() {
     if (writer_conn_ == nullptr || !writer_conn_->ok()) {
-      head_known_ = false;
+      log_known_ = false;
       absl::StatusOr<std::unique_ptr<Conn>> c = Conn::Connect(options_.dsn);
       if (!c.ok()) return c.status();
       writer_conn_ = *std::move(c);
     }
-    if (!head_known_) {
-      absl::StatusOr<LogHead> head = pg::ReadLogHead(*writer_conn_, options_.node_id);
-      if (!head.ok()) return head.status();
-      head_ = *std::move(head);
-      head_known_ = true;
+    if (!log_known_) {
+      absl::StatusOr<LogState> log = pg::ReadLogState(*writer_conn_, options_.node_id);
+      if (!log.ok()) return log.status();
+      log_ = *std::move(log);
+      log_known_ = true;
     }
     return absl::OkStatus();
   }
@@ -315,7 +398,7 @@ class PostgresStore final : public Store {
     return last;
   }
 
-  void WriteGroup(std::vector<Pending>& group) {
+  void WriteGroup(std::vector<Pending>& group, bool force_checkpoint) {
     std::vector<VerificationCommit*> commits;
     commits.reserve(group.size());
     for (Pending& p : group) commits.push_back(&p.commit);
@@ -326,7 +409,8 @@ class PostgresStore final : public Store {
       if (failure.ok()) failure = EnsureWriter();
       if (!failure.ok()) break;
       bool commit_sent = false;
-      failure = pg::RunGroup(*writer_conn_, ctx_, head_, commits, &out, &commit_sent);
+      failure = pg::RunGroup(*writer_conn_, ctx_, log_, commits, force_checkpoint, &out,
+                             &commit_sent);
       if (!failure.ok() && commit_sent && !writer_conn_->ok()) {
         absl::StatusOr<bool> stored = ResolveInDoubt(out.first_sequence);
         if (stored.ok() && *stored) failure = absl::OkStatus();
@@ -346,12 +430,12 @@ class PostgresStore final : public Store {
       absl::SleepFor(absl::Microseconds(randombytes_uniform(200 * attempt)));
     }
     if (failure.ok()) {
-      head_ = out.head;
+      log_ = out.log;
       ReportHealth(true, absl::OkStatus());
       for (size_t i = 0; i < group.size(); ++i) std::move(group[i].done)(std::move(out.results[i]));
       return;
     }
-    head_known_ = false;  // re-read before the next group: the database is the truth
+    log_known_ = false;  // re-read before the next group: the database is the truth
     if (writer_conn_ != nullptr && !writer_conn_->ok()) ReportHealth(false, failure);
     const absl::Status answer = absl::IsUnavailable(failure)
                                     ? failure
@@ -455,8 +539,8 @@ class PostgresStore final : public Store {
 
   // Writer thread only.
   std::unique_ptr<Conn> writer_conn_;
-  LogHead head_;
-  bool head_known_ = true;
+  LogState log_;
+  bool log_known_ = true;
 
   std::mutex health_mu_;
   bool serving_ = true;   // guarded by health_mu_
@@ -521,12 +605,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOpti
   if (absl::Status s = pg::EnsureAuditPartitions(**conn, absl::Now()); !s.ok()) return s;
   std::string owner = RandomHex(16);
   if (absl::Status s = AcquireNodeLease(**conn, options, owner); !s.ok()) return s;
-  absl::StatusOr<LogHead> head = pg::ReadLogHead(**conn, options.node_id);
-  if (!head.ok()) return head.status();
+  absl::StatusOr<LogState> log = pg::ReadLogState(**conn, options.node_id);
+  if (!log.ok()) return log.status();
   absl::StatusOr<std::unique_ptr<Conn>> listening = ConnectListening(options.dsn);
   if (!listening.ok()) return listening.status();
   return std::unique_ptr<Store>(new PostgresStore(options, std::move(owner), *std::move(conn),
-                                                  *std::move(listening), *std::move(head)));
+                                                  *std::move(listening), *std::move(log)));
 }
 
 }  // namespace idv::store

@@ -39,6 +39,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "store/audit_log.h"
 #include "store/store.h"
 
 namespace idv::store {
@@ -63,6 +64,8 @@ struct PostgresStoreOptions {
   // How long the writer tries to learn whether a COMMIT whose answer was lost took effect.
   // Default 10 s.
   absl::Duration resolve_timeout = absl::Seconds(10);
+  // When and how the writer signs checkpoints of this node's log. Default: none.
+  CheckpointPolicy checkpoints;
   // See OpenOptions::on_health.
   std::function<void(bool serving, const absl::Status& why)> on_health;
 };

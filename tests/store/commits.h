@@ -1,12 +1,17 @@
-// Test helper shared by the store tests: commits and chain hashes made the same way everywhere.
+// Test helper shared by the store tests: commits made the same way everywhere, and a check of a
+// stored audit log.
 #ifndef IDV_TESTS_STORE_COMMITS_H_
 #define IDV_TESTS_STORE_COMMITS_H_
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <vector>
+
 #include <string>
 
 #include "absl/time/clock.h"
+#include "audit/log.h"
 #include "store/store.h"
 
 namespace idv::store::testing {
@@ -14,12 +19,47 @@ namespace idv::store::testing {
 // A 32-byte fingerprint made of one character.
 inline std::string Fp(char c) { return std::string(32, c); }
 
-// BLAKE2b-256 of a record's bytes: what the next record's prev_hash must be.
-inline std::string ChainHash(const std::string& record_bytes) {
-  uint8_t h[32];
-  crypto_generichash(h, sizeof h, reinterpret_cast<const uint8_t*>(record_bytes.data()),
-                     record_bytes.size(), nullptr, 0);
-  return std::string(reinterpret_cast<char*>(h), sizeof h);
+// Checks one node's log as stored: every record's stored leaf hash is the hash of its bytes, the
+// frontier loaded from the stored hashes has the root of those leaves, and the log has `size`
+// records. Returns the root.
+inline absl::StatusOr<audit::Hash> CheckStoredLog(Store& store, const std::string& node,
+                                                  uint64_t size) {
+  auto records = Await<std::vector<StoredRecord>>(
+      [&](auto done) { store.ReadAuditRecords(node, 1, size + 1, std::move(done)); });
+  if (!records.ok()) return records.status();
+  if (records->size() != size) return absl::DataLossError("the log has another size");
+  std::vector<audit::Hash> leaves;
+  for (const StoredRecord& r : *records) {
+    leaves.push_back(audit::LeafHash(r.bytes));
+    if (r.leaf_hash != std::string(leaves.back().begin(), leaves.back().end())) {
+      return absl::DataLossError("a stored leaf hash is not its record's");
+    }
+    if (r.sequence != leaves.size()) return absl::DataLossError("a gap in the sequence");
+  }
+  struct Reader : audit::HashReader {
+    Store* store;
+    std::string node;
+    absl::StatusOr<std::vector<audit::Hash>> ReadHashes(
+        const std::vector<int64_t>& indexes) const override {
+      auto raw = Await<std::vector<std::string>>(
+          [&](auto done) { store->ReadAuditHashes(node, indexes, std::move(done)); });
+      if (!raw.ok()) return raw.status();
+      std::vector<audit::Hash> out;
+      for (const std::string& h : *raw) {
+        audit::Hash x;
+        std::copy(h.begin(), h.end(), x.begin());
+        out.push_back(x);
+      }
+      return out;
+    }
+  } reader;
+  reader.store = &store;
+  reader.node = node;
+  auto frontier = audit::MerkleFrontier::Load(static_cast<int64_t>(size), reader);
+  if (!frontier.ok()) return frontier.status();
+  const audit::Hash root = audit::RootHash(size, [&](uint64_t i) { return leaves[i]; });
+  if (frontier->Root() != root) return absl::DataLossError("stored hashes disagree with leaves");
+  return root;
 }
 
 // A VERIFIED verification of `fp` for `account`, decided now, binding when `bind`.

@@ -1,10 +1,12 @@
 #include "store/leveldb/leveldb_store.h"
 
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 #include <leveldb/env.h>
 #include <sodium.h>
 
 #include <atomic>
+#include <filesystem>
 #include <cstdlib>
 
 #include "store/binding_rules.h"
@@ -15,7 +17,7 @@ namespace {
 
 using idv::store::v1::AccountBinding;
 using idv::store::v1::AuditRecord;
-using testing::ChainHash;
+using testing::CheckStoredLog;
 using testing::Commit;
 using testing::Fp;
 
@@ -134,8 +136,39 @@ TEST_F(LevelDbStoreTest, FailedWriteStoresNothingAndStopsWrites) {
   auto next = CommitSync(Commit("ID4", "b", Fp('b'), true));
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->sequence, 2u);  // no gap where the failed record would have been
-  EXPECT_EQ(GetVerification("t", "ID4")->prev_hash(),
-            ChainHash(GetVerification("t", "ID1")->SerializeAsString()));
+  EXPECT_TRUE(CheckStoredLog(*store_, "local", 2).ok());
+}
+
+// A database written before the Merkle log (schema 1: records chained with BLAKE2b) is migrated
+// on open: its records keep their bytes and get leaf and stored hashes, and the log continues.
+TEST_F(LevelDbStoreTest, SchemaOneLogIsMigratedToTheMerkleLog) {
+  store_.reset();
+  std::filesystem::remove_all(dir_ + "/db");
+  {
+    leveldb::Options o;
+    o.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(o, dir_ + "/db", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "m/schema", "1").ok());
+    for (uint64_t seq = 1; seq <= 2; ++seq) {
+      AuditRecord r = Commit("OLD" + std::to_string(seq), "a", Fp('o'), false).record;
+      r.set_sequence(seq);
+      idv::store::v1::AuditEntry e;
+      e.set_record(r.SerializeAsString());
+      e.set_hash(std::string(32, 'b'));  // a BLAKE2b chain hash, as schema 1 kept
+      std::string key = "a/";
+      for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((seq >> (8 * i)) & 0xff));
+      ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, e.SerializeAsString()).ok());
+    }
+  }
+  Open();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_TRUE(CheckStoredLog(*store_, "local", 2).ok());
+  auto next = CommitSync(Commit("NEW", "b", Fp('n'), true));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->sequence, 3u);
+  EXPECT_TRUE(CheckStoredLog(*store_, "local", 3).ok());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "store/binding_rules.h"
+#include "audit/note.h"
 #include "store/open.h"
 #include "tests/store/commits.h"
 #include "tests/support/postgres_server.h"
@@ -47,7 +48,7 @@ class PostgresEnvironment : public ::testing::Environment {
 const ::testing::Environment* const kPostgres =
     ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
 
-using testing::ChainHash;
+using testing::CheckStoredLog;
 using testing::Commit;
 using testing::Fp;
 
@@ -80,6 +81,7 @@ class Changes {
 class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    crypto_sign_keypair(pk_.data(), sk_);
     char tmpl[] = "/tmp/idv-store-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -113,6 +115,18 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
     }
     OpenOptions o;
     o.data_dir = dir_;
+    // Checkpoints every 3 records, signed with this test's key.
+    o.checkpoints.origin_prefix = "idv.test/audit";
+    o.checkpoints.every_records = 3;
+    o.checkpoints.every = absl::Hours(1);
+    o.checkpoints.sign = [this](const audit::Checkpoint& c) {
+      return *audit::SignNote(audit::CheckpointText(c), c.origin, pk_, [this](absl::string_view m) {
+        std::array<uint8_t, 64> sig;
+        crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const uint8_t*>(m.data()),
+                             m.size(), sk_);
+        return sig;
+      });
+    };
     o.on_health = [this](bool serving, const absl::Status&) {
       std::lock_guard<std::mutex> lock(health_mu_);
       health_.push_back(serving);
@@ -150,6 +164,8 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
                                [&] { return !health_.empty() && health_.back() == serving; });
   }
 
+  audit::PublicKey pk_;
+  uint8_t sk_[crypto_sign_SECRETKEYBYTES];
   std::string dir_;
   std::string db_;
   std::string dsn_;
@@ -159,7 +175,7 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
   std::vector<bool> health_;  // guarded by health_mu_
 };
 
-TEST_P(StoreConformanceTest, CommitsAreReadBackAndChained) {
+TEST_P(StoreConformanceTest, CommitsAreReadBackAndInTheMerkleLog) {
   auto r1 = CommitSync(Commit("ID1", "acct", Fp('a'), /*bind=*/true));
   auto r2 = CommitSync(Commit("ID2", "acct", Fp('a'), /*bind=*/false));
   ASSERT_TRUE(r1.ok() && r2.ok()) << r1.status() << r2.status();
@@ -173,8 +189,7 @@ TEST_P(StoreConformanceTest, CommitsAreReadBackAndChained) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->binding(), idv::v1::BOUND);
   EXPECT_EQ(a->node_id(), "node-a");
-  EXPECT_EQ(a->prev_hash(), std::string(32, '\0'));
-  EXPECT_EQ(b->prev_hash(), ChainHash(a->SerializeAsString()));
+  EXPECT_TRUE(CheckStoredLog(*store_, "node-a", 2).ok());
 
   auto binding = GetBinding("t", "acct");
   ASSERT_TRUE(binding.ok());
@@ -238,8 +253,7 @@ TEST_P(StoreConformanceTest, ChainAndBindingsSurviveReopen) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->sequence, 2u);
   EXPECT_EQ(r->binding, idv::v1::ALREADY_BOUND);
-  EXPECT_EQ(GetVerification("t", "ID2")->prev_hash(),
-            ChainHash(GetVerification("t", "ID1")->SerializeAsString()));
+  EXPECT_TRUE(CheckStoredLog(*store_, "node-a", 2).ok());
 }
 
 TEST_P(StoreConformanceTest, ClosedStoreAnswersUnavailable) {
@@ -314,6 +328,45 @@ TEST_P(StoreConformanceTest, PendingEntryIsClaimedAndSettledOnce) {
   EXPECT_TRUE(GetVerification("t", "P1")->resolves_pending());
   EXPECT_EQ(CommitSync(settle).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(Claim(*store_, absl::Seconds(30))->empty());
+}
+
+TEST_P(StoreConformanceTest, CheckpointsAreSignedAndCoverTheLog) {
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(CommitSync(Commit(absl::StrCat("C", i), "a", Fp('c'), false)).ok());
+  }
+  store_->Close();  // signs the last checkpoint
+  store_.reset();
+  store_ = OpenNode("node-a");
+  ASSERT_NE(store_, nullptr);
+  auto checkpoints = Await<std::vector<idv::store::v1::Checkpoint>>(
+      [&](auto done) { store_->ReadCheckpoints("node-a", 10, std::move(done)); });
+  ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
+  std::vector<uint64_t> sizes;
+  for (const auto& c : *checkpoints) sizes.push_back(c.size());
+  EXPECT_EQ(sizes, (std::vector<uint64_t>{7, 6, 3}));
+  const std::string vkey = *audit::VerifierKey("idv.test/audit/node-a", pk_);
+  for (const auto& c : *checkpoints) {
+    auto text = audit::OpenNote(c.note(), vkey);
+    ASSERT_TRUE(text.ok()) << text.status();
+    auto parsed = audit::ParseCheckpoint(*text);
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(parsed->size, c.size());
+    EXPECT_EQ(parsed->origin, "idv.test/audit/node-a");
+    // The signed root is the root of the log's first `size` records, as stored.
+    auto root = CheckStoredLog(*store_, "node-a", 7);
+    ASSERT_TRUE(root.ok()) << root.status();
+    auto records = Await<std::vector<StoredRecord>>(
+        [&](auto done) { store_->ReadAuditRecords("node-a", 1, c.size(), std::move(done)); });
+    ASSERT_TRUE(records.ok());
+    std::vector<audit::Hash> leaves;
+    for (const auto& r : *records) leaves.push_back(audit::LeafHash(r.bytes));
+    EXPECT_EQ(parsed->root, audit::RootHash(c.size(), [&](uint64_t i) { return leaves[i]; }));
+  }
+  auto logs = Await<std::vector<LogInfo>>([&](auto done) { store_->ListLogs(std::move(done)); });
+  ASSERT_TRUE(logs.ok());
+  ASSERT_EQ(logs->size(), 1u);
+  EXPECT_EQ((*logs)[0].node_id, "node-a");
+  EXPECT_EQ((*logs)[0].size, 7u);
 }
 
 // ---- several nodes on one database (engines that have them) ----

@@ -73,3 +73,22 @@ CREATE TABLE idv_rechecks (
   lease_owner     text NOT NULL,
   lease_until     timestamptz NOT NULL
 );
+
+-- The Merkle tree of each node's log: the hashes audit/log.h stores (leaf hashes and the roots of
+-- complete subtrees, tlog layout), written with the records that complete them.
+CREATE TABLE idv_audit_hashes (
+  node_id text NOT NULL,
+  idx     bigint NOT NULL,
+  hash    bytea NOT NULL,
+  PRIMARY KEY (node_id, idx)
+);
+
+-- Signed checkpoints (C2SP signed notes) of each node's log.
+CREATE TABLE idv_checkpoints (
+  node_id    text NOT NULL,
+  size       bigint NOT NULL,
+  root       bytea NOT NULL,
+  note       text NOT NULL,
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (node_id, size)
+);
