@@ -1,0 +1,244 @@
+#include "services/auditor.h"
+
+#include "absl/strings/str_cat.h"
+#include "audit/integrity.h"
+#include "audit/log.h"
+#include "services/verification_service.h"
+
+namespace idv::services {
+namespace {
+
+using store::Await;
+
+std::string Bytes(const audit::Hash& h) { return std::string(h.begin(), h.end()); }
+
+// Stored hashes of one log, read through the store.
+class StoreHashes : public audit::HashReader {
+ public:
+  StoreHashes(store::Store& store, std::string node) : store_(store), node_(std::move(node)) {}
+  absl::StatusOr<std::vector<audit::Hash>> ReadHashes(
+      const std::vector<int64_t>& indexes) const override {
+    absl::StatusOr<std::vector<std::string>> raw = Await<std::vector<std::string>>(
+        [&](auto done) { store_.ReadAuditHashes(node_, indexes, std::move(done)); });
+    if (!raw.ok()) return raw.status();
+    std::vector<audit::Hash> out;
+    for (const std::string& h : *raw) {
+      if (h.size() != 32) return absl::DataLossError("a stored hash is not 32 bytes");
+      audit::Hash x;
+      std::copy(h.begin(), h.end(), x.begin());
+      out.push_back(x);
+    }
+    return out;
+  }
+
+ private:
+  store::Store& store_;
+  const std::string node_;
+};
+
+std::string KindName(idv::store::v1::RecordKind k) {
+  switch (k) {
+    case idv::store::v1::SETTLEMENT:
+      return "settlement";
+    case idv::store::v1::ADMIN_CHANGE:
+      return "admin_change";
+    case idv::store::v1::SECURITY_EVENT:
+      return "security_event";
+    case idv::store::v1::AUDITOR_READ:
+      return "auditor_read";
+    default:
+      return "verification";
+  }
+}
+
+}  // namespace
+
+std::string Auditor::VerifierKey(const std::string& node_id) const {
+  return audit::VerifierKey(absl::StrCat(origin_prefix_, "/", node_id), key_).value_or("");
+}
+
+absl::StatusOr<uint64_t> Auditor::LogSize(const std::string& node_id) const {
+  absl::StatusOr<std::vector<store::LogInfo>> logs =
+      Await<std::vector<store::LogInfo>>([&](auto done) { store_.ListLogs(std::move(done)); });
+  if (!logs.ok()) return logs.status();
+  for (const store::LogInfo& l : *logs) {
+    if (l.node_id == node_id) return l.size;
+  }
+  return absl::NotFoundError(absl::StrCat("no log of node \"", node_id, "\""));
+}
+
+absl::StatusOr<uint64_t> Auditor::NewestCheckpointSize(const std::string& node_id) const {
+  absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> c =
+      Await<std::vector<idv::store::v1::Checkpoint>>(
+          [&](auto done) { store_.ReadCheckpoints(node_id, 1, std::move(done)); });
+  if (!c.ok()) return c.status();
+  if (c->empty()) return absl::FailedPreconditionError("the log has no checkpoint yet");
+  return (*c)[0].size();
+}
+
+absl::StatusOr<idv::v1::GetCheckpointResponse> Auditor::Checkpoints(
+    const std::string& node_id) const {
+  absl::StatusOr<std::vector<store::LogInfo>> logs =
+      Await<std::vector<store::LogInfo>>([&](auto done) { store_.ListLogs(std::move(done)); });
+  if (!logs.ok()) return logs.status();
+  idv::v1::GetCheckpointResponse out;
+  for (const store::LogInfo& l : *logs) {
+    if (!node_id.empty() && l.node_id != node_id) continue;
+    idv::v1::LogCheckpoint* lc = out.add_logs();
+    lc->set_node_id(l.node_id);
+    lc->set_log_size(l.size);
+    lc->set_verifier_key(VerifierKey(l.node_id));
+    absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> c =
+        Await<std::vector<idv::store::v1::Checkpoint>>(
+            [&](auto done) { store_.ReadCheckpoints(l.node_id, 1, std::move(done)); });
+    if (!c.ok()) return c.status();
+    if (!c->empty()) {
+      lc->set_checkpoint((*c)[0].note());
+      lc->set_checkpoint_size((*c)[0].size());
+      *lc->mutable_checkpoint_time() = (*c)[0].created_at();
+    }
+  }
+  if (!node_id.empty() && out.logs_size() == 0) {
+    return absl::NotFoundError(absl::StrCat("no log of node \"", node_id, "\""));
+  }
+  return out;
+}
+
+absl::StatusOr<idv::v1::AuditRecordEntry> Auditor::Record(const std::string& tenant,
+                                                          const std::string& node_id,
+                                                          uint64_t index) const {
+  absl::StatusOr<std::vector<store::StoredRecord>> r = Await<std::vector<store::StoredRecord>>(
+      [&](auto done) { store_.ReadAuditRecords(node_id, index + 1, 1, std::move(done)); });
+  if (!r.ok()) return r.status();
+  idv::store::v1::AuditRecord record;
+  if (r->empty() || (*r)[0].sequence != index + 1) return absl::NotFoundError("no such record");
+  if (!record.ParseFromString((*r)[0].bytes)) return absl::DataLossError("unparsable record");
+  if (record.tenant() != tenant) return absl::NotFoundError("no such record");
+  idv::v1::AuditRecordEntry out;
+  out.set_node_id(node_id);
+  out.set_index(index);
+  out.set_record((*r)[0].bytes);
+  out.set_leaf_hash(Bytes(audit::LeafHash((*r)[0].bytes)));
+  ToVerification(record, out.mutable_verification());
+  out.set_kind(KindName(record.kind()));
+  if (record.has_admin_action()) {
+    out.set_admin_action(absl::StrCat(record.admin_action().action(), " ",
+                                      record.admin_action().target(), ": ",
+                                      record.admin_action().summary()));
+  }
+  return out;
+}
+
+absl::StatusOr<idv::v1::InclusionProof> Auditor::ProveInclusion(const std::string& node_id,
+                                                                uint64_t index,
+                                                                uint64_t tree_size) const {
+  if (tree_size == 0) {
+    absl::StatusOr<uint64_t> size = NewestCheckpointSize(node_id);
+    if (!size.ok()) return size.status();
+    tree_size = *size;
+  }
+  absl::StatusOr<uint64_t> log_size = LogSize(node_id);
+  if (!log_size.ok()) return log_size.status();
+  if (index >= tree_size || tree_size > *log_size) {
+    return absl::InvalidArgumentError("need index < tree_size <= the log's size");
+  }
+  StoreHashes hashes(store_, node_id);
+  const audit::SubtreeHashes tree = audit::StoredTree(hashes);
+  absl::StatusOr<std::vector<audit::Hash>> path = audit::InclusionProof(index, tree_size, tree);
+  if (!path.ok()) return path.status();
+  absl::StatusOr<audit::Hash> root = tree(0, tree_size);
+  absl::StatusOr<audit::Hash> leaf = tree(index, index + 1);
+  if (!root.ok()) return root.status();
+  if (!leaf.ok()) return leaf.status();
+  idv::v1::InclusionProof out;
+  out.set_node_id(node_id);
+  out.set_index(index);
+  out.set_tree_size(tree_size);
+  out.set_leaf_hash(Bytes(*leaf));
+  for (const audit::Hash& h : *path) out.add_hashes(Bytes(h));
+  out.set_root(Bytes(*root));
+  return out;
+}
+
+absl::StatusOr<idv::v1::ConsistencyProof> Auditor::ProveConsistency(const std::string& node_id,
+                                                                    uint64_t old_size,
+                                                                    uint64_t new_size) const {
+  if (new_size == 0) {
+    absl::StatusOr<uint64_t> size = NewestCheckpointSize(node_id);
+    if (!size.ok()) return size.status();
+    new_size = *size;
+  }
+  absl::StatusOr<uint64_t> log_size = LogSize(node_id);
+  if (!log_size.ok()) return log_size.status();
+  if (old_size == 0 || old_size > new_size || new_size > *log_size) {
+    return absl::InvalidArgumentError("need 0 < old_size <= new_size <= the log's size");
+  }
+  StoreHashes hashes(store_, node_id);
+  const audit::SubtreeHashes tree = audit::StoredTree(hashes);
+  absl::StatusOr<std::vector<audit::Hash>> path =
+      audit::ConsistencyProof(old_size, new_size, tree);
+  if (!path.ok()) return path.status();
+  absl::StatusOr<audit::Hash> old_root = tree(0, old_size);
+  absl::StatusOr<audit::Hash> new_root = tree(0, new_size);
+  if (!old_root.ok()) return old_root.status();
+  if (!new_root.ok()) return new_root.status();
+  idv::v1::ConsistencyProof out;
+  out.set_node_id(node_id);
+  out.set_old_size(old_size);
+  out.set_new_size(new_size);
+  for (const audit::Hash& h : *path) out.add_hashes(Bytes(h));
+  out.set_old_root(Bytes(*old_root));
+  out.set_new_root(Bytes(*new_root));
+  return out;
+}
+
+absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
+    const std::string& node_id, const std::vector<std::string>& trusted) const {
+  if (absl::StatusOr<uint64_t> size = LogSize(node_id); !size.ok()) return size.status();
+  absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> stored =
+      Await<std::vector<idv::store::v1::Checkpoint>>(
+          [&](auto done) { store_.ReadCheckpoints(node_id, SIZE_MAX, std::move(done)); });
+  if (!stored.ok()) return stored.status();
+  StoreHashes hashes(store_, node_id);
+  audit::IntegritySource source;
+  source.node_id = node_id;
+  source.hashes = &hashes;
+  source.verifier_key = VerifierKey(node_id);
+  for (const auto& c : *stored) source.checkpoint_notes.push_back(c.note());
+  source.checkpoint_notes.insert(source.checkpoint_notes.end(), trusted.begin(), trusted.end());
+  source.records = [&](uint64_t first, size_t limit)
+      -> absl::StatusOr<std::vector<audit::LogRecord>> {
+    absl::StatusOr<std::vector<store::StoredRecord>> r = Await<std::vector<store::StoredRecord>>(
+        [&](auto done) { store_.ReadAuditRecords(node_id, first, limit, std::move(done)); });
+    if (!r.ok()) return r.status();
+    std::vector<audit::LogRecord> out;
+    out.reserve(r->size());
+    for (store::StoredRecord& s : *r) {
+      audit::LogRecord lr;
+      idv::store::v1::AuditRecord parsed;
+      if (parsed.ParseFromString(s.bytes)) {  // unparsable: the fields stay empty and fail
+        lr.inner_sequence = parsed.sequence();
+        lr.inner_node = parsed.node_id();
+      }
+      lr.sequence = s.sequence;
+      lr.bytes = std::move(s.bytes);
+      lr.leaf_hash = std::move(s.leaf_hash);
+      out.push_back(std::move(lr));
+    }
+    return out;
+  };
+  absl::StatusOr<audit::IntegrityReport> report = audit::VerifyLog(source);
+  if (!report.ok()) return report.status();
+  idv::v1::IntegrityReport out;
+  out.set_node_id(node_id);
+  out.set_intact(report->ok);
+  out.set_records_checked(report->records_checked);
+  out.set_checkpoints_checked(report->checkpoints_checked);
+  out.set_first_bad_sequence(report->first_bad_index);
+  out.set_problem(report->problem);
+  out.set_log_size(report->size);
+  out.set_root(Bytes(report->root));
+  return out;
+}
+
+}  // namespace idv::services

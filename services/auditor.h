@@ -1,0 +1,53 @@
+// What auditors ask of the stored audit logs, without gRPC: checkpoints, records, proofs and
+// integrity checks over any node's log, tenant-scoped. Methods block (they wait for the store):
+// call them from a pool of their own, never from a gRPC thread (AuditServiceImpl does).
+// Thread-safe.
+#ifndef IDV_SERVICES_AUDITOR_H_
+#define IDV_SERVICES_AUDITOR_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "audit/note.h"
+#include "idv/v1/audit.pb.h"
+#include "store/store.h"
+
+namespace idv::services {
+
+class Auditor {
+ public:
+  // `origin_prefix` names the logs ("<prefix>/<node id>"); `key` verifies their checkpoints.
+  Auditor(store::Store& store, std::string origin_prefix, audit::PublicKey key)
+      : store_(store), origin_prefix_(std::move(origin_prefix)), key_(key) {}
+
+  // The verifier key of `node_id`'s checkpoints.
+  std::string VerifierKey(const std::string& node_id) const;
+
+  absl::StatusOr<idv::v1::GetCheckpointResponse> Checkpoints(const std::string& node_id) const;
+  // NotFound for another tenant's record (indistinguishable from a missing one).
+  absl::StatusOr<idv::v1::AuditRecordEntry> Record(const std::string& tenant,
+                                                   const std::string& node_id,
+                                                   uint64_t index) const;
+  absl::StatusOr<idv::v1::InclusionProof> ProveInclusion(const std::string& node_id,
+                                                         uint64_t index, uint64_t tree_size) const;
+  absl::StatusOr<idv::v1::ConsistencyProof> ProveConsistency(const std::string& node_id,
+                                                             uint64_t old_size,
+                                                             uint64_t new_size) const;
+  absl::StatusOr<idv::v1::IntegrityReport> VerifyIntegrity(
+      const std::string& node_id, const std::vector<std::string>& trusted) const;
+
+ private:
+  // The size of the newest checkpoint of `node_id`'s log; FailedPrecondition when none exists.
+  absl::StatusOr<uint64_t> NewestCheckpointSize(const std::string& node_id) const;
+  // The size of `node_id`'s log; NotFound for an unknown node.
+  absl::StatusOr<uint64_t> LogSize(const std::string& node_id) const;
+
+  store::Store& store_;
+  const std::string origin_prefix_;
+  const audit::PublicKey key_;
+};
+
+}  // namespace idv::services
+
+#endif  // IDV_SERVICES_AUDITOR_H_
