@@ -8,6 +8,8 @@
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
+//   audit checkpoint [NODE] | get NODE INDEX | prove NODE INDEX [SIZE] |
+//         consistency NODE OLD [NEW] | verify NODE [--trusted FILE,...]
 //
 // Prints a readable table, or with --json one JSON object (field names as in the .proto files).
 // Exit status: 0 when the call succeeded, 1 when it failed, 2 for a usage error.
@@ -25,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "cli/admin.h"
+#include "cli/audit.h"
 #include "cli/check.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -46,6 +49,8 @@ ABSL_FLAG(std::string, country, "", "verify/check: issuing country of a passport
 ABSL_FLAG(bool, dry_run, false,
           "backends/policy: validate and show what would change, store nothing");
 ABSL_FLAG(bool, probe, false, "backends put: call the backend's Describe before accepting it");
+ABSL_FLAG(std::vector<std::string>, trusted, {},
+          "audit verify: files of signed checkpoints kept outside idv, comma-separated");
 
 namespace {
 
@@ -60,7 +65,9 @@ constexpr char kUsage[] =
     "        TYPE: cn_resident_id, cn_residence_permit_hmt, cn_permanent_residence,\n"
     "              hmt_travel_permit, passport, name, phone\n"
     "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
-    "  policy get | put FILE [--dry-run]";
+    "  policy get | put FILE [--dry-run]\n"
+    "  audit checkpoint [NODE] | get NODE INDEX | prove NODE INDEX [TREE_SIZE] |\n"
+    "        consistency NODE OLD_SIZE [NEW_SIZE] | verify NODE [--trusted FILE,...]";
 
 int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\nusage: " << kUsage << "\n";
@@ -224,7 +231,7 @@ int main(int argc, char** argv) {
   if (command == "verify" && args.size() == 2) return Verify();
   if (command == "get-verification" && args.size() == 3) return GetVerification(args[2]);
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
-  if (command == "backends" || command == "policy") {
+  if (command == "backends" || command == "policy" || command == "audit") {
     idv::cli::AdminContext ctx;
     ctx.channel = Connect();
     ctx.prepare = PrepareContext;
@@ -232,6 +239,7 @@ int main(int argc, char** argv) {
     ctx.dry_run = absl::GetFlag(FLAGS_dry_run);
     ctx.probe = absl::GetFlag(FLAGS_probe);
     const std::vector<std::string> rest(args.begin() + 2, args.end());
+    if (command == "audit") return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted));
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);
   }

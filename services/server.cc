@@ -16,6 +16,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "services/admin_service.h"
+#include "services/audit_service.h"
 #include "services/auth.h"
 #include "services/config_manager.h"
 #include "services/rechecker.h"
@@ -151,6 +152,8 @@ struct Server::Parts {
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<VerificationServiceImpl> verification;
   std::unique_ptr<AdminServiceImpl> admin;
+  std::unique_ptr<Auditor> auditor;
+  std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<grpc::Server> grpc_server;
   std::string address;
   std::string admin_key_path;
@@ -252,6 +255,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       *parts->auth, *parts->keys, *parts->config_manager, *parts->store, parts->rechecker.get(),
       parts->cache.get(), vo);
   parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager);
+  parts->auditor = std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
+                                             parts->keys->AuditPublicKey(
+                                                 parts->keys->current_version()));
+  parts->audit = std::make_unique<AuditServiceImpl>(*parts->auth, *parts->auditor);
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());
   if (!creds.ok()) return creds.status();
@@ -262,6 +269,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   builder.AddListeningPort(c.listen(), *creds, &port);
   builder.RegisterService(parts->verification.get());
   builder.RegisterService(parts->admin.get());
+  builder.RegisterService(parts->audit.get());
   parts->grpc_server = builder.BuildAndStart();
   if (parts->grpc_server == nullptr || port == 0) {
     parts->rechecker->Stop();

@@ -109,6 +109,7 @@ class Cluster {
   idv::v1::VerificationService::Stub& stub(size_t node) { return *nodes_[node].stub; }
   idv::v1::AdminService::Stub& admin(size_t node) { return *nodes_[node].admin; }
   size_t node_count() const { return nodes_.size(); }
+  const std::string& address(size_t node) const { return nodes_[node].address; }
   PostgresServer* postgres() { return postgres_.get(); }
   // One query against the cluster's database; "" without PostgreSQL.
   std::string QueryValue(const std::string& sql);

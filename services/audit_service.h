@@ -1,0 +1,48 @@
+// idv.v1.AuditService: thin gRPC glue over Auditor. Every call needs the `audit` role; the work
+// runs on the service's own small pool (it waits for the store), never on gRPC's threads.
+#ifndef IDV_SERVICES_AUDIT_SERVICE_H_
+#define IDV_SERVICES_AUDIT_SERVICE_H_
+
+#include "idv/v1/audit.grpc.pb.h"
+#include "services/auditor.h"
+#include "services/auth.h"
+#include "store/thread_pool.h"
+
+namespace idv::services {
+
+class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
+ public:
+  AuditServiceImpl(const Authenticator& auth, const Auditor& auditor)
+      : auth_(auth), auditor_(auditor), pool_(2, "idv-audit") {}
+  ~AuditServiceImpl() override { pool_.Shutdown(); }
+
+  grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* ctx,
+                                          const idv::v1::GetCheckpointRequest* request,
+                                          idv::v1::GetCheckpointResponse* response) override;
+  grpc::ServerUnaryReactor* GetRecord(grpc::CallbackServerContext* ctx,
+                                      const idv::v1::GetRecordRequest* request,
+                                      idv::v1::AuditRecordEntry* response) override;
+  grpc::ServerUnaryReactor* GetInclusionProof(grpc::CallbackServerContext* ctx,
+                                              const idv::v1::GetInclusionProofRequest* request,
+                                              idv::v1::InclusionProof* response) override;
+  grpc::ServerUnaryReactor* GetConsistencyProof(grpc::CallbackServerContext* ctx,
+                                                const idv::v1::GetConsistencyProofRequest* request,
+                                                idv::v1::ConsistencyProof* response) override;
+  grpc::ServerUnaryReactor* VerifyIntegrity(grpc::CallbackServerContext* ctx,
+                                            const idv::v1::VerifyIntegrityRequest* request,
+                                            idv::v1::IntegrityReport* response) override;
+
+ private:
+  // Authenticates (role audit), then runs `work(principal)` on the pool; its result becomes the
+  // response, or the call's error.
+  template <typename Response, typename Work>
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, Response* response, Work work);
+
+  const Authenticator& auth_;
+  const Auditor& auditor_;
+  store::ThreadPool pool_;
+};
+
+}  // namespace idv::services
+
+#endif  // IDV_SERVICES_AUDIT_SERVICE_H_
