@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
+#include "audit/records.h"
 #include "services/verification_id.h"
 
 namespace idv::services {
@@ -113,13 +114,12 @@ absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Open(
   absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> engine = Build(seed, registry, nullptr);
   if (!engine.ok()) return engine.status();
   store::VerificationCommit commit;
-  commit.record.set_verification_id(NewVerificationId(absl::Now()));
+  const absl::Time now = absl::Now();
+  commit.record = audit::RecordBuilder::AdminChange(NewVerificationId(now), now, "SeedConfig", "",
+                                                    1, seed.summary())
+                      .By("", "config-file")
+                      .Build();
   *commit.record.mutable_decided_at() = seed.created_at();
-  commit.record.set_client_id("config-file");
-  auto* action = commit.record.mutable_admin_action();
-  action->set_action("SeedConfig");
-  action->set_config_version(1);
-  action->set_summary(seed.summary());
   commit.config = seed;
   absl::StatusOr<store::CommitResult> written = store::Await<store::CommitResult>(
       [&store, &commit](auto done) { store.CommitVerification(std::move(commit), std::move(done)); });
@@ -215,15 +215,12 @@ void ConfigManager::Commit(
   next.set_actor(who.client_id());
   next.set_summary(absl::StrJoin(change.changes(), "; "));
   store::VerificationCommit commit;
-  commit.record.set_verification_id(NewVerificationId(absl::Now()));
+  const absl::Time now = absl::Now();
+  commit.record = audit::RecordBuilder::AdminChange(NewVerificationId(now), now, request.action,
+                                                    request.target, next.version(), next.summary())
+                      .By(who.tenant(), who.client_id())
+                      .Build();
   *commit.record.mutable_decided_at() = next.created_at();
-  commit.record.set_tenant(who.tenant());
-  commit.record.set_client_id(who.client_id());
-  auto* action = commit.record.mutable_admin_action();
-  action->set_action(request.action);
-  action->set_target(request.target);
-  action->set_config_version(next.version());
-  action->set_summary(next.summary());
   commit.config = next;
   store_.CommitVerification(
       std::move(commit),

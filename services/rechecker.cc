@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "common/proto_time.h"
+#include "audit/records.h"
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "idv/plugin/v1/plugin.pb.h"
@@ -199,25 +200,21 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
                        const identity::NormalizedClaim* claim,
                        const verifiers::PolicyVerdict& verdict) {
   store::VerificationCommit commit;
-  idv::store::v1::AuditRecord& r = commit.record;
   const absl::Time now = absl::Now();
-  r.set_verification_id(entry.verification_id());
-  *r.mutable_decided_at() = ToProto(now);
-  r.set_tenant(entry.tenant());
-  r.set_client_id(entry.client_id());
-  r.set_account_id(entry.account_id());
-  r.set_document_type(entry.document_type());
-  r.set_masked_document_number(entry.masked_document_number());
-  r.set_masked_name(entry.masked_name());
-  r.set_identity_fingerprint(entry.identity_fingerprint());
-  r.set_key_version(entry.key_version());
   idv::v1::Outcome outcome;
-  FillVerdict(verdict, &outcome, r.mutable_reason(), r.mutable_checks());
-  r.set_outcome(outcome);
+  idv::v1::Reason reason;
+  google::protobuf::RepeatedPtrField<idv::v1::Check> checks;
+  FillVerdict(verdict, &outcome, &reason, &checks);
+  audit::RecordBuilder record = audit::RecordBuilder::Settlement(entry.verification_id(), now);
+  record.By(entry.tenant(), entry.client_id())
+      .Account(entry.account_id())
+      .Document(entry.document_type(), entry.masked_document_number(), entry.masked_name())
+      .Identity(entry.identity_fingerprint(), entry.key_version())
+      .Result(outcome, reason, checks, {}, /*cached=*/false);
   if (outcome == idv::v1::VERIFIED && claim != nullptr && claim->birth_date.has_value()) {
-    *r.mutable_derived() = identity::Derive(*claim->birth_date, identity::TodayInChina(now));
+    record.Derived(identity::Derive(*claim->birth_date, identity::TodayInChina(now)));
   }
-  r.set_resolves_pending(true);
+  commit.record = std::move(record).Build();
   commit.bind = entry.bind() && outcome == idv::v1::VERIFIED;
   commit.max_accounts_per_identity = entry.max_accounts_per_identity();
   commit.settles_recheck = true;

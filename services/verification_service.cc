@@ -7,6 +7,7 @@
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "identity/mask.h"
+#include "audit/records.h"
 #include "services/rechecker.h"
 #include "services/status.h"
 #include "services/verdicts.h"
@@ -164,25 +165,25 @@ class VerificationServiceImpl::VerifyCall {
           identity::Derive(*claim_->birth_date, identity::TodayInChina(decided));
     }
     store::VerificationCommit commit;
-    idv::store::v1::AuditRecord& r = commit.record;
-    r.set_verification_id(response_.verification_id());
-    *r.mutable_decided_at() = response_.decided_at();
-    r.set_tenant(principal_.tenant());
-    r.set_client_id(principal_.client_id());
-    r.set_account_id(request_.account_id());
-    r.set_document_type(request_.claim().document_type());
-    r.set_masked_document_number(identity::MaskDocumentNumber(claim_->document_number));
-    r.set_masked_name(identity::MaskName(claim_->full_name));
+    audit::RecordBuilder record =
+        audit::RecordBuilder::Verification(response_.verification_id(), decided);
+    record.By(principal_.tenant(), principal_.client_id())
+        .Account(request_.account_id())
+        .Document(request_.claim().document_type(),
+                  identity::MaskDocumentNumber(claim_->document_number),
+                  identity::MaskName(claim_->full_name))
+        .Result(response_.outcome(), response_.reason(), response_.checks(), response_.notes(),
+                response_.cached());
     if (fingerprint_.version != 0) {
-      r.set_identity_fingerprint(fingerprint_.bytes.data(), fingerprint_.bytes.size());
-      r.set_key_version(fingerprint_.version);
+      record.Identity(absl::string_view(reinterpret_cast<const char*>(fingerprint_.bytes.data()),
+                                        fingerprint_.bytes.size()),
+                      fingerprint_.version);
     }
-    r.set_outcome(response_.outcome());
-    *r.mutable_reason() = response_.reason();
-    *r.mutable_checks() = response_.checks();
-    *r.mutable_notes() = response_.notes();
-    r.set_cached(response_.cached());
-    if (response_.has_derived()) *r.mutable_derived() = response_.derived();
+    if (response_.has_derived()) record.Derived(response_.derived());
+    commit.record = std::move(record).Build();
+    // The record's decision time is the response's, to the nanosecond.
+    *commit.record.mutable_decided_at() = response_.decided_at();
+    const idv::store::v1::AuditRecord& r = commit.record;
     commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
     commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
     if (recheck_for_ > absl::ZeroDuration() && service_.rechecker_ != nullptr) {

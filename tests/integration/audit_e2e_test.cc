@@ -142,6 +142,8 @@ TEST_P(AuditE2eTest, CheckpointsOpenAndProofsCheckAgainstThem) {
     ASSERT_TRUE(stub_->GetRecord(&rctx, rreq, &record).ok());
     EXPECT_EQ(H(record.leaf_hash()), audit::LeafHash(record.record()));
     EXPECT_EQ(record.leaf_hash(), proof.leaf_hash());
+    EXPECT_EQ(record.kind(), "verification");
+    EXPECT_EQ(record.verification().account_id(), absl::StrCat("audit-", index - 1));
   }
   grpc::ClientContext ctx;
   cluster_->Authorize(ctx);

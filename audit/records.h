@@ -1,0 +1,59 @@
+// The one place audit records are made. Every kind of record the trail holds (verifications,
+// settled PENDING verifications, administrative changes; security events and auditors' reads
+// to come) starts here, so the fields each kind carries, and what they must never carry
+// (plaintext identity data), are decided once.
+//
+//   AuditRecord r = RecordBuilder::Verification(id, now)
+//                       .By(tenant, client).Account(account)
+//                       .Document(type, masked_number, masked_name)
+//                       .Identity(fingerprint, version)
+//                       .Result(outcome, reason, checks, notes, cached)
+//                       .Build();
+#ifndef IDV_AUDIT_RECORDS_H_
+#define IDV_AUDIT_RECORDS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "idv/store/v1/store.pb.h"
+
+namespace idv::audit {
+
+class RecordBuilder {
+ public:
+  // A verification decided at `at` (offline, from the cache, or by the authorities).
+  static RecordBuilder Verification(std::string verification_id, absl::Time at);
+  // The answer that settles an earlier PENDING verification, under the same id.
+  static RecordBuilder Settlement(std::string verification_id, absl::Time at);
+  // An administrative change: `action` is the RPC (e.g. "PutBackend"), `target` what it changed.
+  static RecordBuilder AdminChange(std::string record_id, absl::Time at, std::string action,
+                                   std::string target, uint64_t config_version,
+                                   std::string summary);
+
+  // Who made it happen: the caller's tenant and client ("config-file" for seeded configuration).
+  RecordBuilder& By(std::string tenant, std::string client_id);
+  RecordBuilder& Account(std::string account_id);
+  // The document, masked for display only.
+  RecordBuilder& Document(idv::v1::DocumentType type, std::string masked_number,
+                          std::string masked_name);
+  // The tenant-keyed identity fingerprint and its key version (omitted when `fingerprint` is
+  // empty, as for claims rejected offline).
+  RecordBuilder& Identity(absl::string_view fingerprint, uint32_t key_version);
+  RecordBuilder& Result(idv::v1::Outcome outcome, const idv::v1::Reason& reason,
+                        const google::protobuf::RepeatedPtrField<idv::v1::Check>& checks,
+                        const google::protobuf::RepeatedPtrField<idv::v1::Reason>& notes,
+                        bool cached);
+  RecordBuilder& Derived(const idv::v1::DerivedAttributes& derived);
+
+  // The record; the builder is left empty.
+  idv::store::v1::AuditRecord Build();
+
+ private:
+  RecordBuilder() = default;
+  idv::store::v1::AuditRecord record_;
+};
+
+}  // namespace idv::audit
+
+#endif  // IDV_AUDIT_RECORDS_H_
