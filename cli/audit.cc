@@ -15,6 +15,7 @@ using Stub = idv::v1::AuditService::Stub;
 
 int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\n"
+            << "  audit list [PAGE_TOKEN] [--account ID]  (newest first, 50 a page)\n"
             << "  audit checkpoint [NODE]\n"
             << "  audit get NODE INDEX\n"
             << "  audit prove NODE INDEX [TREE_SIZE]      (checked against the signed checkpoint)\n"
@@ -115,9 +116,18 @@ int Consistency(const AdminContext& ctx, const std::string& node, uint64_t old_s
 }  // namespace
 
 int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
-             const std::vector<std::string>& trusted) {
+             const std::vector<std::string>& trusted, const std::string& account) {
   const std::string verb = args.empty() ? "" : args[0];
   uint64_t a = 0, b = 0;
+  if (verb == "list" && args.size() <= 2) {
+    grpc::ClientContext call;
+    if (!ctx.prepare(call)) return 1;
+    idv::v1::ListRecordsRequest req;
+    req.mutable_filter()->set_account_id(account);
+    if (args.size() == 2) req.set_page_token(args[1]);
+    idv::v1::ListRecordsResponse resp;
+    return ctx.report(Stub(ctx.channel).ListRecords(&call, req, &resp), resp);
+  }
   if (verb == "checkpoint" && args.size() <= 2) {
     grpc::ClientContext call;
     if (!ctx.prepare(call)) return 1;

@@ -8,7 +8,7 @@
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
-//   audit checkpoint [NODE] | get NODE INDEX | prove NODE INDEX [SIZE] |
+//   audit list [TOKEN] [--account ID] | checkpoint [NODE] | get NODE INDEX | prove NODE INDEX [SIZE] |
 //         consistency NODE OLD [NEW] | verify NODE [--trusted FILE,...]
 //
 // Prints a readable table, or with --json one JSON object (field names as in the .proto files).
@@ -24,6 +24,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "cli/admin.h"
@@ -66,7 +67,8 @@ constexpr char kUsage[] =
     "              hmt_travel_permit, passport, name, phone\n"
     "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
     "  policy get | put FILE [--dry-run]\n"
-    "  audit checkpoint [NODE] | get NODE INDEX | prove NODE INDEX [TREE_SIZE] |\n"
+    "  audit list [PAGE_TOKEN] [--account ID] | checkpoint [NODE] | get NODE INDEX |\n"
+    "        prove NODE INDEX [TREE_SIZE] |\n"
     "        consistency NODE OLD_SIZE [NEW_SIZE] | verify NODE [--trusted FILE,...]";
 
 int Usage(const std::string& why) {
@@ -124,7 +126,9 @@ void Print(const Message& m) {
       for (int i = 0; i < r->FieldSize(m, f); ++i) {
         std::string item;
         google::protobuf::TextFormat::PrintFieldValueToString(m, f, i, &item);
-        if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
+        if (f->type() == google::protobuf::FieldDescriptor::TYPE_BYTES) {
+          absl::Base64Escape(r->GetRepeatedString(m, f, i), &item);
+        } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
           item = r->GetRepeatedString(m, f, i);
         }
         absl::StrAppend(&value, i ? "\n" + std::string(26, ' ') : "", item);
@@ -148,6 +152,8 @@ void Print(const Message& m) {
       value = r->GetEnum(m, f)->name();
     } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_BOOL) {
       value = r->GetBool(m, f) ? "true" : "false";
+    } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_BYTES) {
+      absl::Base64Escape(r->GetString(m, f), &value);  // hashes and records, as in --json
     } else if (f->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_STRING) {
       value = r->GetString(m, f);
     } else {
@@ -239,7 +245,9 @@ int main(int argc, char** argv) {
     ctx.dry_run = absl::GetFlag(FLAGS_dry_run);
     ctx.probe = absl::GetFlag(FLAGS_probe);
     const std::vector<std::string> rest(args.begin() + 2, args.end());
-    if (command == "audit") return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted));
+    if (command == "audit") {
+      return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted), absl::GetFlag(FLAGS_account));
+    }
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);
   }

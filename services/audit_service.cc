@@ -22,6 +22,14 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
   return reactor;
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::ListRecords(grpc::CallbackServerContext* ctx,
+                                                        const idv::v1::ListRecordsRequest* request,
+                                                        idv::v1::ListRecordsResponse* response) {
+  return Run(ctx, response, [this, req = *request](const Principal& p) {
+    return auditor_.List(p.tenant(), req);
+  });
+}
+
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* ctx, const idv::v1::GetCheckpointRequest* request,
     idv::v1::GetCheckpointResponse* response) {

@@ -16,6 +16,9 @@ class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
       : auth_(auth), auditor_(auditor), pool_(2, "idv-audit") {}
   ~AuditServiceImpl() override { pool_.Shutdown(); }
 
+  grpc::ServerUnaryReactor* ListRecords(grpc::CallbackServerContext* ctx,
+                                        const idv::v1::ListRecordsRequest* request,
+                                        idv::v1::ListRecordsResponse* response) override;
   grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* ctx,
                                           const idv::v1::GetCheckpointRequest* request,
                                           idv::v1::GetCheckpointResponse* response) override;

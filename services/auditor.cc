@@ -1,6 +1,9 @@
 #include "services/auditor.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "audit/integrity.h"
 #include "audit/log.h"
 #include "services/verification_service.h"
@@ -51,7 +54,132 @@ std::string KindName(idv::store::v1::RecordKind k) {
   }
 }
 
+idv::v1::AuditRecordEntry EntryFor(const std::string& node_id, const store::StoredRecord& stored,
+                                   const idv::store::v1::AuditRecord& record) {
+  idv::v1::AuditRecordEntry out;
+  out.set_node_id(node_id);
+  out.set_index(stored.sequence - 1);
+  out.set_record(stored.bytes);
+  out.set_leaf_hash(Bytes(audit::LeafHash(stored.bytes)));
+  ToVerification(record, out.mutable_verification());
+  out.set_kind(KindName(record.kind()));
+  if (record.has_admin_action()) {
+    out.set_admin_action(absl::StrCat(record.admin_action().action(), " ",
+                                      record.admin_action().target(), ": ",
+                                      record.admin_action().summary()));
+  }
+  return out;
+}
+
+bool Matches(const idv::v1::RecordFilter& f, const idv::store::v1::AuditRecord& r) {
+  const int64_t at = r.decided_at().seconds() * 1000000000 + r.decided_at().nanos();
+  if (f.has_from() && at < f.from().seconds() * 1000000000 + f.from().nanos()) return false;
+  if (f.has_to() && at >= f.to().seconds() * 1000000000 + f.to().nanos()) return false;
+  if (!f.account_id().empty() && r.account_id() != f.account_id()) return false;
+  if (!f.verification_id().empty() && r.verification_id() != f.verification_id()) return false;
+  if (f.outcome() != idv::v1::OUTCOME_UNSPECIFIED && r.outcome() != f.outcome()) return false;
+  if (f.reason() != 0 && r.reason().code() != f.reason()) return false;
+  if (f.document_type() != 0 && r.document_type() != f.document_type()) return false;
+  if (!f.client_id().empty() && r.client_id() != f.client_id()) return false;
+  if (!f.kind().empty() && KindName(r.kind()) != f.kind()) return false;
+  if (!f.backend().empty()) {
+    bool found = false;
+    for (const idv::v1::Check& c : r.checks()) found = found || c.backend() == f.backend();
+    if (!found) return false;
+  }
+  return true;
+}
+
+// One log's read position while listing newest first: records still buffered, and the
+// sequence below which the next read starts (0: the log is done).
+struct Cursor {
+  std::string node;
+  uint64_t before = 0;
+  std::vector<std::pair<store::StoredRecord, idv::store::v1::AuditRecord>> buffered;  // oldest first
+};
+
 }  // namespace
+
+absl::StatusOr<idv::v1::ListRecordsResponse> Auditor::List(
+    const std::string& tenant, const idv::v1::ListRecordsRequest& request) const {
+  constexpr size_t kRead = 256;
+  constexpr uint64_t kMaxScan = 200000;
+  // A log's records are in sequence order, and that is decision order give or take the time a
+  // call takes: a log is done once it is this far before `from`.
+  constexpr int64_t kSlackSeconds = 60;
+  const idv::v1::RecordFilter& f = request.filter();
+  const size_t page = request.page_size() == 0 ? 50 : std::min<uint32_t>(request.page_size(), 1000);
+  std::vector<Cursor> cursors;
+  if (request.page_token().empty()) {
+    absl::StatusOr<std::vector<store::LogInfo>> logs =
+        Await<std::vector<store::LogInfo>>([&](auto done) { store_.ListLogs(std::move(done)); });
+    if (!logs.ok()) return logs.status();
+    for (const store::LogInfo& l : *logs) {
+      if (f.node_id().empty() || l.node_id == f.node_id()) cursors.push_back({l.node_id, l.size + 1, {}});
+    }
+  } else {
+    for (absl::string_view part : absl::StrSplit(request.page_token(), ',')) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(part, absl::MaxSplits(':', 1));
+      Cursor c{kv.first, 0, {}};
+      if (!absl::SimpleAtoi(kv.second, &c.before)) {
+        return absl::InvalidArgumentError("page_token is not one this server gave");
+      }
+      cursors.push_back(std::move(c));
+    }
+  }
+  idv::v1::ListRecordsResponse out;
+  uint64_t scanned = 0;
+  while (static_cast<size_t>(out.records_size()) < page && scanned < kMaxScan) {
+    // Refill, then take the newest head among the logs.
+    Cursor* best = nullptr;
+    for (Cursor& c : cursors) {
+      if (c.buffered.empty() && c.before > 1) {
+        absl::StatusOr<std::vector<store::StoredRecord>> r =
+            Await<std::vector<store::StoredRecord>>([&](auto done) {
+              store_.ReadAuditRecordsBackward(c.node, c.before, kRead, std::move(done));
+            });
+        if (!r.ok()) return r.status();
+        c.before = r->empty() ? 0 : r->back().sequence;
+        for (auto it = r->rbegin(); it != r->rend(); ++it) {
+          idv::store::v1::AuditRecord parsed;
+          if (!parsed.ParseFromString(it->bytes)) return absl::DataLossError("unparsable record");
+          if (f.has_from() && parsed.decided_at().seconds() < f.from().seconds() - kSlackSeconds) {
+            c.before = 0;  // everything older is out of range
+            continue;
+          }
+          c.buffered.emplace_back(std::move(*it), std::move(parsed));
+        }
+      }
+      if (c.buffered.empty()) continue;
+      const auto& head = c.buffered.back().second.decided_at();
+      if (best == nullptr) {
+        best = &c;
+        continue;
+      }
+      const auto& top = best->buffered.back().second.decided_at();
+      if (head.seconds() > top.seconds() ||
+          (head.seconds() == top.seconds() && head.nanos() > top.nanos())) {
+        best = &c;
+      }
+    }
+    if (best == nullptr) break;  // every log done
+    auto [stored, record] = std::move(best->buffered.back());
+    best->buffered.pop_back();
+    ++scanned;
+    if (record.tenant() == tenant && Matches(f, record)) {
+      *out.add_records() = EntryFor(best->node, stored, record);
+    }
+  }
+  out.set_scanned(scanned);
+  // The token restarts each log just past what this page consumed (buffered records included).
+  std::vector<std::string> parts;
+  for (const Cursor& c : cursors) {
+    const uint64_t next = c.buffered.empty() ? c.before : c.buffered.back().first.sequence + 1;
+    if (next > 1) parts.push_back(absl::StrCat(c.node, ":", next));
+  }
+  out.set_next_page_token(absl::StrJoin(parts, ","));
+  return out;
+}
 
 std::string Auditor::VerifierKey(const std::string& node_id) const {
   return audit::VerifierKey(absl::StrCat(origin_prefix_, "/", node_id), key_).value_or("");
@@ -114,19 +242,7 @@ absl::StatusOr<idv::v1::AuditRecordEntry> Auditor::Record(const std::string& ten
   if (r->empty() || (*r)[0].sequence != index + 1) return absl::NotFoundError("no such record");
   if (!record.ParseFromString((*r)[0].bytes)) return absl::DataLossError("unparsable record");
   if (record.tenant() != tenant) return absl::NotFoundError("no such record");
-  idv::v1::AuditRecordEntry out;
-  out.set_node_id(node_id);
-  out.set_index(index);
-  out.set_record((*r)[0].bytes);
-  out.set_leaf_hash(Bytes(audit::LeafHash((*r)[0].bytes)));
-  ToVerification(record, out.mutable_verification());
-  out.set_kind(KindName(record.kind()));
-  if (record.has_admin_action()) {
-    out.set_admin_action(absl::StrCat(record.admin_action().action(), " ",
-                                      record.admin_action().target(), ": ",
-                                      record.admin_action().summary()));
-  }
-  return out;
+  return EntryFor(node_id, (*r)[0], record);
 }
 
 absl::StatusOr<idv::v1::InclusionProof> Auditor::ProveInclusion(const std::string& node_id,

@@ -165,6 +165,11 @@ class Store {
   virtual void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
                                 Callback<std::vector<StoredRecord>> done) = 0;
 
+  // Up to `limit` records of `node_id`'s log with sequence below `before`, newest first (for
+  // listing). All tenants: the caller filters.
+  virtual void ReadAuditRecordsBackward(std::string node_id, uint64_t before, size_t limit,
+                                        Callback<std::vector<StoredRecord>> done) = 0;
+
   // Signed checkpoints of `node_id`'s log, newest first, at most `limit`.
   virtual void ReadCheckpoints(std::string node_id, size_t limit,
                                Callback<std::vector<idv::store::v1::Checkpoint>> done) = 0;

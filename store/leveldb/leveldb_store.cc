@@ -204,6 +204,16 @@ class LevelDbStore final : public Store {
                  });
   }
 
+  void ReadAuditRecordsBackward(std::string node_id, uint64_t before, size_t limit,
+                                Callback<std::vector<StoredRecord>> done) override {
+    ScheduleRead(std::move(done),
+                 [this, node_id = std::move(node_id), before,
+                  limit]() -> absl::StatusOr<std::vector<StoredRecord>> {
+                   if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+                   return ldb::ReadRecordsBackward(db_.get(), before, limit);
+                 });
+  }
+
   void ReadCheckpoints(std::string node_id, size_t limit,
                        Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
     ScheduleRead(std::move(done), [this, node_id = std::move(node_id), limit]()

@@ -95,6 +95,28 @@ absl::StatusOr<std::vector<StoredRecord>> ReadRecords(leveldb::DB* db, uint64_t 
   return out;
 }
 
+absl::StatusOr<std::vector<StoredRecord>> ReadRecordsBackward(leveldb::DB* db, uint64_t before,
+                                                              size_t limit) {
+  std::vector<StoredRecord> out;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  it->Seek(NumberKey('a', before));
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    SeekToLastWithPrefix(it.get(), 'a');
+  }
+  for (; it->Valid() && it->key().starts_with("a/") && out.size() < limit; it->Prev()) {
+    AuditEntry entry;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("an audit record is unreadable");
+    }
+    out.push_back(StoredRecord{ReadBigEndian(it->key().ToString(), 2, 8),
+                               std::move(*entry.mutable_record()), std::move(*entry.mutable_hash())});
+  }
+  if (absl::Status s = FromLevelDb(it->status(), "read audit log"); !s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> ReadCheckpoints(leveldb::DB* db,
                                                                         size_t limit) {
   std::vector<idv::store::v1::Checkpoint> out;

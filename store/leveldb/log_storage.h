@@ -35,6 +35,8 @@ absl::Status MigrateToMerkle(leveldb::DB* db);
 
 absl::StatusOr<std::vector<StoredRecord>> ReadRecords(leveldb::DB* db, uint64_t first,
                                                       size_t limit);
+absl::StatusOr<std::vector<StoredRecord>> ReadRecordsBackward(leveldb::DB* db, uint64_t before,
+                                                              size_t limit);
 absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> ReadCheckpoints(leveldb::DB* db,
                                                                         size_t limit);
 

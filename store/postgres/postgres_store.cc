@@ -248,24 +248,18 @@ class PostgresStore final : public Store {
 
   void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
                         Callback<std::vector<StoredRecord>> done) override {
-    Read<std::vector<StoredRecord>>(
-        std::move(done), [node_id = std::move(node_id), first,
-                          limit](Conn& c) -> absl::StatusOr<std::vector<StoredRecord>> {
-          absl::StatusOr<Result> r = c.Prepared(
-              "SELECT seq, record, hash FROM idv_audit WHERE node_id = $1 AND seq >= $2::bigint "
-              "ORDER BY seq LIMIT $3::bigint",
-              Params()
-                  .Text(node_id)
-                  .Int(static_cast<int64_t>(first))
-                  .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
-          if (!r.ok()) return r.status();
-          std::vector<StoredRecord> out;
-          for (int i = 0; i < r->rows(); ++i) {
-            out.push_back(
-                StoredRecord{static_cast<uint64_t>(r->Int64(i, 0)), r->Bytes(i, 1), r->Bytes(i, 2)});
-          }
-          return out;
-        });
+    ReadRecords(std::move(done),
+                "SELECT seq, record, hash FROM idv_audit WHERE node_id = $1 AND seq >= $2::bigint "
+                "ORDER BY seq LIMIT $3::bigint",
+                std::move(node_id), first, limit);
+  }
+
+  void ReadAuditRecordsBackward(std::string node_id, uint64_t before, size_t limit,
+                                Callback<std::vector<StoredRecord>> done) override {
+    ReadRecords(std::move(done),
+                "SELECT seq, record, hash FROM idv_audit WHERE node_id = $1 AND seq < $2::bigint "
+                "ORDER BY seq DESC LIMIT $3::bigint",
+                std::move(node_id), before, limit);
   }
 
   void ReadCheckpoints(std::string node_id, size_t limit,
@@ -316,6 +310,27 @@ class PostgresStore final : public Store {
     VerificationCommit commit;
     Callback<CommitResult> done;
   };
+
+  // Records of one log: `sql` takes the node id, a sequence bound and a limit.
+  void ReadRecords(Callback<std::vector<StoredRecord>> done, const char* sql, std::string node_id,
+                   uint64_t bound, size_t limit) {
+    Read<std::vector<StoredRecord>>(
+        std::move(done), [sql, node_id = std::move(node_id), bound,
+                          limit](Conn& c) -> absl::StatusOr<std::vector<StoredRecord>> {
+          absl::StatusOr<Result> r = c.Prepared(
+              sql, Params()
+                       .Text(node_id)
+                       .Int(static_cast<int64_t>(std::min<uint64_t>(bound, INT64_MAX)))
+                       .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+          if (!r.ok()) return r.status();
+          std::vector<StoredRecord> out;
+          for (int i = 0; i < r->rows(); ++i) {
+            out.push_back(
+                StoredRecord{static_cast<uint64_t>(r->Int64(i, 0)), r->Bytes(i, 1), r->Bytes(i, 2)});
+          }
+          return out;
+        });
+  }
 
   template <typename T>
   void Read(Callback<T> done, std::function<absl::StatusOr<T>(Conn&)> fn) {

@@ -163,6 +163,37 @@ TEST_P(AuditE2eTest, CheckpointsOpenAndProofsCheckAgainstThem) {
   EXPECT_EQ(report.records_checked(), cp.log_size());
 }
 
+TEST_P(AuditE2eTest, ListRecordsFiltersAndPagesNewestFirst) {
+  idv::v1::ListRecordsRequest req;
+  req.mutable_filter()->set_account_id("audit-4");
+  {
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx);
+    idv::v1::ListRecordsResponse resp;
+    ASSERT_TRUE(stub_->ListRecords(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.records_size(), 1);
+    EXPECT_EQ(resp.records(0).verification().account_id(), "audit-4");
+    EXPECT_EQ(resp.records(0).verification().outcome(), idv::v1::VERIFIED);
+    EXPECT_TRUE(resp.next_page_token().empty());
+  }
+  // Every verification, five at a time, newest first, each once.
+  req.clear_filter();
+  req.mutable_filter()->set_kind("verification");
+  req.set_page_size(5);
+  std::vector<std::string> accounts;
+  for (int pages = 0; pages < 10; ++pages) {
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx);
+    idv::v1::ListRecordsResponse resp;
+    ASSERT_TRUE(stub_->ListRecords(&ctx, req, &resp).ok());
+    for (const auto& r : resp.records()) accounts.push_back(r.verification().account_id());
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  ASSERT_EQ(accounts.size(), 12u);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(accounts[i], absl::StrCat("audit-", 11 - i));
+}
+
 TEST_P(AuditE2eTest, AFlippedByteInTheStoreIsNamedByVerifyIntegrity) {
   const std::string node = Checkpoint().node_id();
   WhileStopped([this](const std::string& n) { FlipByte(n, 7); }, node);
