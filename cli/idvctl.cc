@@ -8,8 +8,9 @@
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
-//   audit list [TOKEN] [--account ID] | checkpoint [NODE] | get NODE INDEX | prove NODE INDEX [SIZE] |
-//         consistency NODE OLD [NEW] | verify NODE [--trusted FILE,...]
+//   audit list [TOKEN] [--account ID] | export FILE [csv] | checkpoint [NODE] |
+//         get NODE INDEX | prove NODE INDEX [SIZE] | consistency NODE OLD [NEW] |
+//         verify NODE [--trusted FILE,...]
 //
 // Prints a readable table, or with --json one JSON object (field names as in the .proto files).
 // Exit status: 0 when the call succeeded, 1 when it failed, 2 for a usage error.
@@ -67,7 +68,8 @@ constexpr char kUsage[] =
     "              hmt_travel_permit, passport, name, phone\n"
     "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
     "  policy get | put FILE [--dry-run]\n"
-    "  audit list [PAGE_TOKEN] [--account ID] | checkpoint [NODE] | get NODE INDEX |\n"
+    "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | checkpoint [NODE] |\n"
+    "        get NODE INDEX |\n"
     "        prove NODE INDEX [TREE_SIZE] |\n"
     "        consistency NODE OLD_SIZE [NEW_SIZE] | verify NODE [--trusted FILE,...]";
 

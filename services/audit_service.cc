@@ -1,8 +1,73 @@
 #include "services/audit_service.h"
 
+#include "services/export.h"
 #include "services/status.h"
 
 namespace idv::services {
+
+// One export in flight: reads a page of records on the pool, writes it as one chunk, and reads
+// the next page only when gRPC has sent that chunk, so memory holds one page whatever the range.
+// Deletes itself in OnDone.
+class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::ExportChunk> {
+ public:
+  Export(AuditServiceImpl& service, std::string tenant, idv::v1::ExportRecordsRequest request)
+      : service_(service), tenant_(std::move(tenant)) {
+    page_.set_page_size(1000);
+    *page_.mutable_filter() = request.filter();
+    format_ = request.format();
+    ReadNext();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) return Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
+    if (last_) return Finish(grpc::Status::OK);
+    ReadNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void ReadNext() {
+    absl::AnyInvocable<void() &&> task = [this]() {
+      absl::StatusOr<idv::v1::ListRecordsResponse> page = service_.auditor_.List(tenant_, page_);
+      if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
+      std::string data = first_ && format_ == idv::v1::ExportRecordsRequest::CSV ? CsvHeader() : "";
+      first_ = false;
+      for (const idv::v1::AuditRecordEntry& e : page->records()) data += ExportLine(e, format_);
+      total_ += page->records_size();
+      chunk_.set_data(std::move(data));
+      chunk_.set_records(page->records_size());
+      chunk_.set_records_total(total_);
+      page_.set_page_token(page->next_page_token());
+      last_ = page->next_page_token().empty();
+      StartWrite(&chunk_);
+    };
+    if (!service_.pool_.Schedule(task)) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is stopping"));
+    }
+  }
+
+  AuditServiceImpl& service_;
+  const std::string tenant_;
+  idv::v1::ListRecordsRequest page_;
+  idv::v1::ExportRecordsRequest::Format format_;
+  idv::v1::ExportChunk chunk_;
+  uint64_t total_ = 0;
+  bool first_ = true;
+  bool last_ = false;
+};
+
+grpc::ServerWriteReactor<idv::v1::ExportChunk>* AuditServiceImpl::ExportRecords(
+    grpc::CallbackServerContext* ctx, const idv::v1::ExportRecordsRequest* request) {
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit);
+  if (!principal.ok()) {
+    struct Refused : grpc::ServerWriteReactor<idv::v1::ExportChunk> {
+      explicit Refused(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(principal.status());
+  }
+  return new Export(*this, principal->tenant(), *request);
+}
 
 template <typename Response, typename Work>
 grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx,

@@ -19,6 +19,8 @@ class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
   grpc::ServerUnaryReactor* ListRecords(grpc::CallbackServerContext* ctx,
                                         const idv::v1::ListRecordsRequest* request,
                                         idv::v1::ListRecordsResponse* response) override;
+  grpc::ServerWriteReactor<idv::v1::ExportChunk>* ExportRecords(
+      grpc::CallbackServerContext* ctx, const idv::v1::ExportRecordsRequest* request) override;
   grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* ctx,
                                           const idv::v1::GetCheckpointRequest* request,
                                           idv::v1::GetCheckpointResponse* response) override;
@@ -36,6 +38,8 @@ class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
                                             idv::v1::IntegrityReport* response) override;
 
  private:
+  class Export;
+
   // Authenticates (role audit), then runs `work(principal)` on the pool; its result becomes the
   // response, or the call's error.
   template <typename Response, typename Work>
