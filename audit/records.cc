@@ -41,6 +41,18 @@ RecordBuilder RecordBuilder::AdminChange(std::string record_id, absl::Time at, s
   return b;
 }
 
+RecordBuilder RecordBuilder::AuditorRead(std::string record_id, absl::Time at, std::string action,
+                                         std::string what) {
+  RecordBuilder b;
+  b.record_.set_kind(idv::store::v1::AUDITOR_READ);
+  b.record_.set_verification_id(std::move(record_id));
+  *b.record_.mutable_decided_at() = ToTimestamp(at);
+  idv::store::v1::AdminAction* a = b.record_.mutable_admin_action();
+  a->set_action(std::move(action));
+  a->set_summary(std::move(what));
+  return b;
+}
+
 RecordBuilder& RecordBuilder::By(std::string tenant, std::string client_id) {
   record_.set_tenant(std::move(tenant));
   record_.set_client_id(std::move(client_id));

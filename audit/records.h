@@ -31,6 +31,11 @@ class RecordBuilder {
                                    std::string target, uint64_t config_version,
                                    std::string summary);
 
+  // An auditor's read of the trail (who looked at what): `action` is the RPC, `what` the query,
+  // which names no identity data.
+  static RecordBuilder AuditorRead(std::string record_id, absl::Time at, std::string action,
+                                   std::string what);
+
   // Who made it happen: the caller's tenant and client ("config-file" for seeded configuration).
   RecordBuilder& By(std::string tenant, std::string client_id);
   RecordBuilder& Account(std::string account_id);

@@ -6,6 +6,8 @@
 #include "absl/strings/str_split.h"
 #include "audit/integrity.h"
 #include "audit/log.h"
+#include "audit/records.h"
+#include "services/verification_id.h"
 #include "services/verification_service.h"
 
 namespace idv::services {
@@ -179,6 +181,18 @@ absl::StatusOr<idv::v1::ListRecordsResponse> Auditor::List(
   }
   out.set_next_page_token(absl::StrJoin(parts, ","));
   return out;
+}
+
+absl::Status Auditor::RecordRead(const std::string& tenant, const std::string& client_id,
+                                 const std::string& action, const std::string& what) const {
+  const absl::Time now = absl::Now();
+  store::VerificationCommit commit;
+  commit.record = audit::RecordBuilder::AuditorRead(NewVerificationId(now), now, action, what)
+                      .By(tenant, client_id)
+                      .Build();
+  return Await<store::CommitResult>([&](auto done) {
+           store_.CommitVerification(std::move(commit), std::move(done));
+         }).status();
 }
 
 std::string Auditor::VerifierKey(const std::string& node_id) const {

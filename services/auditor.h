@@ -21,6 +21,11 @@ class Auditor {
   Auditor(store::Store& store, std::string origin_prefix, audit::PublicKey key)
       : store_(store), origin_prefix_(std::move(origin_prefix)), key_(key) {}
 
+  // Appends a record of an auditor's read (`action`, described by `what`) to this node's log,
+  // durably; the read is answered only when that succeeded.
+  absl::Status RecordRead(const std::string& tenant, const std::string& client_id,
+                          const std::string& action, const std::string& what) const;
+
   // The verifier key of `node_id`'s checkpoints.
   std::string VerifierKey(const std::string& node_id) const;
 
