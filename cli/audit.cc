@@ -20,6 +20,7 @@ int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\n"
             << "  audit list [PAGE_TOKEN] [--account ID]  (newest first, 50 a page)\n"
             << "  audit export FILE [csv] [--account ID]  (JSON Lines, or CSV)\n"
+            << "  audit stats [day] [--account ID]        (per hour, or per day)\n"
             << "  audit checkpoint [NODE]\n"
             << "  audit get NODE INDEX\n"
             << "  audit prove NODE INDEX [TREE_SIZE]      (checked against the signed checkpoint)\n"
@@ -169,6 +170,15 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
     if (args.size() == 2) req.set_page_token(args[1]);
     idv::v1::ListRecordsResponse resp;
     return ctx.report(Stub(ctx.channel).ListRecords(&call, req, &resp), resp);
+  }
+  if (verb == "stats" && (args.size() == 1 || (args.size() == 2 && args[1] == "day"))) {
+    grpc::ClientContext call;
+    if (!ctx.prepare(call)) return 1;
+    idv::v1::GetStatsRequest req;
+    req.mutable_filter()->set_account_id(account);
+    if (args.size() == 2) req.set_bucket(idv::v1::GetStatsRequest::DAY);
+    idv::v1::GetStatsResponse resp;
+    return ctx.report(Stub(ctx.channel).GetStats(&call, req, &resp), resp);
   }
   if (verb == "checkpoint" && args.size() <= 2) {
     grpc::ClientContext call;

@@ -8,7 +8,7 @@
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
-//   audit list [TOKEN] [--account ID] | export FILE [csv] | checkpoint [NODE] |
+//   audit list [TOKEN] [--account ID] | export FILE [csv] | stats [day] | checkpoint [NODE] |
 //         get NODE INDEX | prove NODE INDEX [SIZE] | consistency NODE OLD [NEW] |
 //         verify NODE [--trusted FILE,...]
 //
@@ -68,7 +68,8 @@ constexpr char kUsage[] =
     "              hmt_travel_permit, passport, name, phone\n"
     "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
     "  policy get | put FILE [--dry-run]\n"
-    "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | checkpoint [NODE] |\n"
+    "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | stats [day] |\n"
+    "        checkpoint [NODE] |\n"
     "        get NODE INDEX |\n"
     "        prove NODE INDEX [TREE_SIZE] |\n"
     "        consistency NODE OLD_SIZE [NEW_SIZE] | verify NODE [--trusted FILE,...]";

@@ -118,6 +118,18 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ListRecords(grpc::CallbackServerCont
   });
 }
 
+grpc::ServerUnaryReactor* AuditServiceImpl::GetStats(grpc::CallbackServerContext* ctx,
+                                                     const idv::v1::GetStatsRequest* request,
+                                                     idv::v1::GetStatsResponse* response) {
+  return Run(ctx, response, [this, req = *request](const Principal& p)
+                                 -> absl::StatusOr<idv::v1::GetStatsResponse> {
+    absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "GetStats",
+                                                Describe(req.filter(), ""));
+    if (!recorded.ok()) return recorded;
+    return auditor_.Stats(p.tenant(), req);
+  });
+}
+
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* ctx, const idv::v1::GetCheckpointRequest* request,
     idv::v1::GetCheckpointResponse* response) {

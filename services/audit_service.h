@@ -21,6 +21,9 @@ class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
                                         idv::v1::ListRecordsResponse* response) override;
   grpc::ServerWriteReactor<idv::v1::ExportChunk>* ExportRecords(
       grpc::CallbackServerContext* ctx, const idv::v1::ExportRecordsRequest* request) override;
+  grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* ctx,
+                                     const idv::v1::GetStatsRequest* request,
+                                     idv::v1::GetStatsResponse* response) override;
   grpc::ServerUnaryReactor* GetCheckpoint(grpc::CallbackServerContext* ctx,
                                           const idv::v1::GetCheckpointRequest* request,
                                           idv::v1::GetCheckpointResponse* response) override;

@@ -1,5 +1,8 @@
 #include "services/auditor.h"
 
+#include <algorithm>
+#include <map>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -193,6 +196,56 @@ absl::Status Auditor::RecordRead(const std::string& tenant, const std::string& c
   return Await<store::CommitResult>([&](auto done) {
            store_.CommitVerification(std::move(commit), std::move(done));
          }).status();
+}
+
+absl::StatusOr<idv::v1::GetStatsResponse> Auditor::Stats(
+    const std::string& tenant, const idv::v1::GetStatsRequest& request) const {
+  const int64_t width = request.bucket() == idv::v1::GetStatsRequest::DAY ? 86400 : 3600;
+  std::map<int64_t, idv::v1::StatsBucket> buckets;
+  std::map<std::string, std::vector<uint64_t>> latencies;
+  uint64_t records = 0;
+  idv::v1::ListRecordsRequest page;
+  *page.mutable_filter() = request.filter();
+  page.set_page_size(1000);
+  // One page at a time: memory holds the counts, the latencies, and one page.
+  for (;;) {
+    absl::StatusOr<idv::v1::ListRecordsResponse> r = List(tenant, page);
+    if (!r.ok()) return r.status();
+    for (const idv::v1::AuditRecordEntry& e : r->records()) {
+      if (e.kind() != "verification" && e.kind() != "settlement") continue;
+      const idv::v1::Verification& v = e.verification();
+      const int64_t start = v.decided_at().seconds() - v.decided_at().seconds() % width;
+      idv::v1::StatsBucket& b = buckets[start];
+      b.mutable_start()->set_seconds(start);
+      b.set_total(b.total() + 1);
+      ++(*b.mutable_by_outcome())[idv::v1::Outcome_Name(v.outcome())];
+      ++(*b.mutable_by_reason())[idv::v1::ReasonCode_Name(v.reason().code())];
+      ++(*b.mutable_by_document_type())[idv::v1::DocumentType_Name(v.document_type())];
+      for (const idv::v1::Check& c : v.checks()) {
+        ++(*b.mutable_by_backend())[c.backend()];
+        latencies[c.backend()].push_back(c.latency_us());
+      }
+      ++records;
+    }
+    if (r->next_page_token().empty()) break;
+    page.set_page_token(r->next_page_token());
+  }
+  idv::v1::GetStatsResponse out;
+  for (auto& [start, b] : buckets) *out.add_buckets() = std::move(b);
+  for (auto& [backend, values] : latencies) {
+    std::sort(values.begin(), values.end());
+    auto at = [&values](double q) {
+      return values[std::min(values.size() - 1, static_cast<size_t>(q * values.size()))];
+    };
+    idv::v1::BackendLatency* l = out.add_latency();
+    l->set_backend(backend);
+    l->set_calls(values.size());
+    l->set_p50_us(at(0.50));
+    l->set_p90_us(at(0.90));
+    l->set_p99_us(at(0.99));
+  }
+  out.set_records(records);
+  return out;
 }
 
 std::string Auditor::VerifierKey(const std::string& node_id) const {

@@ -239,6 +239,28 @@ TEST_P(AuditE2eTest, ExportStreamsEveryRecordAsJsonLinesAndCsv) {
   }
 }
 
+TEST_P(AuditE2eTest, StatsCountVerificationsByOutcomeAndBackend) {
+  grpc::ClientContext ctx;
+  cluster_->Authorize(ctx);
+  idv::v1::GetStatsRequest req;
+  req.set_bucket(idv::v1::GetStatsRequest::DAY);
+  idv::v1::GetStatsResponse resp;
+  ASSERT_TRUE(stub_->GetStats(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.records(), 12u);
+  uint64_t total = 0, verified = 0, sim = 0;
+  for (const auto& b : resp.buckets()) {
+    total += b.total();
+    if (b.by_outcome().count("VERIFIED")) verified += b.by_outcome().at("VERIFIED");
+    if (b.by_backend().count("sim")) sim += b.by_backend().at("sim");
+  }
+  EXPECT_EQ(total, 12u);
+  EXPECT_EQ(verified, 12u);
+  EXPECT_EQ(sim, 12u);
+  ASSERT_EQ(resp.latency_size(), 1);
+  EXPECT_EQ(resp.latency(0).backend(), "sim");
+  EXPECT_LE(resp.latency(0).p50_us(), resp.latency(0).p99_us());
+}
+
 TEST_P(AuditE2eTest, AFlippedByteInTheStoreIsNamedByVerifyIntegrity) {
   const std::string node = Checkpoint().node_id();
   WhileStopped([this](const std::string& n) { FlipByte(n, 7); }, node);
