@@ -5,6 +5,13 @@
 
 namespace idv::store {
 
+std::vector<std::string> HashBytes(const std::vector<audit::Hash>& hashes) {
+  std::vector<std::string> out;
+  out.reserve(hashes.size());
+  for (const audit::Hash& h : hashes) out.emplace_back(h.begin(), h.end());
+  return out;
+}
+
 AppendedRecord AppendToLog(idv::store::v1::AuditRecord& record, const std::string& node_id,
                            LogState& state) {
   AppendedRecord out;

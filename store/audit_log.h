@@ -50,6 +50,9 @@ struct AppendedRecord {
   std::vector<audit::Hash> hashes;
 };
 
+// Stored hashes as the Store interface hands them out (32-byte strings).
+std::vector<std::string> HashBytes(const std::vector<audit::Hash>& hashes);
+
 // Stamps `record` as the next entry of `node_id`'s log, serializes and hashes it, and advances
 // `state`.
 AppendedRecord AppendToLog(idv::store::v1::AuditRecord& record, const std::string& node_id,

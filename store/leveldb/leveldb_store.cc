@@ -188,9 +188,7 @@ class LevelDbStore final : public Store {
       if (node_id != options_.node_id) return absl::NotFoundError("no such log");
       absl::StatusOr<std::vector<audit::Hash>> h = ldb::HashReader(db_.get()).ReadHashes(indexes);
       if (!h.ok()) return h.status();
-      std::vector<std::string> out;
-      for (const audit::Hash& x : *h) out.emplace_back(x.begin(), x.end());
-      return out;
+      return HashBytes(*h);
     });
   }
 

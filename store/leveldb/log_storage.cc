@@ -77,6 +77,20 @@ absl::Status MigrateToMerkle(leveldb::DB* db) {
   return FromLevelDb(db->Write(wo, &batch), "migrate audit log");
 }
 
+namespace {
+
+// The record an iterator is on (an a/<seq> key).
+absl::StatusOr<StoredRecord> ToStored(const leveldb::Iterator& it) {
+  AuditEntry entry;
+  if (!entry.ParseFromArray(it.value().data(), static_cast<int>(it.value().size()))) {
+    return absl::DataLossError("an audit record is unreadable");
+  }
+  return StoredRecord{ReadBigEndian(it.key().ToString(), 2, 8), std::move(*entry.mutable_record()),
+                      std::move(*entry.mutable_hash())};
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<StoredRecord>> ReadRecords(leveldb::DB* db, uint64_t first,
                                                       size_t limit) {
   std::vector<StoredRecord> out;
@@ -84,12 +98,9 @@ absl::StatusOr<std::vector<StoredRecord>> ReadRecords(leveldb::DB* db, uint64_t 
   for (it->Seek(NumberKey('a', first)); it->Valid() && it->key().starts_with("a/") &&
                                          out.size() < limit;
        it->Next()) {
-    AuditEntry entry;
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("an audit record is unreadable");
-    }
-    out.push_back(StoredRecord{ReadBigEndian(it->key().ToString(), 2, 8),
-                               std::move(*entry.mutable_record()), std::move(*entry.mutable_hash())});
+    absl::StatusOr<StoredRecord> r = ToStored(*it);
+    if (!r.ok()) return r.status();
+    out.push_back(*std::move(r));
   }
   if (absl::Status s = FromLevelDb(it->status(), "read audit log"); !s.ok()) return s;
   return out;
@@ -106,12 +117,9 @@ absl::StatusOr<std::vector<StoredRecord>> ReadRecordsBackward(leveldb::DB* db, u
     SeekToLastWithPrefix(it.get(), 'a');
   }
   for (; it->Valid() && it->key().starts_with("a/") && out.size() < limit; it->Prev()) {
-    AuditEntry entry;
-    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("an audit record is unreadable");
-    }
-    out.push_back(StoredRecord{ReadBigEndian(it->key().ToString(), 2, 8),
-                               std::move(*entry.mutable_record()), std::move(*entry.mutable_hash())});
+    absl::StatusOr<StoredRecord> r = ToStored(*it);
+    if (!r.ok()) return r.status();
+    out.push_back(*std::move(r));
   }
   if (absl::Status s = FromLevelDb(it->status(), "read audit log"); !s.ok()) return s;
   return out;

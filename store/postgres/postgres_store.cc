@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "store/group_queue.h"
 #include "store/postgres/group_commit.h"
+#include "store/postgres/connections.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/schema.h"
 #include "store/thread_pool.h"
@@ -25,11 +26,13 @@ using idv::store::v1::AuditRecord;
 using idv::store::v1::ClientRecord;
 using idv::store::v1::ConfigVersion;
 using idv::store::v1::RecheckEntry;
+using pg::AcquireNodeLease;
 using pg::Conn;
+using pg::ConnectListening;
+using pg::ConnPool;
 using pg::Params;
 using pg::Result;
 
-constexpr char kChannel[] = "idv_changes";
 constexpr absl::Duration kReconnectEvery = absl::Milliseconds(250);
 
 std::string RandomHex(size_t bytes) {
@@ -51,47 +54,6 @@ absl::StatusOr<std::vector<Message>> ParseAll(const Result& r, absl::string_view
   }
   return out;
 }
-
-absl::StatusOr<std::unique_ptr<Conn>> ConnectListening(const std::string& dsn) {
-  absl::StatusOr<std::unique_ptr<Conn>> c = Conn::Connect(dsn);
-  if (!c.ok()) return c.status();
-  if (auto r = (*c)->Exec(absl::StrCat("LISTEN ", kChannel)); !r.ok()) return r.status();
-  return c;
-}
-
-// Reader connections: taken by one read at a time, made on demand, dropped when broken.
-class ConnPool {
- public:
-  explicit ConnPool(std::string dsn) : dsn_(std::move(dsn)) {}
-
-  template <typename T>
-  absl::StatusOr<T> With(const std::function<absl::StatusOr<T>(Conn&)>& fn) {
-    std::unique_ptr<Conn> conn;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!free_.empty()) {
-        conn = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (conn == nullptr) {
-      absl::StatusOr<std::unique_ptr<Conn>> made = Conn::Connect(dsn_);
-      if (!made.ok()) return made.status();
-      conn = *std::move(made);
-    }
-    absl::StatusOr<T> result = fn(*conn);
-    if (conn->ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      free_.push_back(std::move(conn));
-    }
-    return result;
-  }
-
- private:
-  const std::string dsn_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Conn>> free_;  // guarded by mu_
-};
 
 class PostgresStore final : public Store {
  public:
@@ -240,9 +202,7 @@ class PostgresStore final : public Store {
           absl::StatusOr<std::vector<audit::Hash>> h =
               pg::HashReader(c, node_id).ReadHashes(indexes);
           if (!h.ok()) return h.status();
-          std::vector<std::string> out;
-          for (const audit::Hash& x : *h) out.emplace_back(x.begin(), x.end());
-          return out;
+          return HashBytes(*h);
         });
   }
 
@@ -570,35 +530,6 @@ class PostgresStore final : public Store {
   std::thread listener_;
   std::thread writer_;  // last: starts once everything it uses exists
 };
-
-// Takes the node lease: free, expired, or already this owner's. Waits for a live one to expire.
-absl::Status AcquireNodeLease(Conn& conn, const PostgresStoreOptions& o, const std::string& owner) {
-  const absl::Duration wait =
-      o.lease_wait == absl::InfiniteDuration() ? o.node_lease + absl::Seconds(5) : o.lease_wait;
-  const absl::Time give_up = absl::Now() + wait;
-  bool logged = false;
-  for (;;) {
-    absl::StatusOr<Result> r = conn.Exec(
-        "INSERT INTO idv_nodes (node_id, owner, lease_until, started_at) "
-        "VALUES ($1, $2, now() + $3::interval, now()) ON CONFLICT (node_id) DO UPDATE "
-        "SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, started_at = now() "
-        "WHERE idv_nodes.lease_until < now() RETURNING node_id",
-        Params().Text(o.node_id).Text(owner).Text(pg::Interval(o.node_lease)));
-    if (!r.ok()) return r.status();
-    if (r->rows() == 1) return absl::OkStatus();
-    if (absl::Now() >= give_up) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "node id \"", o.node_id, "\" is held by another live idvd; give each node its own "
-          "store.node_id"));
-    }
-    if (!logged) {
-      spdlog::warn("node id \"{}\" is leased to another process; waiting up to {} for it to expire",
-                   o.node_id, absl::FormatDuration(wait));
-      logged = true;
-    }
-    absl::SleepFor(kReconnectEvery);
-  }
-}
 
 }  // namespace
 
