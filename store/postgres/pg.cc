@@ -153,7 +153,9 @@ Conn::~Conn() {
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
-bool Conn::ok() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+bool Conn::ok() const {
+  return !broken_ && conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+}
 
 absl::StatusOr<Result> Conn::Exec(const std::string& sql, const Params& params) {
   const std::vector<const char*> values = params.pointers();
@@ -225,7 +227,12 @@ absl::Status Conn::Pipeline(const std::vector<std::string>& sqls, const std::vec
     PGresult* sync = PQgetResult(conn_);
     if (sync != nullptr) PQclear(sync);
   }
-  if (ok()) PQexitPipelineMode(conn_);
+  // A pipeline that cannot be left (a send failed half way) leaves the connection unusable for
+  // plain statements: it is marked broken, so its owner connects again.
+  if (ok() && PQexitPipelineMode(conn_) != 1) {
+    broken_ = true;
+    if (first.ok()) first = absl::UnavailableError("PostgreSQL: the pipeline could not be ended");
+  }
   return first;
 }
 

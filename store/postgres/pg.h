@@ -139,6 +139,7 @@ class Conn {
   // The Status for a result that is not a success.
   absl::Status Failure(const PGresult* r) const;
   PGconn* conn_;
+  bool broken_ = false;  // set when the connection is left in a state no statement can use
   std::map<std::string, std::string> prepared_;  // statement text -> name
 };
 
