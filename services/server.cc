@@ -101,7 +101,9 @@ store::CheckpointPolicy CheckpointPolicyFor(const idv::config::v1::AuditConfig& 
   store::CheckpointPolicy p;
   if (!a.origin_prefix().empty()) p.origin_prefix = a.origin_prefix();
   if (a.checkpoint_every_records() > 0) p.every_records = a.checkpoint_every_records();
-  if (a.has_checkpoint_interval()) p.every = FromProto(a.checkpoint_interval());
+  if (a.has_checkpoint_interval() && FromProto(a.checkpoint_interval()) >= absl::Seconds(1)) {
+    p.every = FromProto(a.checkpoint_interval());  // shorter would keep the writer awake
+  }
   const uint32_t version = keys.current_version();
   const audit::PublicKey pk = keys.AuditPublicKey(version);
   p.sign = [&keys, version, pk](const audit::Checkpoint& c) {

@@ -321,8 +321,9 @@ class PostgresStore final : public Store {
 
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "idv-store-write");
+    // Wakes at least once a second (a checkpoint may come due while idle), at most 100 times.
     const auto wait = absl::ToChronoNanoseconds(
-        std::min(options_.checkpoints.every, absl::Seconds(1)));
+        std::clamp(options_.checkpoints.every, absl::Milliseconds(10), absl::Seconds(1)));
     for (;;) {
       bool closed = false;
       std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit, wait, &closed);
