@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
