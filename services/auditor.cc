@@ -20,30 +20,6 @@ using store::Await;
 
 std::string Bytes(const audit::Hash& h) { return std::string(h.begin(), h.end()); }
 
-// Stored hashes of one log, read through the store.
-class StoreHashes : public audit::HashReader {
- public:
-  StoreHashes(store::Store& store, std::string node) : store_(store), node_(std::move(node)) {}
-  absl::StatusOr<std::vector<audit::Hash>> ReadHashes(
-      const std::vector<int64_t>& indexes) const override {
-    absl::StatusOr<std::vector<std::string>> raw = Await<std::vector<std::string>>(
-        [&](auto done) { store_.ReadAuditHashes(node_, indexes, std::move(done)); });
-    if (!raw.ok()) return raw.status();
-    std::vector<audit::Hash> out;
-    for (const std::string& h : *raw) {
-      if (h.size() != 32) return absl::DataLossError("a stored hash is not 32 bytes");
-      audit::Hash x;
-      std::copy(h.begin(), h.end(), x.begin());
-      out.push_back(x);
-    }
-    return out;
-  }
-
- private:
-  store::Store& store_;
-  const std::string node_;
-};
-
 std::string KindName(idv::store::v1::RecordKind k) {
   switch (k) {
     case idv::store::v1::SETTLEMENT:
@@ -325,7 +301,7 @@ absl::StatusOr<idv::v1::InclusionProof> Auditor::ProveInclusion(const std::strin
   if (index >= tree_size || tree_size > *log_size) {
     return absl::InvalidArgumentError("need index < tree_size <= the log's size");
   }
-  StoreHashes hashes(store_, node_id);
+  store::StoredHashReader hashes(store_, node_id);
   const audit::SubtreeHashes tree = audit::StoredTree(hashes);
   absl::StatusOr<std::vector<audit::Hash>> path = audit::InclusionProof(index, tree_size, tree);
   if (!path.ok()) return path.status();
@@ -356,7 +332,7 @@ absl::StatusOr<idv::v1::ConsistencyProof> Auditor::ProveConsistency(const std::s
   if (old_size == 0 || old_size > new_size || new_size > *log_size) {
     return absl::InvalidArgumentError("need 0 < old_size <= new_size <= the log's size");
   }
-  StoreHashes hashes(store_, node_id);
+  store::StoredHashReader hashes(store_, node_id);
   const audit::SubtreeHashes tree = audit::StoredTree(hashes);
   absl::StatusOr<std::vector<audit::Hash>> path =
       audit::ConsistencyProof(old_size, new_size, tree);
@@ -382,7 +358,7 @@ absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
       Await<std::vector<idv::store::v1::Checkpoint>>(
           [&](auto done) { store_.ReadCheckpoints(node_id, SIZE_MAX, std::move(done)); });
   if (!stored.ok()) return stored.status();
-  StoreHashes hashes(store_, node_id);
+  store::StoredHashReader hashes(store_, node_id);
   audit::IntegritySource source;
   source.node_id = node_id;
   source.hashes = &hashes;

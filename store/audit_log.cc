@@ -1,16 +1,11 @@
 #include "store/audit_log.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 
 namespace idv::store {
-
-std::vector<std::string> HashBytes(const std::vector<audit::Hash>& hashes) {
-  std::vector<std::string> out;
-  out.reserve(hashes.size());
-  for (const audit::Hash& h : hashes) out.emplace_back(h.begin(), h.end());
-  return out;
-}
 
 AppendedRecord AppendToLog(idv::store::v1::AuditRecord& record, const std::string& node_id,
                            LogState& state) {
@@ -26,15 +21,25 @@ AppendedRecord AppendToLog(idv::store::v1::AuditRecord& record, const std::strin
   return out;
 }
 
+bool CheckpointDue(const CheckpointPolicy& policy, const LogState& state, absl::Time now,
+                   bool force) {
+  const uint64_t size = static_cast<uint64_t>(state.frontier.size());
+  if (!policy.sign || size == state.checkpoint_size) return false;
+  return force || size - state.checkpoint_size >= policy.every_records ||
+         now - state.unsigned_since >= policy.every;
+}
+
+std::chrono::nanoseconds IdleWake(const CheckpointPolicy& policy) {
+  return absl::ToChronoNanoseconds(
+      std::clamp(policy.every, absl::Milliseconds(10), absl::Seconds(1)));
+}
+
 std::optional<idv::store::v1::Checkpoint> DueCheckpoint(const CheckpointPolicy& policy,
                                                         const std::string& node_id,
                                                         LogState& state, absl::Time now,
                                                         bool force) {
+  if (!CheckpointDue(policy, state, now, force)) return std::nullopt;
   const uint64_t size = static_cast<uint64_t>(state.frontier.size());
-  if (!policy.sign || size == state.checkpoint_size) return std::nullopt;
-  const bool due = force || size - state.checkpoint_size >= policy.every_records ||
-                   now - state.unsigned_since >= policy.every;
-  if (!due) return std::nullopt;
   audit::Checkpoint c{absl::StrCat(policy.origin_prefix, "/", node_id), size,
                       state.frontier.Root()};
   idv::store::v1::Checkpoint out;

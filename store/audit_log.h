@@ -6,6 +6,7 @@
 #ifndef IDV_STORE_AUDIT_LOG_H_
 #define IDV_STORE_AUDIT_LOG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -50,13 +51,19 @@ struct AppendedRecord {
   std::vector<audit::Hash> hashes;
 };
 
-// Stored hashes as the Store interface hands them out (32-byte strings).
-std::vector<std::string> HashBytes(const std::vector<audit::Hash>& hashes);
-
 // Stamps `record` as the next entry of `node_id`'s log, serializes and hashes it, and advances
 // `state`.
 AppendedRecord AppendToLog(idv::store::v1::AuditRecord& record, const std::string& node_id,
                            LogState& state);
+
+// Whether a checkpoint of `state` is due at `now` (with `force`: whenever records were appended
+// since the last), given a signer.
+bool CheckpointDue(const CheckpointPolicy& policy, const LogState& state, absl::Time now,
+                   bool force);
+
+// How long an idle writer waits for commits before it looks whether a checkpoint came due:
+// `policy.every`, kept between 10 ms and 1 s.
+std::chrono::nanoseconds IdleWake(const CheckpointPolicy& policy);
 
 // The signed checkpoint due at `now` (or, with `force`, whenever records were appended since the
 // last), recorded in `state`; nullopt when none is due or no signer is set.

@@ -27,6 +27,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "audit/log.h"
+#include "audit/merkle.h"
 #include "idv/store/v1/store.pb.h"
 
 namespace idv::store {
@@ -158,7 +160,7 @@ class Store {
   // The stored Merkle hashes of `node_id`'s log at `indexes` (audit/log.h layout), in the order
   // asked. NotFound when one is not stored.
   virtual void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
-                               Callback<std::vector<std::string>> done) = 0;
+                               Callback<std::vector<audit::Hash>> done) = 0;
 
   // Up to `limit` records of `node_id`'s log from sequence `first` on, in order, all tenants:
   // for proofs and integrity checks, which answer with hashes only beyond the caller's tenant.
@@ -192,6 +194,23 @@ absl::StatusOr<T> Await(Start start) {
   start([&promise](absl::StatusOr<T> result) { promise.set_value(std::move(result)); });
   return future.get();
 }
+
+// One node's stored Merkle hashes as an audit::HashReader, for proofs and integrity checks. Each
+// read waits for the store (see Await): not for request paths.
+class StoredHashReader : public audit::HashReader {
+ public:
+  StoredHashReader(Store& store, std::string node_id)
+      : store_(store), node_id_(std::move(node_id)) {}
+  absl::StatusOr<std::vector<audit::Hash>> ReadHashes(
+      const std::vector<int64_t>& indexes) const override {
+    return Await<std::vector<audit::Hash>>(
+        [&](auto done) { store_.ReadAuditHashes(node_id_, indexes, std::move(done)); });
+  }
+
+ private:
+  Store& store_;
+  const std::string node_id_;
+};
 
 }  // namespace idv::store
 

@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <sodium.h>
 
-#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -174,22 +173,19 @@ class LevelDbStore final : public Store {
 
   void ListLogs(Callback<std::vector<LogInfo>> done) override {
     ScheduleRead(std::move(done), [this]() -> absl::StatusOr<std::vector<LogInfo>> {
-      absl::StatusOr<LogState> state = ldb::RecoverLog(db_.get());
-      if (!state.ok()) return state.status();
-      return std::vector<LogInfo>{
-          {options_.node_id, static_cast<uint64_t>(state->frontier.size())}};
+      absl::StatusOr<uint64_t> size = ldb::LogSize(db_.get());
+      if (!size.ok()) return size.status();
+      return std::vector<LogInfo>{{options_.node_id, *size}};
     });
   }
 
   void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
-                       Callback<std::vector<std::string>> done) override {
-    ScheduleRead(std::move(done), [this, node_id = std::move(node_id), indexes = std::move(
-                                                                             indexes)]()
-                                      -> absl::StatusOr<std::vector<std::string>> {
+                       Callback<std::vector<audit::Hash>> done) override {
+    ScheduleRead(std::move(done), [this, node_id = std::move(node_id),
+                                   indexes = std::move(indexes)]()
+                                      -> absl::StatusOr<std::vector<audit::Hash>> {
       if (node_id != options_.node_id) return absl::NotFoundError("no such log");
-      absl::StatusOr<std::vector<audit::Hash>> h = ldb::HashReader(db_.get()).ReadHashes(indexes);
-      if (!h.ok()) return h.status();
-      return HashBytes(*h);
+      return ldb::HashReader(db_.get()).ReadHashes(indexes);
     });
   }
 
@@ -338,15 +334,14 @@ class LevelDbStore final : public Store {
 
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "idv-store-write");
-    // Wakes at least once a second (a checkpoint may come due while idle), at most 100 times.
-    const auto wait = absl::ToChronoNanoseconds(
-        std::clamp(options_.checkpoints.every, absl::Milliseconds(10), absl::Seconds(1)));
+    const auto wait = IdleWake(options_.checkpoints);
     for (;;) {
       bool closed = false;
       std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit, wait, &closed);
       // Idle: a checkpoint that came due meanwhile; closing: the last one.
-      if (group.empty() && !closed && !options_.checkpoints.sign) continue;
-      WriteGroup(group, /*force_checkpoint=*/closed);
+      if (!group.empty() || CheckpointDue(options_.checkpoints, log_, absl::Now(), closed)) {
+        WriteGroup(group, /*force_checkpoint=*/closed);
+      }
       if (closed) return;
     }
   }
@@ -440,9 +435,6 @@ class LevelDbStore final : public Store {
     if (std::optional<idv::store::v1::Checkpoint> c = DueCheckpoint(
             options_.checkpoints, options_.node_id, log, absl::Now(), force_checkpoint)) {
       overlay.Append(NumberKey('k', c->size()), c->SerializeAsString());
-    }
-    if (group.empty() && batch.ApproximateSize() <= leveldb::WriteBatch().ApproximateSize()) {
-      return;  // idle, and no checkpoint due
     }
     absl::Status written = failed_;
     if (written.ok()) {

@@ -24,12 +24,21 @@ absl::StatusOr<std::vector<audit::Hash>> HashReader::ReadHashes(
   return out;
 }
 
-absl::StatusOr<LogState> RecoverLog(leveldb::DB* db) {
-  LogState state;
+absl::StatusOr<uint64_t> LogSize(leveldb::DB* db) {
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   uint64_t size = 0;
   SeekToLastWithPrefix(it.get(), 'a');
   if (it->Valid() && it->key().starts_with("a/")) size = ReadBigEndian(it->key().ToString(), 2, 8);
+  if (absl::Status s = FromLevelDb(it->status(), "scan audit log"); !s.ok()) return s;
+  return size;
+}
+
+absl::StatusOr<LogState> RecoverLog(leveldb::DB* db) {
+  LogState state;
+  absl::StatusOr<uint64_t> log_size = LogSize(db);
+  if (!log_size.ok()) return log_size.status();
+  const uint64_t size = *log_size;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   SeekToLastWithPrefix(it.get(), 'k');
   if (it->Valid() && it->key().starts_with("k/")) {
     idv::store::v1::Checkpoint c;

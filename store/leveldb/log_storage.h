@@ -26,6 +26,9 @@ class HashReader : public audit::HashReader {
   leveldb::DB* db_;
 };
 
+// The number of records in the log.
+absl::StatusOr<uint64_t> LogSize(leveldb::DB* db);
+
 // The log's state after its last record and checkpoint.
 absl::StatusOr<LogState> RecoverLog(leveldb::DB* db);
 

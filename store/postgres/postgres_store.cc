@@ -196,14 +196,11 @@ class PostgresStore final : public Store {
   }
 
   void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
-                       Callback<std::vector<std::string>> done) override {
-    Read<std::vector<std::string>>(
+                       Callback<std::vector<audit::Hash>> done) override {
+    Read<std::vector<audit::Hash>>(
         std::move(done), [node_id = std::move(node_id), indexes = std::move(indexes)](
-                             Conn& c) -> absl::StatusOr<std::vector<std::string>> {
-          absl::StatusOr<std::vector<audit::Hash>> h =
-              pg::HashReader(c, node_id).ReadHashes(indexes);
-          if (!h.ok()) return h.status();
-          return HashBytes(*h);
+                             Conn& c) -> absl::StatusOr<std::vector<audit::Hash>> {
+          return pg::HashReader(c, node_id).ReadHashes(indexes);
         });
   }
 
@@ -322,18 +319,14 @@ class PostgresStore final : public Store {
 
   void WriterLoop() {
     pthread_setname_np(pthread_self(), "idv-store-write");
-    // Wakes at least once a second (a checkpoint may come due while idle), at most 100 times.
-    const auto wait = absl::ToChronoNanoseconds(
-        std::clamp(options_.checkpoints.every, absl::Milliseconds(10), absl::Seconds(1)));
+    const auto wait = IdleWake(options_.checkpoints);
     for (;;) {
       bool closed = false;
       std::vector<Pending> group = queue_.PopGroup(options_.max_group_commit, wait, &closed);
       // Idle: a checkpoint that came due meanwhile; closing: the last one.
-      const bool checkpoint_due =
-          options_.checkpoints.sign &&
-          static_cast<uint64_t>(log_.frontier.size()) != log_.checkpoint_size &&
-          (closed || absl::Now() - log_.unsigned_since >= options_.checkpoints.every);
-      if (!group.empty() || checkpoint_due) WriteGroup(group, /*force_checkpoint=*/closed);
+      if (!group.empty() || CheckpointDue(options_.checkpoints, log_, absl::Now(), closed)) {
+        WriteGroup(group, /*force_checkpoint=*/closed);
+      }
       if (closed) return;
     }
   }

@@ -36,25 +36,7 @@ inline absl::StatusOr<audit::Hash> CheckStoredLog(Store& store, const std::strin
     }
     if (r.sequence != leaves.size()) return absl::DataLossError("a gap in the sequence");
   }
-  struct Reader : audit::HashReader {
-    Store* store;
-    std::string node;
-    absl::StatusOr<std::vector<audit::Hash>> ReadHashes(
-        const std::vector<int64_t>& indexes) const override {
-      auto raw = Await<std::vector<std::string>>(
-          [&](auto done) { store->ReadAuditHashes(node, indexes, std::move(done)); });
-      if (!raw.ok()) return raw.status();
-      std::vector<audit::Hash> out;
-      for (const std::string& h : *raw) {
-        audit::Hash x;
-        std::copy(h.begin(), h.end(), x.begin());
-        out.push_back(x);
-      }
-      return out;
-    }
-  } reader;
-  reader.store = &store;
-  reader.node = node;
+  StoredHashReader reader(store, node);
   auto frontier = audit::MerkleFrontier::Load(static_cast<int64_t>(size), reader);
   if (!frontier.ok()) return frontier.status();
   const audit::Hash root = audit::RootHash(size, [&](uint64_t i) { return leaves[i]; });
