@@ -83,16 +83,17 @@ absl::StatusOr<IntegrityReport> VerifyLog(const IntegritySource& source) {
     if (chunk->empty()) break;
     for (const LogRecord& r : *chunk) {
       if (r.sequence != next) {
-        return fail_first(next, absl::StrCat("record ", next, " is missing (next stored is ",
-                                             r.sequence, ")"));
+        return fail_first(
+            next, absl::StrCat("record ", next, " is missing (next stored is ", r.sequence, ")"));
       }
       const Hash leaf = LeafHash(r.bytes);
       if (r.leaf_hash != std::string(leaf.begin(), leaf.end())) {
         return fail_first(next, "the record's bytes do not match its stored leaf hash");
       }
       if (r.inner_sequence != next || r.inner_node != source.node_id) {
-        return fail_first(next, absl::StrCat("the record says it is ", r.inner_node, " #",
-                                             r.inner_sequence, " (moved or copied from elsewhere)"));
+        return fail_first(
+            next, absl::StrCat("the record says it is ", r.inner_node, " #", r.inner_sequence,
+                               " (moved or copied from elsewhere)"));
       }
       const int64_t first_index = StoredHashCount(frontier.size());
       const std::vector<Hash> added = frontier.Append(leaf);

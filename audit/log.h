@@ -25,7 +25,8 @@ int64_t StoredHashCount(int64_t n);
 class HashReader {
  public:
   virtual ~HashReader() = default;
-  virtual absl::StatusOr<std::vector<Hash>> ReadHashes(const std::vector<int64_t>& indexes) const = 0;
+  virtual absl::StatusOr<std::vector<Hash>> ReadHashes(
+      const std::vector<int64_t>& indexes) const = 0;
 };
 
 // The right edge of a log: for each level, the newest complete subtree's hash. Enough to append

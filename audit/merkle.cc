@@ -118,8 +118,7 @@ std::vector<Hash> InclusionProof(uint64_t index, uint64_t size, const LeafHashes
   return InclusionProof(index, size, FromLeaves(leaves)).value_or(std::vector<Hash>());
 }
 
-std::vector<Hash> ConsistencyProof(uint64_t old_size, uint64_t new_size,
-                                   const LeafHashes& leaves) {
+std::vector<Hash> ConsistencyProof(uint64_t old_size, uint64_t new_size, const LeafHashes& leaves) {
   return ConsistencyProof(old_size, new_size, FromLeaves(leaves)).value_or(std::vector<Hash>());
 }
 

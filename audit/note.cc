@@ -25,8 +25,8 @@ std::string Base64(const uint8_t* data, size_t size) {
 bool Unbase64(absl::string_view in, std::string* out) {
   out->assign(in.size(), '\0');
   size_t len = 0;
-  if (sodium_base642bin(reinterpret_cast<uint8_t*>(out->data()), out->size(), in.data(),
-                        in.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+  if (sodium_base642bin(reinterpret_cast<uint8_t*>(out->data()), out->size(), in.data(), in.size(),
+                        nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
     return false;
   }
   out->resize(len);
@@ -111,7 +111,8 @@ absl::StatusOr<std::string> OpenNote(absl::string_view note, absl::string_view v
   const absl::string_view text = note.substr(0, split + 1);
   const absl::string_view sigs = note.substr(split + 2);
   for (absl::string_view line : absl::StrSplit(sigs, '\n', absl::SkipEmpty())) {
-    if (line.substr(0, kDash.size()) != kDash) return absl::InvalidArgumentError("bad signature line");
+    if (line.substr(0, kDash.size()) != kDash)
+      return absl::InvalidArgumentError("bad signature line");
     line.remove_prefix(kDash.size());
     const size_t space = line.find(' ');
     if (space == absl::string_view::npos || line.substr(0, space) != parts[0]) continue;

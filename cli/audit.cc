@@ -87,9 +87,9 @@ int Prove(const AdminContext& ctx, const std::string& node, uint64_t index, uint
   idv::v1::InclusionProof proof;
   const int rc = ctx.report(Stub(ctx.channel).GetInclusionProof(&call, req, &proof), proof);
   if (rc != 0) return rc;
-  absl::Status s = audit::VerifyInclusion(proof.index(), proof.tree_size(),
-                                          ToHash(proof.leaf_hash()), ToHashes(proof.hashes()),
-                                          ToHash(proof.root()));
+  absl::Status s =
+      audit::VerifyInclusion(proof.index(), proof.tree_size(), ToHash(proof.leaf_hash()),
+                             ToHashes(proof.hashes()), ToHash(proof.root()));
   if (s.ok() && proof.tree_size() == signed_cp.size && ToHash(proof.root()) != signed_cp.root) {
     s = absl::DataLossError("the proof's root is not the signed checkpoint's");
   }
@@ -109,9 +109,9 @@ int Consistency(const AdminContext& ctx, const std::string& node, uint64_t old_s
   idv::v1::ConsistencyProof proof;
   const int rc = ctx.report(Stub(ctx.channel).GetConsistencyProof(&call, req, &proof), proof);
   if (rc != 0) return rc;
-  absl::Status s = audit::VerifyConsistency(proof.old_size(), proof.new_size(),
-                                            ToHash(proof.old_root()), ToHash(proof.new_root()),
-                                            ToHashes(proof.hashes()));
+  absl::Status s =
+      audit::VerifyConsistency(proof.old_size(), proof.new_size(), ToHash(proof.old_root()),
+                               ToHash(proof.new_root()), ToHashes(proof.hashes()));
   if (s.ok() && proof.new_size() == signed_cp.size && ToHash(proof.new_root()) != signed_cp.root) {
     s = absl::DataLossError("the proof's new root is not the signed checkpoint's");
   }
@@ -119,8 +119,7 @@ int Consistency(const AdminContext& ctx, const std::string& node, uint64_t old_s
 }
 
 // Streams the export into `path`, with a progress line when stderr is a terminal.
-int Export(const AdminContext& ctx, const std::string& path, const std::string& account,
-           bool csv) {
+int Export(const AdminContext& ctx, const std::string& path, const std::string& account, bool csv) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
     std::cerr << "idvctl: cannot write " << path << "\n";
@@ -131,7 +130,8 @@ int Export(const AdminContext& ctx, const std::string& path, const std::string& 
   call.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
   idv::v1::ExportRecordsRequest req;
   req.mutable_filter()->set_account_id(account);
-  req.set_format(csv ? idv::v1::ExportRecordsRequest::CSV : idv::v1::ExportRecordsRequest::JSON_LINES);
+  req.set_format(csv ? idv::v1::ExportRecordsRequest::CSV
+                     : idv::v1::ExportRecordsRequest::JSON_LINES);
   std::unique_ptr<grpc::ClientReader<idv::v1::ExportChunk>> reader =
       Stub(ctx.channel).ExportRecords(&call, req);
   const bool tty = ::isatty(2) != 0;

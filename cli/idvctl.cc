@@ -249,7 +249,8 @@ int main(int argc, char** argv) {
     ctx.probe = absl::GetFlag(FLAGS_probe);
     const std::vector<std::string> rest(args.begin() + 2, args.end());
     if (command == "audit") {
-      return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted), absl::GetFlag(FLAGS_account));
+      return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted),
+                                absl::GetFlag(FLAGS_account));
     }
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);

@@ -40,7 +40,7 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
 
  private:
   void ReadNext() {
-    absl::AnyInvocable<void() &&> task = [this]() {
+    absl::AnyInvocable<void()&&> task = [this]() {
       if (first_) {
         absl::Status recorded = service_.auditor_.RecordRead(tenant_, client_, "ExportRecords",
                                                              Describe(page_.filter(), ""));
@@ -94,8 +94,8 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit);
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::AnyInvocable<void() &&> task = [reactor, response, work = std::move(work),
-                                        p = *std::move(principal)]() mutable {
+  absl::AnyInvocable<void()&&> task = [reactor, response, work = std::move(work),
+                                       p = *std::move(principal)]() mutable {
     absl::StatusOr<Response> r = work(p);
     if (r.ok()) *response = *std::move(r);
     reactor->Finish(ToGrpcStatus(r.status()));
@@ -109,25 +109,27 @@ grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* AuditServiceImpl::ListRecords(grpc::CallbackServerContext* ctx,
                                                         const idv::v1::ListRecordsRequest* request,
                                                         idv::v1::ListRecordsResponse* response) {
-  return Run(ctx, response, [this, req = *request](const Principal& p)
-                                 -> absl::StatusOr<idv::v1::ListRecordsResponse> {
-    absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "ListRecords",
-                                                Describe(req.filter(), req.page_token()));
-    if (!recorded.ok()) return recorded;
-    return auditor_.List(p.tenant(), req);
-  });
+  return Run(
+      ctx, response,
+      [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::ListRecordsResponse> {
+        absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "ListRecords",
+                                                    Describe(req.filter(), req.page_token()));
+        if (!recorded.ok()) return recorded;
+        return auditor_.List(p.tenant(), req);
+      });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetStats(grpc::CallbackServerContext* ctx,
                                                      const idv::v1::GetStatsRequest* request,
                                                      idv::v1::GetStatsResponse* response) {
-  return Run(ctx, response, [this, req = *request](const Principal& p)
-                                 -> absl::StatusOr<idv::v1::GetStatsResponse> {
-    absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "GetStats",
-                                                Describe(req.filter(), ""));
-    if (!recorded.ok()) return recorded;
-    return auditor_.Stats(p.tenant(), req);
-  });
+  return Run(
+      ctx, response,
+      [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::GetStatsResponse> {
+        absl::Status recorded =
+            auditor_.RecordRead(p.tenant(), p.client_id(), "GetStats", Describe(req.filter(), ""));
+        if (!recorded.ok()) return recorded;
+        return auditor_.Stats(p.tenant(), req);
+      });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
@@ -141,13 +143,14 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetRecord(grpc::CallbackServerContext* ctx,
                                                       const idv::v1::GetRecordRequest* request,
                                                       idv::v1::AuditRecordEntry* response) {
-  return Run(ctx, response, [this, req = *request](const Principal& p)
-                                 -> absl::StatusOr<idv::v1::AuditRecordEntry> {
-    absl::Status recorded = auditor_.RecordRead(
-        p.tenant(), p.client_id(), "GetRecord", absl::StrCat(req.node_id(), " #", req.index()));
-    if (!recorded.ok()) return recorded;
-    return auditor_.Record(p.tenant(), req.node_id(), req.index());
-  });
+  return Run(
+      ctx, response,
+      [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::AuditRecordEntry> {
+        absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "GetRecord",
+                                                    absl::StrCat(req.node_id(), " #", req.index()));
+        if (!recorded.ok()) return recorded;
+        return auditor_.Record(p.tenant(), req.node_id(), req.index());
+      });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
@@ -169,15 +172,17 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
 grpc::ServerUnaryReactor* AuditServiceImpl::VerifyIntegrity(
     grpc::CallbackServerContext* ctx, const idv::v1::VerifyIntegrityRequest* request,
     idv::v1::IntegrityReport* response) {
-  return Run(ctx, response, [this, req = *request](const Principal& p)
-                                 -> absl::StatusOr<idv::v1::IntegrityReport> {
-    absl::Status recorded = auditor_.RecordRead(
-        p.tenant(), p.client_id(), "VerifyIntegrity",
-        absl::StrCat(req.node_id(), ", ", req.trusted_checkpoints_size(), " checkpoints kept outside"));
-    if (!recorded.ok()) return recorded;
-    return auditor_.VerifyIntegrity(
-        req.node_id(), {req.trusted_checkpoints().begin(), req.trusted_checkpoints().end()});
-  });
+  return Run(
+      ctx, response,
+      [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::IntegrityReport> {
+        absl::Status recorded =
+            auditor_.RecordRead(p.tenant(), p.client_id(), "VerifyIntegrity",
+                                absl::StrCat(req.node_id(), ", ", req.trusted_checkpoints_size(),
+                                             " checkpoints kept outside"));
+        if (!recorded.ok()) return recorded;
+        return auditor_.VerifyIntegrity(
+            req.node_id(), {req.trusted_checkpoints().begin(), req.trusted_checkpoints().end()});
+      });
 }
 
 }  // namespace idv::services

@@ -76,7 +76,8 @@ bool Matches(const idv::v1::RecordFilter& f, const idv::store::v1::AuditRecord& 
 struct Cursor {
   std::string node;
   uint64_t before = 0;
-  std::vector<std::pair<store::StoredRecord, idv::store::v1::AuditRecord>> buffered;  // oldest first
+  std::vector<std::pair<store::StoredRecord, idv::store::v1::AuditRecord>>
+      buffered;  // oldest first
 };
 
 }  // namespace
@@ -96,7 +97,8 @@ absl::StatusOr<idv::v1::ListRecordsResponse> Auditor::List(
         Await<std::vector<store::LogInfo>>([&](auto done) { store_.ListLogs(std::move(done)); });
     if (!logs.ok()) return logs.status();
     for (const store::LogInfo& l : *logs) {
-      if (f.node_id().empty() || l.node_id == f.node_id()) cursors.push_back({l.node_id, l.size + 1, {}});
+      if (f.node_id().empty() || l.node_id == f.node_id())
+        cursors.push_back({l.node_id, l.size + 1, {}});
     }
   } else {
     for (absl::string_view part : absl::StrSplit(request.page_token(), ',')) {
@@ -169,9 +171,9 @@ absl::Status Auditor::RecordRead(const std::string& tenant, const std::string& c
   commit.record = audit::RecordBuilder::AuditorRead(NewVerificationId(now), now, action, what)
                       .By(tenant, client_id)
                       .Build();
-  return Await<store::CommitResult>([&](auto done) {
-           store_.CommitVerification(std::move(commit), std::move(done));
-         }).status();
+  return Await<store::CommitResult>(
+             [&](auto done) { store_.CommitVerification(std::move(commit), std::move(done)); })
+      .status();
 }
 
 absl::StatusOr<idv::v1::GetStatsResponse> Auditor::Stats(
@@ -334,8 +336,7 @@ absl::StatusOr<idv::v1::ConsistencyProof> Auditor::ProveConsistency(const std::s
   }
   store::StoredHashReader hashes(store_, node_id);
   const audit::SubtreeHashes tree = audit::StoredTree(hashes);
-  absl::StatusOr<std::vector<audit::Hash>> path =
-      audit::ConsistencyProof(old_size, new_size, tree);
+  absl::StatusOr<std::vector<audit::Hash>> path = audit::ConsistencyProof(old_size, new_size, tree);
   if (!path.ok()) return path.status();
   absl::StatusOr<audit::Hash> old_root = tree(0, old_size);
   absl::StatusOr<audit::Hash> new_root = tree(0, new_size);
@@ -365,8 +366,8 @@ absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
   source.verifier_key = VerifierKey(node_id);
   for (const auto& c : *stored) source.checkpoint_notes.push_back(c.note());
   source.checkpoint_notes.insert(source.checkpoint_notes.end(), trusted.begin(), trusted.end());
-  source.records = [&](uint64_t first, size_t limit)
-      -> absl::StatusOr<std::vector<audit::LogRecord>> {
+  source.records = [&](uint64_t first,
+                       size_t limit) -> absl::StatusOr<std::vector<audit::LogRecord>> {
     absl::StatusOr<std::vector<store::StoredRecord>> r = Await<std::vector<store::StoredRecord>>(
         [&](auto done) { store_.ReadAuditRecords(node_id, first, limit, std::move(done)); });
     if (!r.ok()) return r.status();

@@ -35,12 +35,12 @@ class Auditor {
                                                    const std::string& node_id,
                                                    uint64_t index) const;
   // The tenant's records newest first across logs (see idv.v1.ListRecordsRequest).
-  absl::StatusOr<idv::v1::ListRecordsResponse> List(const std::string& tenant,
-                                                    const idv::v1::ListRecordsRequest& request) const;
+  absl::StatusOr<idv::v1::ListRecordsResponse> List(
+      const std::string& tenant, const idv::v1::ListRecordsRequest& request) const;
   absl::StatusOr<idv::v1::GetStatsResponse> Stats(const std::string& tenant,
                                                   const idv::v1::GetStatsRequest& request) const;
-  absl::StatusOr<idv::v1::InclusionProof> ProveInclusion(const std::string& node_id,
-                                                         uint64_t index, uint64_t tree_size) const;
+  absl::StatusOr<idv::v1::InclusionProof> ProveInclusion(const std::string& node_id, uint64_t index,
+                                                         uint64_t tree_size) const;
   absl::StatusOr<idv::v1::ConsistencyProof> ProveConsistency(const std::string& node_id,
                                                              uint64_t old_size,
                                                              uint64_t new_size) const;

@@ -123,8 +123,9 @@ absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::Key
   absl::Status written = WriteKeyFile(key_path, absl::StrCat(admin.client_id(), ".", secret));
   sodium_memzero(secret.data(), secret.size());
   if (!written.ok()) return written;
-  absl::StatusOr<bool> stored = store::Await<bool>(
-      [&store, &admin](auto done) { store.PutClient(admin, /*only_if_none=*/true, std::move(done)); });
+  absl::StatusOr<bool> stored = store::Await<bool>([&store, &admin](auto done) {
+    store.PutClient(admin, /*only_if_none=*/true, std::move(done));
+  });
   if (stored.ok()) return true;
   // Another node sharing the database created the first client meanwhile: this key is unused.
   ::unlink(key_path.c_str());

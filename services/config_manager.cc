@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "audit/records.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/time_util.h"
-#include "audit/records.h"
 #include "services/verification_id.h"
 
 namespace idv::services {
@@ -121,8 +121,10 @@ absl::StatusOr<std::unique_ptr<ConfigManager>> ConfigManager::Open(
                       .Build();
   *commit.record.mutable_decided_at() = seed.created_at();
   commit.config = seed;
-  absl::StatusOr<store::CommitResult> written = store::Await<store::CommitResult>(
-      [&store, &commit](auto done) { store.CommitVerification(std::move(commit), std::move(done)); });
+  absl::StatusOr<store::CommitResult> written =
+      store::Await<store::CommitResult>([&store, &commit](auto done) {
+        store.CommitVerification(std::move(commit), std::move(done));
+      });
   if (absl::IsAborted(written.status())) {
     // Another node sharing the database seeded version 1 first: use what it stored.
     return Open(store, registry, file);
@@ -168,8 +170,8 @@ void ConfigManager::Refresh() {
     absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> engine =
         Build(next, registry_, this->engine().get());
     if (!engine.ok()) {
-      spdlog::error("configuration version {} from the store cannot be applied: {}",
-                    next.version(), std::string(engine.status().message()));
+      spdlog::error("configuration version {} from the store cannot be applied: {}", next.version(),
+                    std::string(engine.status().message()));
       return;
     }
     const uint64_t version = next.version();

@@ -2,8 +2,8 @@
 
 #include <pthread.h>
 
-#include "common/proto_time.h"
 #include "audit/records.h"
+#include "common/proto_time.h"
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "idv/plugin/v1/plugin.pb.h"

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "audit/note.h"
 #include "common/files.h"
 #include "common/proto_time.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -21,7 +22,6 @@
 #include "services/config_manager.h"
 #include "services/rechecker.h"
 #include "services/verification_service.h"
-#include "audit/note.h"
 #include "store/open.h"
 #include "verifiers/policy_engine.h"
 #include "verifiers/registry.h"
@@ -257,9 +257,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       *parts->auth, *parts->keys, *parts->config_manager, *parts->store, parts->rechecker.get(),
       parts->cache.get(), vo);
   parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager);
-  parts->auditor = std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
-                                             parts->keys->AuditPublicKey(
-                                                 parts->keys->current_version()));
+  parts->auditor =
+      std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
+                                parts->keys->AuditPublicKey(parts->keys->current_version()));
   parts->audit = std::make_unique<AuditServiceImpl>(*parts->auth, *parts->auditor);
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());

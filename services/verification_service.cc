@@ -3,11 +3,11 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "audit/records.h"
 #include "common/proto_time.h"
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "identity/mask.h"
-#include "audit/records.h"
 #include "services/rechecker.h"
 #include "services/status.h"
 #include "services/verdicts.h"

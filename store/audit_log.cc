@@ -35,9 +35,8 @@ std::chrono::nanoseconds IdleWake(const CheckpointPolicy& policy) {
 }
 
 std::optional<idv::store::v1::Checkpoint> DueCheckpoint(const CheckpointPolicy& policy,
-                                                        const std::string& node_id,
-                                                        LogState& state, absl::Time now,
-                                                        bool force) {
+                                                        const std::string& node_id, LogState& state,
+                                                        absl::Time now, bool force) {
   if (!CheckpointDue(policy, state, now, force)) return std::nullopt;
   const uint64_t size = static_cast<uint64_t>(state.frontier.size());
   audit::Checkpoint c{absl::StrCat(policy.origin_prefix, "/", node_id), size,

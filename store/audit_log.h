@@ -68,9 +68,8 @@ std::chrono::nanoseconds IdleWake(const CheckpointPolicy& policy);
 // The signed checkpoint due at `now` (or, with `force`, whenever records were appended since the
 // last), recorded in `state`; nullopt when none is due or no signer is set.
 std::optional<idv::store::v1::Checkpoint> DueCheckpoint(const CheckpointPolicy& policy,
-                                                        const std::string& node_id,
-                                                        LogState& state, absl::Time now,
-                                                        bool force);
+                                                        const std::string& node_id, LogState& state,
+                                                        absl::Time now, bool force);
 
 }  // namespace idv::store
 

@@ -43,8 +43,8 @@ template <typename T, typename Fn>
 void RunOnPool(ThreadPool& pool, absl::AnyInvocable<void(absl::StatusOr<T>) &&> done, Fn fn) {
   // `closed` is true only when the pool refused the task because Shutdown() has begun.
   auto closed = std::make_shared<bool>(false);
-  absl::AnyInvocable<void() &&> task = [fn = std::move(fn), done = std::move(done),
-                                        closed]() mutable {
+  absl::AnyInvocable<void()&&> task = [fn = std::move(fn), done = std::move(done),
+                                       closed]() mutable {
     if (*closed) {
       std::move(done)(absl::UnavailableError("store is closed"));
     } else {

@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "store/binding_rules.h"
 #include "store/audit_log.h"
+#include "store/binding_rules.h"
+#include "store/group_queue.h"
 #include "store/leveldb/keys.h"
 #include "store/leveldb/log_storage.h"
-#include "store/group_queue.h"
 #include "store/thread_pool.h"
 
 namespace idv::store {
@@ -181,12 +181,12 @@ class LevelDbStore final : public Store {
 
   void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
                        Callback<std::vector<audit::Hash>> done) override {
-    ScheduleRead(std::move(done), [this, node_id = std::move(node_id),
-                                   indexes = std::move(indexes)]()
-                                      -> absl::StatusOr<std::vector<audit::Hash>> {
-      if (node_id != options_.node_id) return absl::NotFoundError("no such log");
-      return ldb::HashReader(db_.get()).ReadHashes(indexes);
-    });
+    ScheduleRead(std::move(done),
+                 [this, node_id = std::move(node_id),
+                  indexes = std::move(indexes)]() -> absl::StatusOr<std::vector<audit::Hash>> {
+                   if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+                   return ldb::HashReader(db_.get()).ReadHashes(indexes);
+                 });
   }
 
   void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
@@ -211,11 +211,12 @@ class LevelDbStore final : public Store {
 
   void ReadCheckpoints(std::string node_id, size_t limit,
                        Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
-    ScheduleRead(std::move(done), [this, node_id = std::move(node_id), limit]()
-                                      -> absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> {
-      if (node_id != options_.node_id) return absl::NotFoundError("no such log");
-      return ldb::ReadCheckpoints(db_.get(), limit);
-    });
+    ScheduleRead(std::move(done),
+                 [this, node_id = std::move(node_id),
+                  limit]() -> absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> {
+                   if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+                   return ldb::ReadCheckpoints(db_.get(), limit);
+                 });
   }
 
   void Subscribe(ChangeListener listener) override {

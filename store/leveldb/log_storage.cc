@@ -104,9 +104,8 @@ absl::StatusOr<std::vector<StoredRecord>> ReadRecords(leveldb::DB* db, uint64_t 
                                                       size_t limit) {
   std::vector<StoredRecord> out;
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(NumberKey('a', first)); it->Valid() && it->key().starts_with("a/") &&
-                                         out.size() < limit;
-       it->Next()) {
+  for (it->Seek(NumberKey('a', first));
+       it->Valid() && it->key().starts_with("a/") && out.size() < limit; it->Next()) {
     absl::StatusOr<StoredRecord> r = ToStored(*it);
     if (!r.ok()) return r.status();
     out.push_back(*std::move(r));

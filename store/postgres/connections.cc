@@ -35,9 +35,10 @@ absl::Status AcquireNodeLease(Conn& conn, const PostgresStoreOptions& o, const s
     if (!r.ok()) return r.status();
     if (r->rows() == 1) return absl::OkStatus();
     if (absl::Now() >= give_up) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "node id \"", o.node_id, "\" is held by another live idvd; give each node its own "
-          "store.node_id"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("node id \"", o.node_id,
+                       "\" is held by another live idvd; give each node its own "
+                       "store.node_id"));
     }
     if (!logged) {
       spdlog::warn("node id \"{}\" is leased to another process; waiting up to {} for it to expire",

@@ -342,8 +342,8 @@ absl::Status RunGroup(Conn& conn, const GroupContext& ctx, const LogState& log,
         out.first_sequence = before;
       }
     }
-    w.checkpoint = DueCheckpoint(ctx.checkpoints, ctx.node_id, out.log, absl::Now(),
-                                 force_checkpoint);
+    w.checkpoint =
+        DueCheckpoint(ctx.checkpoints, ctx.node_id, out.log, absl::Now(), force_checkpoint);
     // The writes and COMMIT in a second round trip. A failed write keeps COMMIT from running.
     Batch batch;
     WriteBindings(batch, st);

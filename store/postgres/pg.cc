@@ -128,9 +128,9 @@ int32_t Result::Int32(int row, int col) const {
 
 absl::StatusOr<std::unique_ptr<Conn>> Conn::Connect(const std::string& dsn) {
   // Defaults first: what the DSN says overrides them.
-  const char* keys[] = {"connect_timeout", "keepalives",       "keepalives_idle",
-                        "keepalives_interval", "keepalives_count", "application_name",
-                        "dbname",          nullptr};
+  const char* keys[] = {
+      "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "application_name", "dbname",          nullptr};
   const char* values[] = {"5", "1", "10", "5", "3", "idvd", dsn.c_str(), nullptr};
   PGconn* raw = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   auto conn = std::unique_ptr<Conn>(new Conn(raw));
@@ -140,7 +140,8 @@ absl::StatusOr<std::unique_ptr<Conn>> Conn::Connect(const std::string& dsn) {
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", why));
   }
   // Server notices ("relation already exists, skipping") are not errors; keep them off stderr.
-  PQsetNoticeProcessor(raw, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
   // A statement that waits longer than this (a lock held by a stuck session, a hung server) fails
   // instead of holding a writer or reader thread forever.
   if (absl::StatusOr<Result> r = conn->Exec("SET statement_timeout = '30s'"); !r.ok()) {
@@ -153,9 +154,7 @@ Conn::~Conn() {
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
-bool Conn::ok() const {
-  return !broken_ && conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
-}
+bool Conn::ok() const { return !broken_ && conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
 absl::StatusOr<Result> Conn::Exec(const std::string& sql, const Params& params) {
   const std::vector<const char*> values = params.pointers();
@@ -169,8 +168,7 @@ absl::StatusOr<std::string> Conn::PreparedName(const std::string& sql) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     const std::string name = absl::StrCat("idv", prepared_.size());
-    absl::StatusOr<Result> made =
-        Finish(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
+    absl::StatusOr<Result> made = Finish(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
     if (!made.ok()) return made.status();
     it = prepared_.emplace(sql, name).first;
   }
@@ -182,8 +180,8 @@ absl::StatusOr<Result> Conn::Prepared(const std::string& sql, const Params& para
   if (!name.ok()) return name.status();
   const std::vector<const char*> values = params.pointers();
   const std::vector<int> lengths = params.lengths();
-  return Finish(PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()),
-                               values.data(), lengths.data(), params.formats_.data(),
+  return Finish(PQexecPrepared(conn_, name->c_str(), static_cast<int>(values.size()), values.data(),
+                               lengths.data(), params.formats_.data(),
                                /*resultFormat=*/1));
 }
 
@@ -217,8 +215,8 @@ absl::Status Conn::Pipeline(const std::vector<std::string>& sqls, const std::vec
       break;
     }
     const ExecStatusType st = PQresultStatus(raw);
-    absl::StatusOr<Result> r = st == PGRES_PIPELINE_ABORTED ? absl::AbortedError("not run")
-                                                            : Finish(raw);
+    absl::StatusOr<Result> r =
+        st == PGRES_PIPELINE_ABORTED ? absl::AbortedError("not run") : Finish(raw);
     if (st == PGRES_PIPELINE_ABORTED) PQclear(raw);
     if (first.ok()) first = r.ok() ? on_result(i, *r) : r.status();
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // the query's end marker

@@ -13,8 +13,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "store/group_queue.h"
-#include "store/postgres/group_commit.h"
 #include "store/postgres/connections.h"
+#include "store/postgres/group_commit.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/schema.h"
 #include "store/thread_pool.h"
@@ -81,35 +81,38 @@ class PostgresStore final : public Store {
   }
 
   void GetVerification(std::string tenant, std::string id, Callback<AuditRecord> done) override {
-    Read<AuditRecord>(std::move(done), [tenant = std::move(tenant),
-                                        id = std::move(id)](Conn& c) -> absl::StatusOr<AuditRecord> {
-      // A settled PENDING verification has two records; the settling one is the later.
-      absl::StatusOr<Result> r = c.Prepared(
-          "SELECT record FROM idv_audit WHERE verification_id = $1 AND tenant = $2 "
-          "ORDER BY decided_at DESC, seq DESC LIMIT 1",
-          Params().Text(id).Text(tenant));
-      if (!r.ok()) return r.status();
-      if (r->rows() == 0) return absl::NotFoundError("no such verification");
-      AuditRecord record;
-      if (!record.ParseFromString(r->Bytes(0, 0))) return absl::DataLossError("bad audit record");
-      return record;
-    });
+    Read<AuditRecord>(
+        std::move(done),
+        [tenant = std::move(tenant), id = std::move(id)](Conn& c) -> absl::StatusOr<AuditRecord> {
+          // A settled PENDING verification has two records; the settling one is the later.
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT record FROM idv_audit WHERE verification_id = $1 AND tenant = $2 "
+              "ORDER BY decided_at DESC, seq DESC LIMIT 1",
+              Params().Text(id).Text(tenant));
+          if (!r.ok()) return r.status();
+          if (r->rows() == 0) return absl::NotFoundError("no such verification");
+          AuditRecord record;
+          if (!record.ParseFromString(r->Bytes(0, 0)))
+            return absl::DataLossError("bad audit record");
+          return record;
+        });
   }
 
   void GetAccountBinding(std::string tenant, std::string account_id,
                          Callback<AccountBinding> done) override {
-    Read<AccountBinding>(std::move(done), [tenant = std::move(tenant), account = std::move(
-                                                                          account_id)](Conn& c)
-                                              -> absl::StatusOr<AccountBinding> {
-      absl::StatusOr<Result> r =
-          c.Prepared("SELECT binding FROM idv_accounts WHERE tenant = $1 AND account_id = $2",
-                 Params().Text(tenant).Text(account));
-      if (!r.ok()) return r.status();
-      if (r->rows() == 0) return absl::NotFoundError("no binding for this account");
-      AccountBinding b;
-      if (!b.ParseFromString(r->Bytes(0, 0))) return absl::DataLossError("bad account binding");
-      return b;
-    });
+    Read<AccountBinding>(
+        std::move(done),
+        [tenant = std::move(tenant),
+         account = std::move(account_id)](Conn& c) -> absl::StatusOr<AccountBinding> {
+          absl::StatusOr<Result> r =
+              c.Prepared("SELECT binding FROM idv_accounts WHERE tenant = $1 AND account_id = $2",
+                         Params().Text(tenant).Text(account));
+          if (!r.ok()) return r.status();
+          if (r->rows() == 0) return absl::NotFoundError("no binding for this account");
+          AccountBinding b;
+          if (!b.ParseFromString(r->Bytes(0, 0))) return absl::DataLossError("bad account binding");
+          return b;
+        });
   }
 
   void ReadConfigVersions(size_t limit, Callback<std::vector<ConfigVersion>> done) override {
@@ -126,39 +129,45 @@ class PostgresStore final : public Store {
   void ListClients(Callback<std::vector<ClientRecord>> done) override {
     Read<std::vector<ClientRecord>>(
         std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<ClientRecord>> {
-          absl::StatusOr<Result> r = c.Prepared("SELECT record FROM idv_clients ORDER BY client_id");
+          absl::StatusOr<Result> r =
+              c.Prepared("SELECT record FROM idv_clients ORDER BY client_id");
           if (!r.ok()) return r.status();
           return ParseAll<ClientRecord>(*r, "client record");
         });
   }
 
   void PutClient(ClientRecord client, bool only_if_none, Callback<bool> done) override {
-    Read<bool>(std::move(done), [client = std::move(client),
-                                 only_if_none](Conn& c) -> absl::StatusOr<bool> {
-      absl::Status s = pg::InTransaction(c, [&]() -> absl::Status {
-        if (only_if_none) {
-          // Nodes starting together all find no client; the table lock lets one create it.
-          if (auto r = c.Exec("LOCK TABLE idv_clients IN EXCLUSIVE MODE"); !r.ok()) {
-            return r.status();
-          }
-          absl::StatusOr<Result> any = c.Exec("SELECT 1 FROM idv_clients LIMIT 1");
-          if (!any.ok()) return any.status();
-          if (any->rows() > 0) return absl::AlreadyExistsError("a client exists already");
-        }
-        absl::StatusOr<Result> r = c.Exec(
-            "INSERT INTO idv_clients (client_id, tenant, record, updated_at) "
-            "VALUES ($1, $2, $3::bytea, now()) ON CONFLICT (client_id) DO UPDATE "
-            "SET tenant = EXCLUDED.tenant, record = EXCLUDED.record, updated_at = now()",
-            Params().Text(client.client_id()).Text(client.tenant()).Bytes(
-                client.SerializeAsString()));
-        if (!r.ok()) return r.status();
-        return c.Exec("SELECT pg_notify('idv_changes', 'client ' || $1)",
-                      Params().Text(client.client_id()))
-            .status();
-      });
-      if (!s.ok()) return s;
-      return true;
-    });
+    Read<bool>(std::move(done),
+               [client = std::move(client), only_if_none](Conn& c) -> absl::StatusOr<bool> {
+                 absl::Status s = pg::InTransaction(c, [&]() -> absl::Status {
+                   if (only_if_none) {
+                     // Nodes starting together all find no client; the table lock lets one create
+                     // it.
+                     if (auto r = c.Exec("LOCK TABLE idv_clients IN EXCLUSIVE MODE"); !r.ok()) {
+                       return r.status();
+                     }
+                     absl::StatusOr<Result> any = c.Exec("SELECT 1 FROM idv_clients LIMIT 1");
+                     if (!any.ok()) return any.status();
+                     if (any->rows() > 0)
+                       return absl::AlreadyExistsError("a client exists already");
+                   }
+                   absl::StatusOr<Result> r = c.Exec(
+                       "INSERT INTO idv_clients (client_id, tenant, record, updated_at) "
+                       "VALUES ($1, $2, $3::bytea, now()) ON CONFLICT (client_id) DO UPDATE "
+                       "SET tenant = EXCLUDED.tenant, record = EXCLUDED.record, updated_at = now()",
+                       Params()
+                           .Text(client.client_id())
+                           .Text(client.tenant())
+                           .Bytes(client.SerializeAsString()));
+                   if (!r.ok()) return r.status();
+                   return c
+                       .Exec("SELECT pg_notify('idv_changes', 'client ' || $1)",
+                             Params().Text(client.client_id()))
+                       .status();
+                 });
+                 if (!s.ok()) return s;
+                 return true;
+               });
   }
 
   void ClaimRechecks(size_t limit, absl::Duration lease,
@@ -182,26 +191,27 @@ class PostgresStore final : public Store {
   }
 
   void ListLogs(Callback<std::vector<LogInfo>> done) override {
-    Read<std::vector<LogInfo>>(std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<LogInfo>> {
-      absl::StatusOr<Result> r = c.Prepared(
-          "SELECT n.node_id, coalesce((SELECT max(seq) FROM idv_audit a "
-          "WHERE a.node_id = n.node_id), 0) FROM idv_nodes n ORDER BY n.node_id");
-      if (!r.ok()) return r.status();
-      std::vector<LogInfo> out;
-      for (int i = 0; i < r->rows(); ++i) {
-        out.push_back(LogInfo{r->Bytes(i, 0), static_cast<uint64_t>(r->Int64(i, 1))});
-      }
-      return out;
-    });
+    Read<std::vector<LogInfo>>(
+        std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<LogInfo>> {
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT n.node_id, coalesce((SELECT max(seq) FROM idv_audit a "
+              "WHERE a.node_id = n.node_id), 0) FROM idv_nodes n ORDER BY n.node_id");
+          if (!r.ok()) return r.status();
+          std::vector<LogInfo> out;
+          for (int i = 0; i < r->rows(); ++i) {
+            out.push_back(LogInfo{r->Bytes(i, 0), static_cast<uint64_t>(r->Int64(i, 1))});
+          }
+          return out;
+        });
   }
 
   void ReadAuditHashes(std::string node_id, std::vector<int64_t> indexes,
                        Callback<std::vector<audit::Hash>> done) override {
-    Read<std::vector<audit::Hash>>(
-        std::move(done), [node_id = std::move(node_id), indexes = std::move(indexes)](
-                             Conn& c) -> absl::StatusOr<std::vector<audit::Hash>> {
-          return pg::HashReader(c, node_id).ReadHashes(indexes);
-        });
+    Read<std::vector<audit::Hash>>(std::move(done),
+                                   [node_id = std::move(node_id), indexes = std::move(indexes)](
+                                       Conn& c) -> absl::StatusOr<std::vector<audit::Hash>> {
+                                     return pg::HashReader(c, node_id).ReadHashes(indexes);
+                                   });
   }
 
   void ReadAuditRecords(std::string node_id, uint64_t first, size_t limit,
@@ -223,8 +233,9 @@ class PostgresStore final : public Store {
   void ReadCheckpoints(std::string node_id, size_t limit,
                        Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
     Read<std::vector<idv::store::v1::Checkpoint>>(
-        std::move(done), [node_id = std::move(node_id), limit](
-                             Conn& c) -> absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> {
+        std::move(done),
+        [node_id = std::move(node_id),
+         limit](Conn& c) -> absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> {
           absl::StatusOr<Result> r = c.Prepared(
               "SELECT size, root, note, extract(epoch FROM created_at)::bigint "
               "FROM idv_checkpoints WHERE node_id = $1 ORDER BY size DESC LIMIT $2::bigint",
@@ -273,18 +284,19 @@ class PostgresStore final : public Store {
   void ReadRecords(Callback<std::vector<StoredRecord>> done, const char* sql, std::string node_id,
                    uint64_t bound, size_t limit) {
     Read<std::vector<StoredRecord>>(
-        std::move(done), [sql, node_id = std::move(node_id), bound,
-                          limit](Conn& c) -> absl::StatusOr<std::vector<StoredRecord>> {
-          absl::StatusOr<Result> r = c.Prepared(
-              sql, Params()
-                       .Text(node_id)
-                       .Int(static_cast<int64_t>(std::min<uint64_t>(bound, INT64_MAX)))
-                       .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+        std::move(done),
+        [sql, node_id = std::move(node_id), bound,
+         limit](Conn& c) -> absl::StatusOr<std::vector<StoredRecord>> {
+          absl::StatusOr<Result> r =
+              c.Prepared(sql, Params()
+                                  .Text(node_id)
+                                  .Int(static_cast<int64_t>(std::min<uint64_t>(bound, INT64_MAX)))
+                                  .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
           if (!r.ok()) return r.status();
           std::vector<StoredRecord> out;
           for (int i = 0; i < r->rows(); ++i) {
-            out.push_back(
-                StoredRecord{static_cast<uint64_t>(r->Int64(i, 0)), r->Bytes(i, 1), r->Bytes(i, 2)});
+            out.push_back(StoredRecord{static_cast<uint64_t>(r->Int64(i, 0)), r->Bytes(i, 1),
+                                       r->Bytes(i, 2)});
           }
           return out;
         });
@@ -294,7 +306,8 @@ class PostgresStore final : public Store {
   void Read(Callback<T> done, std::function<absl::StatusOr<T>(Conn&)> fn) {
     // A broken reader connection is only dropped (ConnPool): health is the writer's and the
     // listener's to judge, so one lost idle connection cannot take a node out of service.
-    RunOnPool(readers_, std::move(done), [this, fn = std::move(fn)]() { return pool_.With<T>(fn); });
+    RunOnPool(readers_, std::move(done),
+              [this, fn = std::move(fn)]() { return pool_.With<T>(fn); });
   }
 
   void ReportHealth(bool serving, const absl::Status& why) {
@@ -358,7 +371,8 @@ class PostgresStore final : public Store {
       absl::Status s = EnsureWriter();
       if (s.ok()) {
         if (first_sequence == 0) return false;
-        absl::StatusOr<bool> stored = pg::HasRecord(*writer_conn_, options_.node_id, first_sequence);
+        absl::StatusOr<bool> stored =
+            pg::HasRecord(*writer_conn_, options_.node_id, first_sequence);
         if (stored.ok()) return stored;
         s = stored.status();
       }
@@ -379,8 +393,8 @@ class PostgresStore final : public Store {
       if (failure.ok()) failure = EnsureWriter();
       if (!failure.ok()) break;
       bool commit_sent = false;
-      failure = pg::RunGroup(*writer_conn_, ctx_, log_, commits, force_checkpoint, &out,
-                             &commit_sent);
+      failure =
+          pg::RunGroup(*writer_conn_, ctx_, log_, commits, force_checkpoint, &out, &commit_sent);
       if (!failure.ok() && commit_sent && !writer_conn_->ok()) {
         absl::StatusOr<bool> stored = ResolveInDoubt(out.first_sequence);
         if (stored.ok() && *stored) failure = absl::OkStatus();
@@ -513,8 +527,8 @@ class PostgresStore final : public Store {
   bool log_known_ = true;
 
   std::mutex health_mu_;
-  bool serving_ = true;   // guarded by health_mu_
-  absl::Status fatal_;    // guarded by health_mu_; not OK once another process took the node id
+  bool serving_ = true;  // guarded by health_mu_
+  absl::Status fatal_;   // guarded by health_mu_; not OK once another process took the node id
 
   std::mutex listeners_mu_;
   std::vector<ChangeListener> listeners_;  // guarded by listeners_mu_
@@ -534,8 +548,8 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresStoreOpti
   if (options.max_group_commit == 0 || options.max_group_commit > 4096) {
     return absl::InvalidArgumentError("store.max_group_commit must be 1 to 4096 with PostgreSQL");
   }
-  if (options.pool_size < 1 || options.max_attempts < 1 ||
-      options.node_lease < absl::Seconds(1) || options.recheck_lease <= absl::ZeroDuration()) {
+  if (options.pool_size < 1 || options.max_attempts < 1 || options.node_lease < absl::Seconds(1) ||
+      options.recheck_lease <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "postgres: pool_size and max_attempts must be positive, node_lease at least 1 s");
   }

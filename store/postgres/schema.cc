@@ -32,9 +32,8 @@ absl::Status Migrate(Conn& conn) {
         !r.ok()) {
       return r.status();
     }
-    if (auto r = conn.Exec(
-            "CREATE TABLE IF NOT EXISTS idv_schema (version integer PRIMARY KEY, "
-            "applied_at timestamptz NOT NULL DEFAULT now())");
+    if (auto r = conn.Exec("CREATE TABLE IF NOT EXISTS idv_schema (version integer PRIMARY KEY, "
+                           "applied_at timestamptz NOT NULL DEFAULT now())");
         !r.ok()) {
       return r.status();
     }
@@ -42,16 +41,16 @@ absl::Status Migrate(Conn& conn) {
     if (!current.ok()) return current.status();
     const int have = current->Int32(0, 0);
     if (have > LatestSchemaVersion()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the database has schema version ", have, "; this idvd knows up to ",
-                       LatestSchemaVersion(), ": upgrade idvd"));
+      return absl::FailedPreconditionError(absl::StrCat("the database has schema version ", have,
+                                                        "; this idvd knows up to ",
+                                                        LatestSchemaVersion(), ": upgrade idvd"));
     }
     for (int v = have + 1; v <= LatestSchemaVersion(); ++v) {
       if (absl::Status s = conn.Script(kMigrations[v - 1]); !s.ok()) {
         return absl::Status(s.code(), absl::StrCat("migration ", v, ": ", s.message()));
       }
-      if (auto r = conn.Exec("INSERT INTO idv_schema (version) VALUES ($1::integer)",
-                             Params().Int(v));
+      if (auto r =
+              conn.Exec("INSERT INTO idv_schema (version) VALUES ($1::integer)", Params().Int(v));
           !r.ok()) {
         return r.status();
       }
@@ -74,9 +73,9 @@ absl::Status EnsureAuditPartitions(Conn& conn, absl::Time now) {
       for (char& c : table) {
         if (c == '-') c = '_';
       }
-      const std::string sql =
-          absl::StrCat("CREATE TABLE IF NOT EXISTS ", table, " PARTITION OF idv_audit FOR VALUES FROM ('",
-                       MonthStart(m), "') TO ('", MonthStart(m + 1), "')");
+      const std::string sql = absl::StrCat("CREATE TABLE IF NOT EXISTS ", table,
+                                           " PARTITION OF idv_audit FOR VALUES FROM ('",
+                                           MonthStart(m), "') TO ('", MonthStart(m + 1), "')");
       if (auto r = conn.Exec(sql); !r.ok()) return r.status();
     }
     return absl::OkStatus();

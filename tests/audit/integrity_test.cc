@@ -148,8 +148,8 @@ TEST_F(IntegrityTest, SwappedRecordsAreNamed) {
 TEST_F(IntegrityTest, TruncationAndRollbackAreCaughtByACheckpointKeptOutside) {
   const std::string kept = notes_.back();  // size 40, kept by the auditor
   records_.resize(33);
-  notes_.resize(3);  // the store's own later checkpoint went with the rollback
-  EXPECT_TRUE(Check().ok);  // consistent with itself...
+  notes_.resize(3);                   // the store's own later checkpoint went with the rollback
+  EXPECT_TRUE(Check().ok);            // consistent with itself...
   IntegrityReport r = Check({kept});  // ...but not with what the auditor kept
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_bad_index, 34u);

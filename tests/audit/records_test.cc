@@ -9,13 +9,14 @@ TEST(RecordBuilderTest, EachKindCarriesWhatItShould) {
   const absl::Time at = absl::FromUnixSeconds(1700000000);
   idv::v1::Reason reason;
   reason.set_code(idv::v1::ELEMENTS_MATCH);
-  idv::store::v1::AuditRecord v = RecordBuilder::Verification("V1", at)
-                                      .By("t", "c")
-                                      .Account("acct")
-                                      .Document(idv::v1::CN_RESIDENT_ID, "110***********002X", "张*")
-                                      .Identity("", 1)
-                                      .Result(idv::v1::VERIFIED, reason, {}, {}, true)
-                                      .Build();
+  idv::store::v1::AuditRecord v =
+      RecordBuilder::Verification("V1", at)
+          .By("t", "c")
+          .Account("acct")
+          .Document(idv::v1::CN_RESIDENT_ID, "110***********002X", "张*")
+          .Identity("", 1)
+          .Result(idv::v1::VERIFIED, reason, {}, {}, true)
+          .Build();
   EXPECT_EQ(v.kind(), idv::store::v1::VERIFICATION);
   EXPECT_EQ(v.decided_at().seconds(), 1700000000);
   EXPECT_TRUE(v.identity_fingerprint().empty());  // none for an offline rejection

@@ -87,9 +87,10 @@ class AuditE2eTest : public ::testing::TestWithParam<std::string> {
   // Flips one byte of record `seq`'s stored bytes, leaving its stored leaf hash as it was.
   void FlipByte(const std::string& node, uint64_t seq) {
     if (GetParam() == "postgres") {
-      cluster_->QueryValue(absl::StrCat(
-          "UPDATE idv_audit SET record = set_byte(record, 3, get_byte(record, 3) # 1) "
-          "WHERE node_id = '", node, "' AND seq = ", seq));
+      cluster_->QueryValue(
+          absl::StrCat("UPDATE idv_audit SET record = set_byte(record, 3, get_byte(record, 3) # 1) "
+                       "WHERE node_id = '",
+                       node, "' AND seq = ", seq));
       return;
     }
     leveldb::DB* raw = nullptr;
@@ -158,9 +159,9 @@ TEST_P(AuditE2eTest, CheckpointsOpenAndProofsCheckAgainstThem) {
   ASSERT_TRUE(stub_->GetConsistencyProof(&ctx, req, &proof).ok());
   std::vector<audit::Hash> path;
   for (const auto& h : proof.hashes()) path.push_back(H(h));
-  EXPECT_TRUE(audit::VerifyConsistency(5, proof.new_size(), H(proof.old_root()), signed_cp->root,
-                                       path)
-                  .ok());
+  EXPECT_TRUE(
+      audit::VerifyConsistency(5, proof.new_size(), H(proof.old_root()), signed_cp->root, path)
+          .ok());
 
   const idv::v1::IntegrityReport report = Verify(cp.node_id());
   EXPECT_TRUE(report.intact()) << report.problem();
@@ -212,7 +213,8 @@ TEST_P(AuditE2eTest, ListRecordsFiltersAndPagesNewestFirst) {
 }
 
 TEST_P(AuditE2eTest, ExportStreamsEveryRecordAsJsonLinesAndCsv) {
-  for (auto format : {idv::v1::ExportRecordsRequest::JSON_LINES, idv::v1::ExportRecordsRequest::CSV}) {
+  for (auto format :
+       {idv::v1::ExportRecordsRequest::JSON_LINES, idv::v1::ExportRecordsRequest::CSV}) {
     grpc::ClientContext ctx;
     cluster_->Authorize(ctx);
     idv::v1::ExportRecordsRequest req;
@@ -279,12 +281,12 @@ TEST_P(AuditE2eTest, ARolledBackStoreIsCaughtByACheckpointKeptOutside) {
         // The older copy's tree has only the first 6 records' stored hashes.
         const int64_t hashes = audit::StoredHashCount(6);
         if (GetParam() == "postgres") {
-          cluster_->QueryValue(absl::StrCat("DELETE FROM idv_audit WHERE node_id = '", n,
-                                            "' AND seq > 6"));
+          cluster_->QueryValue(
+              absl::StrCat("DELETE FROM idv_audit WHERE node_id = '", n, "' AND seq > 6"));
           cluster_->QueryValue(absl::StrCat("DELETE FROM idv_audit_hashes WHERE node_id = '", n,
                                             "' AND idx >= ", hashes));
-          cluster_->QueryValue(absl::StrCat("DELETE FROM idv_checkpoints WHERE node_id = '", n,
-                                            "' AND size > 5"));
+          cluster_->QueryValue(
+              absl::StrCat("DELETE FROM idv_checkpoints WHERE node_id = '", n, "' AND size > 5"));
           return;
         }
         leveldb::DB* raw = nullptr;

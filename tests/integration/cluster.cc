@@ -1,10 +1,9 @@
 #include "tests/integration/cluster.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -139,8 +138,7 @@ void Cluster::StartNode(size_t node) {
     ssl.pem_root_certs = ca_pem_;
     creds = grpc::SslCredentials(ssl);
   }
-  n.channel =
-      grpc::CreateChannel("localhost:" + n.address.substr(n.address.rfind(':') + 1), creds);
+  n.channel = grpc::CreateChannel("localhost:" + n.address.substr(n.address.rfind(':') + 1), creds);
   n.stub = idv::v1::VerificationService::NewStub(n.channel);
   n.admin = idv::v1::AdminService::NewStub(n.channel);
 }
@@ -183,7 +181,8 @@ bool Cluster::Serving(size_t node) {
   std::vector<grpc::Slice> slices;
   if (!response.Dump(&slices).ok()) return false;
   std::string bytes;
-  for (const grpc::Slice& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  for (const grpc::Slice& sl : slices)
+    bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
   return bytes == std::string("\x08\x01", 2);
 }
 
@@ -252,8 +251,7 @@ grpc::Status Cluster::GetBinding(const std::string& account, idv::v1::Binding* o
   return GetBindingOn(node, account, out);
 }
 
-grpc::Status Cluster::GetBindingOn(size_t node, const std::string& account,
-                                   idv::v1::Binding* out) {
+grpc::Status Cluster::GetBindingOn(size_t node, const std::string& account, idv::v1::Binding* out) {
   idv::v1::GetBindingRequest req;
   req.set_account_id(account);
   grpc::ClientContext ctx;

@@ -76,8 +76,7 @@ class Cluster {
   grpc::Status GetVerification(const std::string& id, idv::v1::Verification* out);
   // The same, on one node.
   grpc::Status VerifyOn(size_t node, const idv::v1::VerifyRequest& req,
-                        idv::v1::VerifyResponse* resp,
-                        const std::string& token_override = "<own>");
+                        idv::v1::VerifyResponse* resp, const std::string& token_override = "<own>");
   grpc::Status GetBindingOn(size_t node, const std::string& account, idv::v1::Binding* out);
   // The configuration version `node` runs (GetPolicy).
   uint64_t LiveConfigVersion(size_t node);

@@ -250,7 +250,8 @@ TEST_F(SignUpRunTest, SigkillOfANodeLosesNothingAcknowledged) {
   c.idvd(1).Wait();
   ASSERT_TRUE(load.WaitForCompleted(450));
   load.Stop();
-  const std::string before = c.QueryValue("SELECT count(*) FROM idv_audit WHERE node_id = 'node-1'");
+  const std::string before =
+      c.QueryValue("SELECT count(*) FROM idv_audit WHERE node_id = 'node-1'");
 
   c.StartNode(1);  // takes its log back once the dead process's lease runs out
   ASSERT_FALSE(::testing::Test::HasFailure());

@@ -6,9 +6,8 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <vector>
-
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "audit/log.h"

@@ -6,8 +6,8 @@
 #include <sodium.h>
 
 #include <atomic>
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 
 #include "store/binding_rules.h"
 #include "tests/store/commits.h"
@@ -88,7 +88,8 @@ class LevelDbStoreTest : public ::testing::Test {
         [&](auto done) { store_->CommitVerification(std::move(c), std::move(done)); });
   }
   absl::StatusOr<AuditRecord> GetVerification(const std::string& tenant, const std::string& id) {
-    return Await<AuditRecord>([&](auto done) { store_->GetVerification(tenant, id, std::move(done)); });
+    return Await<AuditRecord>(
+        [&](auto done) { store_->GetVerification(tenant, id, std::move(done)); });
   }
   absl::StatusOr<AccountBinding> GetBinding(const std::string& tenant, const std::string& account) {
     return Await<AccountBinding>(

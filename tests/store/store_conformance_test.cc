@@ -11,8 +11,8 @@
 #include <set>
 #include <thread>
 
-#include "store/binding_rules.h"
 #include "audit/note.h"
+#include "store/binding_rules.h"
 #include "store/open.h"
 #include "tests/store/commits.h"
 #include "tests/support/postgres_server.h"
@@ -142,13 +142,15 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
   }
 
   static absl::StatusOr<CommitResult> CommitOn(Store& s, VerificationCommit c) {
-    return Await<CommitResult>([&](auto done) { s.CommitVerification(std::move(c), std::move(done)); });
+    return Await<CommitResult>(
+        [&](auto done) { s.CommitVerification(std::move(c), std::move(done)); });
   }
   absl::StatusOr<CommitResult> CommitSync(VerificationCommit c) {
     return CommitOn(*store_, std::move(c));
   }
   absl::StatusOr<AuditRecord> GetVerification(const std::string& tenant, const std::string& id) {
-    return Await<AuditRecord>([&](auto done) { store_->GetVerification(tenant, id, std::move(done)); });
+    return Await<AuditRecord>(
+        [&](auto done) { store_->GetVerification(tenant, id, std::move(done)); });
   }
   absl::StatusOr<AccountBinding> GetBinding(const std::string& tenant, const std::string& account) {
     return Await<AccountBinding>(
@@ -273,10 +275,9 @@ TEST_P(StoreConformanceTest, ClientsRoundTripAndFirstClientOnce) {
   ASSERT_TRUE(Await<bool>([&](auto done) { store_->PutClient(c, true, std::move(done)); }).ok());
   EXPECT_TRUE(changes.WaitFor(Change::kClient, "c1", absl::Seconds(5)));
   c.set_client_id("c2");
-  EXPECT_EQ(Await<bool>([&](auto done) { store_->PutClient(c, true, std::move(done)); })
-                .status()
-                .code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(
+      Await<bool>([&](auto done) { store_->PutClient(c, true, std::move(done)); }).status().code(),
+      absl::StatusCode::kAlreadyExists);
   c.add_roles("audit");
   c.set_client_id("c1");
   ASSERT_TRUE(Await<bool>([&](auto done) { store_->PutClient(c, false, std::move(done)); }).ok());
@@ -383,7 +384,8 @@ TEST_P(MultiNodeTest, CapHoldsAcrossNodes) {
     for (int i = 0; i < kCalls; ++i) {
       Store& node = i % 2 ? *b : *store_;
       node.CommitVerification(
-          Commit(absl::StrCat("R", round, "-", i), absl::StrCat("r", round, "-acct", i), fp, true, 5),
+          Commit(absl::StrCat("R", round, "-", i), absl::StrCat("r", round, "-acct", i), fp, true,
+                 5),
           [&done, i](absl::StatusOr<CommitResult> r) { done[i].set_value(std::move(r)); });
     }
     int bound = 0, limit = 0;
@@ -406,8 +408,9 @@ TEST_P(MultiNodeTest, OneAccountBoundByTwoNodesAtOnceGetsOneIdentity) {
   for (int round = 0; round < 10; ++round) {
     const std::string account = "shared-" + std::to_string(round);
     std::promise<absl::StatusOr<CommitResult>> pa, pb;
-    store_->CommitVerification(Commit("A" + account, account, Fp(static_cast<char>('a' + round)), true),
-                               [&](absl::StatusOr<CommitResult> r) { pa.set_value(r); });
+    store_->CommitVerification(
+        Commit("A" + account, account, Fp(static_cast<char>('a' + round)), true),
+        [&](absl::StatusOr<CommitResult> r) { pa.set_value(r); });
     b->CommitVerification(Commit("B" + account, account, Fp(static_cast<char>('A' + round)), true),
                           [&](absl::StatusOr<CommitResult> r) { pb.set_value(r); });
     auto ra = pa.get_future().get();

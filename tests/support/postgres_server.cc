@@ -64,12 +64,13 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   s->dir_ = tmpl;
   if (::geteuid() == 0) {
     const passwd* pw = ::getpwnam("postgres");
-    if (pw == nullptr) return absl::FailedPreconditionError("no postgres user (apt install postgresql)");
+    if (pw == nullptr)
+      return absl::FailedPreconditionError("no postgres user (apt install postgresql)");
     if (::chown(tmpl, pw->pw_uid, pw->pw_gid) != 0) return absl::InternalError("chown failed");
   }
-  if (absl::Status st = RunToEnd(AsServerUser({absl::StrCat(kBin, "initdb"), "-D", s->dir_ + "/db",
-                                               "-U", "idv", "--auth=trust", "--locale=C",
-                                               "-E", "UTF8", "--no-instructions"}));
+  if (absl::Status st =
+          RunToEnd(AsServerUser({absl::StrCat(kBin, "initdb"), "-D", s->dir_ + "/db", "-U", "idv",
+                                 "--auth=trust", "--locale=C", "-E", "UTF8", "--no-instructions"}));
       !st.ok()) {
     return st;
   }
@@ -83,9 +84,9 @@ absl::StatusOr<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
 absl::Status PostgresServer::Launch() {
   if (process_ != nullptr) earlier_output_ += process_->Output();
   absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(AsServerUser(
-      {absl::StrCat(kBin, "postgres"), "-D", dir_ + "/db", "-c", "listen_addresses=127.0.0.1",
-       "-p", std::to_string(port_), "-c", "unix_socket_directories=", "-c",
-       "max_connections=200", "-c", "shared_buffers=64MB"}));
+      {absl::StrCat(kBin, "postgres"), "-D", dir_ + "/db", "-c", "listen_addresses=127.0.0.1", "-p",
+       std::to_string(port_), "-c", "unix_socket_directories=", "-c", "max_connections=200", "-c",
+       "shared_buffers=64MB"}));
   if (!p.ok()) return p.status();
   process_ = *std::move(p);
   // Ready when it answers a ping; give up when it exits (a port taken) or after 30 s.
@@ -119,7 +120,7 @@ absl::StatusOr<std::string> PostgresServer::CreateDatabase(const std::string& na
 }
 
 absl::StatusOr<std::string> PostgresServer::QueryValue(const std::string& db,
-                                                        const std::string& sql) {
+                                                       const std::string& sql) {
   PGconn* c = PQconnectdb(Dsn(db).c_str());
   absl::StatusOr<std::string> out = std::string();
   if (PQstatus(c) != CONNECTION_OK) {
