@@ -6,7 +6,6 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 namespace idv::store::pg {
 namespace {
@@ -303,16 +302,6 @@ absl::Status InTransaction(Conn& conn, const std::function<absl::Status()>& body
   }
   if (!s.ok() && conn.ok()) (void)conn.Exec("ROLLBACK");
   return s;
-}
-
-std::string ValuesRow(int first, const std::vector<absl::string_view>& casts) {
-  std::vector<std::string> cells;
-  cells.reserve(casts.size());
-  for (size_t i = 0; i < casts.size(); ++i) {
-    cells.push_back(casts[i].empty() ? absl::StrCat("$", first + i)
-                                     : absl::StrCat("$", first + i, "::", casts[i]));
-  }
-  return absl::StrCat("(", absl::StrJoin(cells, ","), ")");
 }
 
 std::string Interval(absl::Duration d) {

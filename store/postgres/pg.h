@@ -2,8 +2,8 @@
 // errors as absl::Status carrying the SQLSTATE. Not thread-safe: one thread uses a Conn at a time.
 //
 // Why libpq rather than a C++ wrapper: the engine needs exact control of what is sent per round
-// trip (multi-row statements sized to the group being committed), of binary parameters (keys and
-// records are bytes), of the socket (LISTEN/NOTIFY is read with poll), and of every SQLSTATE.
+// trip (pipeline mode), of binary parameters (keys and records are bytes; rows travel as binary
+// arrays), of the socket (LISTEN/NOTIFY is read with poll), and of every SQLSTATE.
 #ifndef IDV_STORE_POSTGRES_PG_H_
 #define IDV_STORE_POSTGRES_PG_H_
 
@@ -83,7 +83,6 @@ class Result {
   int rows() const { return PQntuples(res_.get()); }
   // Rows an INSERT, UPDATE or DELETE touched.
   int64_t affected() const;
-  bool IsNull(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
   // text, bytea: the raw bytes.
   std::string Bytes(int row, int col) const;
   // int8 / int4 columns.
@@ -159,10 +158,6 @@ class Batch {
   std::vector<Params> params_;
   std::vector<Handler> handlers_;
 };
-
-// "$first, $first+1, ..., $first+n-1" wrapped as one VALUES row: "($1,$2::bytea)". `casts`
-// gives the SQL type of each column ("" for none).
-std::string ValuesRow(int first, const std::vector<absl::string_view>& casts);
 
 // An interval literal for a duration ("1500 milliseconds").
 std::string Interval(absl::Duration d);
