@@ -53,6 +53,14 @@ RecordBuilder RecordBuilder::AuditorRead(std::string record_id, absl::Time at, s
   return b;
 }
 
+RecordBuilder RecordBuilder::SecurityEvent(std::string record_id, absl::Time at, std::string method,
+                                           std::string peer, std::string what) {
+  RecordBuilder b = AuditorRead(std::move(record_id), at, std::move(method), std::move(what));
+  b.record_.set_kind(idv::store::v1::SECURITY_EVENT);
+  b.record_.mutable_admin_action()->set_target(std::move(peer));
+  return b;
+}
+
 RecordBuilder& RecordBuilder::By(std::string tenant, std::string client_id) {
   record_.set_tenant(std::move(tenant));
   record_.set_client_id(std::move(client_id));

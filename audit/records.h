@@ -1,6 +1,6 @@
 // The one place audit records are made. Every kind of record the trail holds (verifications,
-// settled PENDING verifications, administrative changes; security events and auditors' reads
-// to come) starts here, so the fields each kind carries, and what they must never carry
+// settled PENDING verifications, administrative changes, security events, auditors' reads)
+// starts here, so the fields each kind carries, and what they must never carry
 // (plaintext identity data), are decided once.
 //
 //   AuditRecord r = RecordBuilder::Verification(id, now)
@@ -35,6 +35,11 @@ class RecordBuilder {
   // which names no identity data.
   static RecordBuilder AuditorRead(std::string record_id, absl::Time at, std::string action,
                                    std::string what);
+
+  // A refused call (services/security_events.h): `method` is the RPC, `peer` the caller's
+  // address, `what` what was wrong. The caller's claimed client id goes in By().
+  static RecordBuilder SecurityEvent(std::string record_id, absl::Time at, std::string method,
+                                     std::string peer, std::string what);
 
   // Who made it happen: the caller's tenant and client ("config-file" for seeded configuration).
   RecordBuilder& By(std::string tenant, std::string client_id);

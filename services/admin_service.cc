@@ -42,9 +42,10 @@ Message* FindByName(google::protobuf::RepeatedPtrField<Message>* items, const st
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ApplyChange(grpc::CallbackServerContext* ctx,
+                                                        absl::string_view method,
                                                         ChangeRequest change,
                                                         idv::v1::ConfigChange* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, method);
   if (!who.ok()) return FinishNow(ctx, who.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   config_.Change(*who, std::move(change),
@@ -58,7 +59,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyChange(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListBackends(grpc::CallbackServerContext* ctx,
                                                          const idv::v1::ListBackendsRequest*,
                                                          idv::v1::ListBackendsResponse* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, "ListBackends");
   if (!who.ok()) return FinishNow(ctx, who.status());
   const ConfigVersion config = config_.current();
   std::shared_ptr<const verifiers::PolicyEngine> engine = config_.engine();
@@ -93,7 +94,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PutBackend(grpc::CallbackServerConte
     }
     return absl::OkStatus();
   };
-  return ApplyChange(ctx, std::move(change), response);
+  return ApplyChange(ctx, "PutBackend", std::move(change), response);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::DeleteBackend(
@@ -118,13 +119,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteBackend(
     }
     return absl::NotFoundError(absl::StrCat("no backend \"", name, "\""));
   };
-  return ApplyChange(ctx, std::move(change), response);
+  return ApplyChange(ctx, "DeleteBackend", std::move(change), response);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* ctx,
                                                       const idv::v1::GetPolicyRequest*,
                                                       idv::v1::GetPolicyResponse* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, "GetPolicy");
   if (!who.ok()) return FinishNow(ctx, who.status());
   const ConfigVersion config = config_.current();
   response->set_config_version(config.version());
@@ -148,13 +149,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PutPolicy(grpc::CallbackServerContex
     }
     return absl::OkStatus();
   };
-  return ApplyChange(ctx, std::move(change), response);
+  return ApplyChange(ctx, "PutPolicy", std::move(change), response);
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ListConfigVersions(
     grpc::CallbackServerContext* ctx, const idv::v1::ListConfigVersionsRequest* request,
     idv::v1::ListConfigVersionsResponse* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin);
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, "ListConfigVersions");
   if (!who.ok()) return FinishNow(ctx, who.status());
   const size_t limit = request->limit() == 0 ? 20 : std::min<size_t>(request->limit(), 1000);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

@@ -36,8 +36,8 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
 
  private:
   // Authenticates, then applies `change` and finishes the call with its result.
-  grpc::ServerUnaryReactor* ApplyChange(grpc::CallbackServerContext* ctx, ChangeRequest change,
-                                        idv::v1::ConfigChange* response);
+  grpc::ServerUnaryReactor* ApplyChange(grpc::CallbackServerContext* ctx, absl::string_view method,
+                                        ChangeRequest change, idv::v1::ConfigChange* response);
 
   const Authenticator& auth_;
   ConfigManager& config_;

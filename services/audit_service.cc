@@ -77,7 +77,7 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
 
 grpc::ServerWriteReactor<idv::v1::ExportChunk>* AuditServiceImpl::ExportRecords(
     grpc::CallbackServerContext* ctx, const idv::v1::ExportRecordsRequest* request) {
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit);
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit, "ExportRecords");
   if (!principal.ok()) {
     struct Refused : grpc::ServerWriteReactor<idv::v1::ExportChunk> {
       explicit Refused(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
@@ -90,8 +90,9 @@ grpc::ServerWriteReactor<idv::v1::ExportChunk>* AuditServiceImpl::ExportRecords(
 
 template <typename Response, typename Work>
 grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx,
-                                                Response* response, Work work) {
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit);
+                                                absl::string_view method, Response* response,
+                                                Work work) {
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit, method);
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   absl::AnyInvocable<void()&&> task = [reactor, response, work = std::move(work),
@@ -110,7 +111,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ListRecords(grpc::CallbackServerCont
                                                         const idv::v1::ListRecordsRequest* request,
                                                         idv::v1::ListRecordsResponse* response) {
   return Run(
-      ctx, response,
+      ctx, "ListRecords", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::ListRecordsResponse> {
         absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "ListRecords",
                                                     Describe(req.filter(), req.page_token()));
@@ -123,7 +124,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetStats(grpc::CallbackServerContext
                                                      const idv::v1::GetStatsRequest* request,
                                                      idv::v1::GetStatsResponse* response) {
   return Run(
-      ctx, response,
+      ctx, "GetStats", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::GetStatsResponse> {
         absl::Status recorded =
             auditor_.RecordRead(p.tenant(), p.client_id(), "GetStats", Describe(req.filter(), ""));
@@ -135,7 +136,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetStats(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* ctx, const idv::v1::GetCheckpointRequest* request,
     idv::v1::GetCheckpointResponse* response) {
-  return Run(ctx, response, [this, node = request->node_id()](const Principal&) {
+  return Run(ctx, "GetCheckpoint", response, [this, node = request->node_id()](const Principal&) {
     return auditor_.Checkpoints(node);
   });
 }
@@ -144,7 +145,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetRecord(grpc::CallbackServerContex
                                                       const idv::v1::GetRecordRequest* request,
                                                       idv::v1::AuditRecordEntry* response) {
   return Run(
-      ctx, response,
+      ctx, "GetRecord", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::AuditRecordEntry> {
         absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "GetRecord",
                                                     absl::StrCat(req.node_id(), " #", req.index()));
@@ -156,7 +157,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetRecord(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
     grpc::CallbackServerContext* ctx, const idv::v1::GetInclusionProofRequest* request,
     idv::v1::InclusionProof* response) {
-  return Run(ctx, response, [this, req = *request](const Principal&) {
+  return Run(ctx, "GetInclusionProof", response, [this, req = *request](const Principal&) {
     return auditor_.ProveInclusion(req.node_id(), req.index(), req.tree_size());
   });
 }
@@ -164,7 +165,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
 grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
     grpc::CallbackServerContext* ctx, const idv::v1::GetConsistencyProofRequest* request,
     idv::v1::ConsistencyProof* response) {
-  return Run(ctx, response, [this, req = *request](const Principal&) {
+  return Run(ctx, "GetConsistencyProof", response, [this, req = *request](const Principal&) {
     return auditor_.ProveConsistency(req.node_id(), req.old_size(), req.new_size());
   });
 }
@@ -173,7 +174,7 @@ grpc::ServerUnaryReactor* AuditServiceImpl::VerifyIntegrity(
     grpc::CallbackServerContext* ctx, const idv::v1::VerifyIntegrityRequest* request,
     idv::v1::IntegrityReport* response) {
   return Run(
-      ctx, response,
+      ctx, "VerifyIntegrity", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::IntegrityReport> {
         absl::Status recorded =
             auditor_.RecordRead(p.tenant(), p.client_id(), "VerifyIntegrity",

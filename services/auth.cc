@@ -72,32 +72,55 @@ void Authenticator::Reload(const std::vector<idv::store::v1::ClientRecord>& clie
   std::atomic_store(&table_, std::shared_ptr<const Table>(std::move(table)));
 }
 
+absl::Status Authenticator::Refuse(const grpc::ServerContextBase& ctx, absl::string_view method,
+                                   absl::string_view tenant, absl::string_view client_id,
+                                   absl::Status why, absl::string_view detail) const {
+  if (events_ != nullptr) {
+    events_->Refused(
+        tenant, client_id, ctx.peer(), method,
+        detail.empty() ? why
+                       : absl::Status(why.code(), absl::StrCat(why.message(), " (", detail, ")")));
+  }
+  return why;
+}
+
 absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextBase& ctx,
-                                                      uint32_t any_of) const {
+                                                      uint32_t any_of,
+                                                      absl::string_view method) const {
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
-    return absl::UnauthenticatedError("missing authorization: Bearer <key> metadata");
+    return Refuse(ctx, method, "", "",
+                  absl::UnauthenticatedError("missing authorization: Bearer <key> metadata"));
   }
   absl::string_view value(it->second.data(), it->second.size());
   if (!absl::ConsumePrefix(&value, kBearer)) {
-    return absl::UnauthenticatedError("authorization must be \"Bearer <key>\"");
+    return Refuse(ctx, method, "", "",
+                  absl::UnauthenticatedError("authorization must be \"Bearer <key>\""));
   }
   const size_t dot = value.find('.');
-  if (dot == absl::string_view::npos) return absl::UnauthenticatedError("malformed API key");
+  if (dot == absl::string_view::npos) {
+    return Refuse(ctx, method, "", "", absl::UnauthenticatedError("malformed API key"));
+  }
   const absl::string_view id = value.substr(0, dot);
   const absl::string_view secret = value.substr(dot + 1);
   const std::shared_ptr<const Table> table = std::atomic_load(&table_);
   auto client = table->find(id);
-  if (client == table->end()) return absl::UnauthenticatedError("invalid API key");
+  // The caller is told only "invalid API key"; the trail says which part was wrong.
+  if (client == table->end()) {
+    return Refuse(ctx, method, "", id, absl::UnauthenticatedError("invalid API key"),
+                  "no such client, or revoked");
+  }
   const std::array<uint8_t, crypto::kHashBytes> hash =
       keys_.ClientSecretHash(id, secret, client->second.key_version);
   if (client->second.secret_hash.size() != hash.size() ||
       sodium_memcmp(hash.data(), client->second.secret_hash.data(), hash.size()) != 0) {
-    return absl::UnauthenticatedError("invalid API key");
+    return Refuse(ctx, method, client->second.tenant, id,
+                  absl::UnauthenticatedError("invalid API key"), "wrong secret");
   }
   if ((client->second.roles & any_of) == 0) {
-    return absl::PermissionDeniedError("this client's roles do not allow this call");
+    return Refuse(ctx, method, client->second.tenant, id,
+                  absl::PermissionDeniedError("this client's roles do not allow this call"));
   }
   return Principal(client->second.tenant, std::string(id), client->second.roles);
 }

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "crypto/keyring.h"
 #include "idv/store/v1/store.pb.h"
+#include "services/security_events.h"
 #include "store/store.h"
 
 namespace idv::services {
@@ -46,8 +47,13 @@ class Authenticator {
                 const std::vector<idv::store::v1::ClientRecord>& clients);
 
   // Unauthenticated for a missing, malformed, unknown, revoked or wrong key; PermissionDenied when
-  // the client lacks every role in `any_of` (a bitwise or of Role).
-  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx, uint32_t any_of) const;
+  // the client lacks every role in `any_of` (a bitwise or of Role). A refusal of `method` (the
+  // RPC's name) is a security event (see set_security_events).
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx, uint32_t any_of,
+                                         absl::string_view method) const;
+
+  // Where refusals are recorded; none when unset. Set before serving.
+  void set_security_events(SecurityEvents* events) { events_ = events; }
 
   // Replaces the client table. Calls already authenticated keep their principal.
   void Reload(const std::vector<idv::store::v1::ClientRecord>& clients);
@@ -60,7 +66,13 @@ class Authenticator {
     std::string secret_hash;
   };
   using Table = std::map<std::string, Client, std::less<>>;
+  // Records the refusal (with `detail`, which the caller is not told) and returns `why`.
+  absl::Status Refuse(const grpc::ServerContextBase& ctx, absl::string_view method,
+                      absl::string_view tenant, absl::string_view client_id, absl::Status why,
+                      absl::string_view detail = "") const;
+
   const crypto::KeyRing& keys_;
+  SecurityEvents* events_ = nullptr;
   // Read with std::atomic_load, replaced with std::atomic_store.
   std::shared_ptr<const Table> table_;
 };

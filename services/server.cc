@@ -147,6 +147,7 @@ struct Server::Parts {
   Health health;
   std::unique_ptr<crypto::KeyRing> keys;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<SecurityEvents> security_events;
   verifiers::VerifierRegistry registry;
   std::unique_ptr<ConfigManager> config_manager;
   std::unique_ptr<Rechecker> rechecker;
@@ -233,6 +234,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
           [&parts](auto done) { parts->store->ListClients(std::move(done)); });
   if (!clients.ok()) return clients.status();
   parts->auth = std::make_unique<Authenticator>(*parts->keys, *clients);
+  SecurityEvents::Options eo;
+  if (c.audit().security_events_per_second() > 0) {
+    eo.per_second = c.audit().security_events_per_second();
+  }
+  if (c.audit().security_events_burst() > 0) eo.burst = c.audit().security_events_burst();
+  parts->security_events = std::make_unique<SecurityEvents>(*parts->store, eo);
+  parts->auth->set_security_events(parts->security_events.get());
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();

@@ -105,6 +105,27 @@ class AuditE2eTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, entry.SerializeAsString()).ok());
   }
 
+  // `token`'s ListRecords of `filter`, every page.
+  std::vector<idv::v1::AuditRecordEntry> ListAll(const idv::v1::RecordFilter& filter,
+                                                 const std::string& token = "<own>",
+                                                 grpc::StatusCode expect = grpc::StatusCode::OK) {
+    std::vector<idv::v1::AuditRecordEntry> out;
+    idv::v1::ListRecordsRequest req;
+    *req.mutable_filter() = filter;
+    req.set_page_size(100);
+    for (;;) {
+      grpc::ClientContext ctx;
+      cluster_->Authorize(ctx, token);
+      idv::v1::ListRecordsResponse resp;
+      grpc::Status s = stub_->ListRecords(&ctx, req, &resp);
+      EXPECT_EQ(s.error_code(), expect) << s.error_message();
+      if (!s.ok()) return out;
+      out.insert(out.end(), resp.records().begin(), resp.records().end());
+      if (resp.next_page_token().empty()) return out;
+      req.set_page_token(resp.next_page_token());
+    }
+  }
+
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<idv::v1::AuditService::Stub> stub_;
 };
@@ -313,6 +334,96 @@ TEST_P(AuditE2eTest, ARolledBackStoreIsCaughtByACheckpointKeptOutside) {
   EXPECT_FALSE(report.intact());  // ...not with the checkpoint the auditor kept
   EXPECT_NE(report.problem().find("truncated or rolled back"), std::string::npos)
       << report.problem();
+}
+
+// Refused calls are security records: a wrong secret, an unknown client, a missing role. The
+// caller learns only "invalid API key"; the record says what was wrong, and never the secret.
+TEST_P(AuditE2eTest, RefusedCallsAreSecurityRecords) {
+  const std::string verifier = cluster_->AddClient("verifier-1", "default", {"verify"});
+  Connect();
+  const auto& p = cluster_->people()[40];
+  idv::v1::VerifyResponse resp;
+  const std::string wrong = "verifier-1.not-the-secret-XYZ";
+  grpc::Status s = cluster_->Verify("sec-1", p.number, p.name, false, &resp, wrong);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "invalid API key");
+  s = cluster_->Verify("sec-2", p.number, p.name, false, &resp, "nobody.whatever");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "invalid API key");
+  // A verify-only client asking for the audit trail.
+  ListAll({}, verifier, grpc::StatusCode::PERMISSION_DENIED);
+
+  // Each refusal was queued to this node's log before it was answered, and the auditor's own
+  // read is recorded (durably, in queue order) before the listing: no waiting needed.
+  idv::v1::RecordFilter f;
+  f.set_kind("security_event");
+  const std::vector<idv::v1::AuditRecordEntry> events = ListAll(f);
+  ASSERT_EQ(events.size(), 2u);  // the unknown client's belongs to no tenant
+  EXPECT_EQ(events[0].verification().client_id(), "verifier-1");
+  EXPECT_NE(events[0].admin_action().find("ListRecords"), std::string::npos);
+  EXPECT_NE(events[0].admin_action().find("permission_denied"), std::string::npos);
+  EXPECT_EQ(events[1].verification().client_id(), "verifier-1");
+  EXPECT_NE(events[1].admin_action().find("Verify "), std::string::npos);
+  EXPECT_NE(events[1].admin_action().find("wrong secret"), std::string::npos);
+  EXPECT_NE(events[1].admin_action().find("127.0.0.1"), std::string::npos);  // the caller
+  for (const auto& e : events) {
+    EXPECT_EQ(e.record().find("not-the-secret"), std::string::npos);
+    EXPECT_EQ(e.record().find(p.number), std::string::npos);
+  }
+  const idv::v1::IntegrityReport report = Verify(events[0].node_id());
+  EXPECT_TRUE(report.intact()) << report.problem();
+}
+
+// Tenant B's auditor lists, exports and counts only tenant B's records; tenant A's auditor does
+// not see B's, not even one record by its index.
+TEST_P(AuditE2eTest, AnAuditorSeesOnlyItsTenantsRecords) {
+  const std::string beta_verify = cluster_->AddClient("beta-verify", "beta", {"verify"});
+  const std::string beta_audit = cluster_->AddClient("beta-audit", "beta", {"audit"});
+  Connect();
+  for (int i = 0; i < 3; ++i) {
+    const auto& p = cluster_->people()[50 + i];
+    idv::v1::VerifyResponse resp;
+    grpc::Status s =
+        cluster_->Verify(absl::StrCat("beta-", i), p.number, p.name, true, &resp, beta_verify);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  idv::v1::RecordFilter f;
+  f.set_kind("verification");
+  const auto beta = ListAll(f, beta_audit);
+  ASSERT_EQ(beta.size(), 3u);
+  for (const auto& r : beta) EXPECT_EQ(r.verification().account_id().rfind("beta-", 0), 0u);
+  const auto alpha = ListAll(f);
+  ASSERT_EQ(alpha.size(), 12u);
+  for (const auto& r : alpha) EXPECT_EQ(r.verification().account_id().rfind("audit-", 0), 0u);
+
+  {  // counts
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, beta_audit);
+    idv::v1::GetStatsResponse stats;
+    ASSERT_TRUE(stub_->GetStats(&ctx, {}, &stats).ok());
+    EXPECT_EQ(stats.records(), 3u);
+  }
+  {  // export
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, beta_audit);
+    idv::v1::ExportRecordsRequest req;
+    auto reader = stub_->ExportRecords(&ctx, req);
+    idv::v1::ExportChunk chunk;
+    std::string all;
+    while (reader->Read(&chunk)) all += chunk.data();
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(all.find("audit-"), std::string::npos) << "another tenant's record exported";
+    EXPECT_NE(all.find("beta-2"), std::string::npos);
+  }
+  {  // one of beta's records, asked for by the default tenant's auditor
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx);
+    idv::v1::GetRecordRequest req;
+    req.set_node_id(beta[0].node_id());
+    req.set_index(beta[0].index());
+    idv::v1::AuditRecordEntry out;
+    EXPECT_EQ(stub_->GetRecord(&ctx, req, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, AuditE2eTest, ::testing::Values("leveldb", "postgres"),

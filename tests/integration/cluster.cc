@@ -4,16 +4,20 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
+#include <signal.h>
 
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <future>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "crypto/keyring.h"
 #include "identity/document.h"
+#include "idv/store/v1/store.pb.h"
 
 namespace idv::testing {
 namespace {
@@ -191,6 +195,46 @@ std::string Cluster::QueryValue(const std::string& sql) {
   absl::StatusOr<std::string> v = postgres_->QueryValue("idv", sql);
   EXPECT_TRUE(v.ok()) << v.status();
   return v.value_or("");
+}
+
+std::string Cluster::AddClient(const std::string& client_id, const std::string& tenant,
+                               const std::vector<std::string>& roles) {
+  for (Node& n : nodes_) {
+    n.process->Signal(SIGTERM);
+    n.process->Wait();
+  }
+  EXPECT_TRUE(crypto::InitSodium().ok());
+  absl::StatusOr<crypto::SecretBytes> master =
+      crypto::LoadMasterKey(dir_.path() + "/master.key", false);
+  EXPECT_TRUE(master.ok()) << master.status();
+  if (!master.ok()) return "";
+  absl::StatusOr<std::unique_ptr<crypto::KeyRing>> keys =
+      crypto::KeyRing::Create(*std::move(master), 1);
+  EXPECT_TRUE(keys.ok()) << keys.status();
+  if (!keys.ok()) return "";
+  const std::string secret = absl::StrCat("secret-of-", client_id);
+  idv::store::v1::ClientRecord client;
+  client.set_client_id(client_id);
+  client.set_tenant(tenant);
+  for (const std::string& r : roles) client.add_roles(r);
+  client.set_key_version(1);
+  const auto hash = (*keys)->ClientSecretHash(client_id, secret, 1);
+  client.set_secret_hash(hash.data(), hash.size());
+  if (options_.postgres) {
+    QueryValue(absl::StrCat("INSERT INTO idv_clients (client_id, tenant, record) VALUES ('",
+                            client_id, "', '", tenant, "', '\\x",
+                            absl::BytesToHexString(client.SerializeAsString()), "')"));
+  } else {
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(leveldb::Options(), data_dir() + "/db", &raw);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::unique_ptr<leveldb::DB> db(raw);
+    if (db)
+      EXPECT_TRUE(
+          db->Put(leveldb::WriteOptions(), "c/" + client_id, client.SerializeAsString()).ok());
+  }
+  StartIdvd();
+  return absl::StrCat(client_id, ".", secret);
 }
 
 void Cluster::Start() { Start({{}}); }

@@ -85,6 +85,11 @@ class Cluster {
   // Health of `node`'s "" service: true for SERVING.
   bool Serving(size_t node);
 
+  // Stores an API client (what an administrator's CreateClient will do) while every node is
+  // stopped, then starts them again; returns its key "<client_id>.<secret>".
+  std::string AddClient(const std::string& client_id, const std::string& tenant,
+                        const std::vector<std::string>& roles);
+
   // Adds the API key and a 20 s deadline to a call.
   void Authorize(grpc::ClientContext& ctx, const std::string& token_override = "<own>");
   idv::v1::AdminService::Stub& admin() { return *nodes_[admin_node_].admin; }
