@@ -110,6 +110,25 @@ absl::StatusOr<idv::v1::ListRecordsResponse> Auditor::List(
       cursors.push_back(std::move(c));
     }
   }
+  // An account (or a verification, through its account) is read through the store's account
+  // index instead of the whole log.
+  std::string account = f.account_id();
+  if (account.empty() && !f.verification_id().empty()) {
+    absl::StatusOr<idv::store::v1::AuditRecord> v = Await<idv::store::v1::AuditRecord>(
+        [&](auto done) { store_.GetVerification(tenant, f.verification_id(), std::move(done)); });
+    if (absl::IsNotFound(v.status())) return idv::v1::ListRecordsResponse();
+    if (!v.ok()) return v.status();
+    if (store::IsVerificationRecord(*v)) account = v->account_id();
+  }
+  if (request.page_token().empty() && f.has_to()) {
+    // Start each log at the first record decided after `to` (give or take the slack).
+    for (Cursor& c : cursors) {
+      absl::StatusOr<uint64_t> start =
+          FirstAfter(c.node, c.before - 1, f.to().seconds() + kSlackSeconds);
+      if (!start.ok()) return start.status();
+      c.before = *start;
+    }
+  }
   idv::v1::ListRecordsResponse out;
   uint64_t scanned = 0;
   while (static_cast<size_t>(out.records_size()) < page && scanned < kMaxScan) {
@@ -119,7 +138,12 @@ absl::StatusOr<idv::v1::ListRecordsResponse> Auditor::List(
       if (c.buffered.empty() && c.before > 1) {
         absl::StatusOr<std::vector<store::StoredRecord>> r =
             Await<std::vector<store::StoredRecord>>([&](auto done) {
-              store_.ReadAuditRecordsBackward(c.node, c.before, kRead, std::move(done));
+              if (account.empty()) {
+                store_.ReadAuditRecordsBackward(c.node, c.before, kRead, std::move(done));
+              } else {
+                store_.ReadAccountRecordsBackward(c.node, tenant, account, c.before, kRead,
+                                                  std::move(done));
+              }
             });
         if (!r.ok()) return r.status();
         c.before = r->empty() ? 0 : r->back().sequence;
@@ -164,6 +188,31 @@ absl::StatusOr<idv::v1::ListRecordsResponse> Auditor::List(
   return out;
 }
 
+absl::StatusOr<uint64_t> Auditor::FirstAfter(const std::string& node_id, uint64_t size,
+                                             int64_t seconds) const {
+  // Records are in decision order give or take the slack the caller allows for: a binary search
+  // over sequences, one record read per step.
+  uint64_t lo = 1, hi = size + 1;  // the answer is in [lo, hi]
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    absl::StatusOr<std::vector<store::StoredRecord>> r = Await<std::vector<store::StoredRecord>>(
+        [&](auto done) { store_.ReadAuditRecords(node_id, mid, 1, std::move(done)); });
+    if (!r.ok()) return r.status();
+    idv::store::v1::AuditRecord parsed;
+    if (r->empty()) {
+      hi = mid;
+      continue;
+    }
+    if (!parsed.ParseFromString((*r)[0].bytes)) return absl::DataLossError("unparsable record");
+    if (parsed.decided_at().seconds() >= seconds) {
+      hi = mid;
+    } else {
+      lo = (*r)[0].sequence + 1;
+    }
+  }
+  return lo;
+}
+
 absl::Status Auditor::RecordRead(const std::string& tenant, const std::string& client_id,
                                  const std::string& action, const std::string& what) const {
   const absl::Time now = absl::Now();
@@ -176,8 +225,97 @@ absl::Status Auditor::RecordRead(const std::string& tenant, const std::string& c
       .status();
 }
 
+namespace {
+
+bool WholeHour(const google::protobuf::Timestamp& t) {
+  return t.nanos() == 0 && t.seconds() % 3600 == 0;
+}
+
+// Percentiles of one backend's latencies from its merged histogram (bucket -> count).
+void AddLatency(const std::string& backend, const std::map<int, uint64_t>& histogram,
+                idv::v1::GetStatsResponse& out) {
+  uint64_t calls = 0;
+  for (const auto& [b, n] : histogram) calls += n;
+  auto at = [&](double q) {
+    const uint64_t rank = std::min<uint64_t>(calls - 1, static_cast<uint64_t>(q * calls));
+    uint64_t seen = 0;
+    for (const auto& [b, n] : histogram) {
+      seen += n;
+      if (seen > rank) return store::LatencyBucketUpper(b);
+    }
+    return store::LatencyBucketUpper(histogram.rbegin()->first);
+  };
+  idv::v1::BackendLatency* l = out.add_latency();
+  l->set_backend(backend);
+  l->set_calls(calls);
+  l->set_p50_us(at(0.50));
+  l->set_p90_us(at(0.90));
+  l->set_p99_us(at(0.99));
+}
+
+}  // namespace
+
+absl::StatusOr<idv::v1::GetStatsResponse> Auditor::StatsFromCounters(
+    const std::string& tenant, const idv::v1::GetStatsRequest& request, int64_t from_hour,
+    int64_t to_hour) const {
+  const int64_t width = request.bucket() == idv::v1::GetStatsRequest::DAY ? 86400 : 3600;
+  absl::StatusOr<std::vector<store::StatsCount>> counts =
+      Await<std::vector<store::StatsCount>>([&](auto done) {
+        store_.ReadStats(tenant, request.filter().node_id(), from_hour, to_hour, std::move(done));
+      });
+  if (!counts.ok()) return counts.status();
+  std::map<int64_t, idv::v1::StatsBucket> buckets;
+  std::map<std::string, std::map<int, uint64_t>> histograms;
+  uint64_t records = 0;
+  for (const store::StatsCount& c : *counts) {
+    const int64_t start = c.hour - c.hour % width;
+    idv::v1::StatsBucket& b = buckets[start];
+    b.mutable_start()->set_seconds(start);
+    const uint64_t n = static_cast<uint64_t>(c.count);
+    if (c.dimension == store::kStatsTotal) {
+      b.set_total(b.total() + n);
+      records += n;
+    } else if (c.dimension == store::kStatsOutcome) {
+      (*b.mutable_by_outcome())[c.key] += n;
+    } else if (c.dimension == store::kStatsReason) {
+      (*b.mutable_by_reason())[c.key] += n;
+    } else if (c.dimension == store::kStatsDocument) {
+      (*b.mutable_by_document_type())[c.key] += n;
+    } else if (c.dimension == store::kStatsBackend) {
+      (*b.mutable_by_backend())[c.key] += n;
+    } else if (c.dimension == store::kStatsLatency) {
+      const size_t slash = c.key.rfind('/');
+      int bucket = 0;
+      if (slash == std::string::npos || !absl::SimpleAtoi(c.key.substr(slash + 1), &bucket)) {
+        return absl::DataLossError("a malformed latency counter");
+      }
+      histograms[c.key.substr(0, slash)][bucket] += n;
+    }
+  }
+  idv::v1::GetStatsResponse out;
+  for (auto& [start, b] : buckets) *out.add_buckets() = std::move(b);
+  for (const auto& [backend, h] : histograms) AddLatency(backend, h, out);
+  out.set_records(records);
+  out.set_from_counters(true);
+  return out;
+}
+
 absl::StatusOr<idv::v1::GetStatsResponse> Auditor::Stats(
     const std::string& tenant, const idv::v1::GetStatsRequest& request) const {
+  // Only a time range of whole hours, and a node, can be answered from the hourly counters.
+  idv::v1::RecordFilter rest = request.filter();
+  rest.clear_from();
+  rest.clear_to();
+  rest.clear_node_id();
+  const idv::v1::RecordFilter& f = request.filter();
+  if (rest.ByteSizeLong() == 0 && (!f.has_from() || WholeHour(f.from())) &&
+      (!f.has_to() || WholeHour(f.to()))) {
+    const int64_t from = f.has_from() ? f.from().seconds() : 0;
+    // Without an end: up to the hour after the current one (clocks of nodes differ a little).
+    const int64_t to =
+        f.has_to() ? f.to().seconds() : (absl::ToUnixSeconds(absl::Now()) / 3600 + 2) * 3600;
+    return StatsFromCounters(tenant, request, from, to);
+  }
   const int64_t width = request.bucket() == idv::v1::GetStatsRequest::DAY ? 86400 : 3600;
   std::map<int64_t, idv::v1::StatsBucket> buckets;
   std::map<std::string, std::vector<uint64_t>> latencies;

@@ -50,6 +50,14 @@ class Auditor {
  private:
   // The size of the newest checkpoint of `node_id`'s log; FailedPrecondition when none exists.
   absl::StatusOr<uint64_t> NewestCheckpointSize(const std::string& node_id) const;
+  // The first sequence of `node_id`'s log (of `size` records) whose record was decided at or
+  // after `seconds`; size + 1 when none was.
+  absl::StatusOr<uint64_t> FirstAfter(const std::string& node_id, uint64_t size,
+                                      int64_t seconds) const;
+  // GetStats from the store's hourly counters, for [from_hour, to_hour).
+  absl::StatusOr<idv::v1::GetStatsResponse> StatsFromCounters(
+      const std::string& tenant, const idv::v1::GetStatsRequest& request, int64_t from_hour,
+      int64_t to_hour) const;
   // The size of `node_id`'s log; NotFound for an unknown node.
   absl::StatusOr<uint64_t> LogSize(const std::string& node_id) const;
 

@@ -30,6 +30,7 @@
 #include "audit/log.h"
 #include "audit/merkle.h"
 #include "idv/store/v1/store.pb.h"
+#include "store/stats_rollup.h"
 
 namespace idv::store {
 
@@ -171,6 +172,18 @@ class Store {
   // listing). All tenants: the caller filters.
   virtual void ReadAuditRecordsBackward(std::string node_id, uint64_t before, size_t limit,
                                         Callback<std::vector<StoredRecord>> done) = 0;
+
+  // Up to `limit` records of `node_id`'s log about `account_id` of `tenant` (verifications and
+  // settlements; the store keeps this index), with sequence below `before`, newest first.
+  virtual void ReadAccountRecordsBackward(std::string node_id, std::string tenant,
+                                          std::string account_id, uint64_t before, size_t limit,
+                                          Callback<std::vector<StoredRecord>> done) = 0;
+
+  // The hourly counters (store/stats_rollup.h) of `tenant` for the hours starting in
+  // [from_hour, to_hour) (Unix seconds), summed over every node's log, or only `node_id`'s when
+  // it is not empty; in no particular order.
+  virtual void ReadStats(std::string tenant, std::string node_id, int64_t from_hour,
+                         int64_t to_hour, Callback<std::vector<StatsCount>> done) = 0;
 
   // Signed checkpoints of `node_id`'s log, newest first, at most `limit`.
   virtual void ReadCheckpoints(std::string node_id, size_t limit,

@@ -6,6 +6,7 @@
 #include <leveldb/db.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 #include "absl/status/status.h"
@@ -31,6 +32,26 @@ inline std::string NumberKey(char family, uint64_t n) {
   AppendBigEndian(&k, n, 8);
   return k;
 }
+
+// "<family>/<length, 2 bytes><s>" for each string in `parts`: a prefix no other tuple of strings
+// shares, whatever bytes they hold.
+inline std::string TupleKey(char family, std::initializer_list<absl::string_view> parts) {
+  std::string k = {family, '/'};
+  for (absl::string_view p : parts) {
+    AppendBigEndian(&k, p.size(), 2);
+    k.append(p.data(), p.size());
+  }
+  return k;
+}
+
+// The account index: "x/<tenant><account id>" (TupleKey) + <sequence, 8 bytes>, empty values.
+inline std::string AccountIndexPrefix(absl::string_view tenant, absl::string_view account) {
+  return TupleKey('x', {tenant, account});
+}
+
+// Hourly counters (store/stats_rollup.h): "s/<tenant>" (TupleKey) + <hour, 8 bytes> +
+// "<dimension>\0<key>", the count as 8 bytes.
+inline std::string StatsPrefix(absl::string_view tenant) { return TupleKey('s', {tenant}); }
 
 // Positions `it` on the last key that starts with `family` + '/', or leaves it invalid or
 // elsewhere when there is none.

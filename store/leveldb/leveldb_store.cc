@@ -33,7 +33,8 @@ using idv::store::v1::ClientRecord;
 using idv::store::v1::IdentityBindings;
 
 constexpr char kSchemaKey[] = "m/schema";
-constexpr char kSchemaVersion[] = "2";  // 1: chained records; 2: the Merkle log
+// 1: chained records; 2: the Merkle log; 3: with the account index and hourly counters.
+constexpr char kSchemaVersion[] = "3";
 
 using ldb::AppendBigEndian;
 using ldb::FromLevelDb;
@@ -209,6 +210,31 @@ class LevelDbStore final : public Store {
                  });
   }
 
+  void ReadAccountRecordsBackward(std::string node_id, std::string tenant, std::string account_id,
+                                  uint64_t before, size_t limit,
+                                  Callback<std::vector<StoredRecord>> done) override {
+    ScheduleRead(std::move(done),
+                 [this, node_id = std::move(node_id), tenant = std::move(tenant),
+                  account_id = std::move(account_id), before,
+                  limit]() -> absl::StatusOr<std::vector<StoredRecord>> {
+                   if (node_id != options_.node_id) return absl::NotFoundError("no such log");
+                   return ldb::ReadAccountRecordsBackward(db_.get(), tenant, account_id, before,
+                                                          limit);
+                 });
+  }
+
+  void ReadStats(std::string tenant, std::string node_id, int64_t from_hour, int64_t to_hour,
+                 Callback<std::vector<StatsCount>> done) override {
+    ScheduleRead(std::move(done),
+                 [this, tenant = std::move(tenant), node_id = std::move(node_id), from_hour,
+                  to_hour]() -> absl::StatusOr<std::vector<StatsCount>> {
+                   if (!node_id.empty() && node_id != options_.node_id) {
+                     return std::vector<StatsCount>();
+                   }
+                   return ldb::ReadStats(db_.get(), tenant, from_hour, to_hour);
+                 });
+  }
+
   void ReadCheckpoints(std::string node_id, size_t limit,
                        Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
     ScheduleRead(std::move(done),
@@ -369,6 +395,23 @@ class LevelDbStore final : public Store {
     return status;
   }
 
+  // Adds the group's counts to the stored counters, through the overlay (read, add, write).
+  absl::Status AddCounts(Overlay& overlay, const std::map<StatsKey, int64_t>& counts) {
+    for (const auto& [key, n] : counts) {
+      const std::string k = ldb::CounterKey(key);
+      absl::StatusOr<std::optional<std::string>> stored = overlay.Get(k);
+      if (!stored.ok()) return stored.status();
+      int64_t total = n;
+      if (stored->has_value()) {
+        absl::StatusOr<int64_t> before = ldb::ParseCounter(**stored);
+        if (!before.ok()) return before.status();
+        total += *before;
+      }
+      overlay.Put(k, ldb::CounterValue(total));
+    }
+    return absl::OkStatus();
+  }
+
   // Builds one batch from `group`, writes it synced, then answers every commit in it. Sequence
   // and chain state advance only when the write succeeded.
   void WriteGroup(std::vector<Pending>& group, bool force_checkpoint) {
@@ -379,6 +422,8 @@ class LevelDbStore final : public Store {
     results.reserve(group.size());
     AuditEntry entry;
     std::string entry_bytes;
+    std::vector<std::string> index_keys;
+    std::map<StatsKey, int64_t> counts;
     for (Pending& p : group) {
       AuditRecord& record = p.commit.record;
       if (p.commit.config.has_value()) {
@@ -431,13 +476,17 @@ class LevelDbStore final : public Store {
       std::string seq_value;
       AppendBigEndian(&seq_value, seq, 8);
       overlay.Append(VerificationKey(record.verification_id()), seq_value);
+      ldb::IndexRecord(record, seq, index_keys, counts);
       results.push_back(CommitResult{seq, binding});
     }
+    for (const std::string& k : index_keys) overlay.Append(k, leveldb::Slice());
+    const absl::Status counted = AddCounts(overlay, counts);
     if (std::optional<idv::store::v1::Checkpoint> c = DueCheckpoint(
             options_.checkpoints, options_.node_id, log, absl::Now(), force_checkpoint)) {
       overlay.Append(NumberKey('k', c->size()), c->SerializeAsString());
     }
     absl::Status written = failed_;
+    if (written.ok()) written = counted;  // a counter unreadable: nothing of the group is written
     if (written.ok()) {
       leveldb::WriteOptions wo;
       wo.sync = true;
@@ -488,7 +537,14 @@ absl::Status CheckSchema(leveldb::DB* db) {
     return FromLevelDb(db->Put(wo, kSchemaKey, kSchemaVersion), "write schema version");
   }
   if (!s.ok()) return FromLevelDb(s, "read schema version");
-  if (version == "1") return ldb::MigrateToMerkle(db);
+  if (version == "1") {
+    if (absl::Status s = ldb::MigrateToMerkle(db); !s.ok()) return s;
+    version = "2";
+  }
+  if (version == "2") {
+    if (absl::Status s = ldb::MigrateToIndexes(db); !s.ok()) return s;
+    version = "3";
+  }
   if (version != kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
         "database schema version ", version, " is not supported (expected ", kSchemaVersion, ")"));

@@ -2,6 +2,9 @@
 
 #include <leveldb/write_batch.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "store/leveldb/keys.h"
 
 namespace idv::store::ldb {
@@ -56,8 +59,16 @@ absl::StatusOr<LogState> RecoverLog(leveldb::DB* db) {
   return state;
 }
 
-absl::Status MigrateToMerkle(leveldb::DB* db) {
-  audit::MerkleFrontier frontier;
+namespace {
+
+// Passes every stored audit entry, in order, with its sequence, to `visit`, which adds to `batch`;
+// writes `batch` (synced) whenever it grows past 4 MiB. Then `finish` adds the last writes
+// (marking the new schema, so that an interrupted migration runs again from the start) and the
+// rest is written.
+absl::Status MigrateLog(
+    leveldb::DB* db,
+    const std::function<absl::Status(uint64_t, AuditEntry&, leveldb::WriteBatch&)>& visit,
+    const std::function<void(leveldb::WriteBatch&)>& finish) {
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
   leveldb::WriteBatch batch;
   leveldb::WriteOptions wo;
@@ -67,13 +78,9 @@ absl::Status MigrateToMerkle(leveldb::DB* db) {
     if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("an audit record is unreadable");
     }
-    const audit::Hash leaf = audit::LeafHash(entry.record());
-    int64_t index = audit::StoredHashCount(frontier.size());
-    for (const audit::Hash& h : frontier.Append(leaf)) {
-      batch.Put(NumberKey('h', index++), std::string(h.begin(), h.end()));
+    if (absl::Status s = visit(ReadBigEndian(it->key().ToString(), 2, 8), entry, batch); !s.ok()) {
+      return s;
     }
-    entry.set_hash(leaf.data(), leaf.size());
-    batch.Put(it->key(), entry.SerializeAsString());
     if (batch.ApproximateSize() > (4 << 20)) {
       if (absl::Status s = FromLevelDb(db->Write(wo, &batch), "migrate audit log"); !s.ok()) {
         return s;
@@ -82,8 +89,79 @@ absl::Status MigrateToMerkle(leveldb::DB* db) {
     }
   }
   if (absl::Status s = FromLevelDb(it->status(), "scan audit log"); !s.ok()) return s;
-  batch.Put("m/schema", "2");  // last: an interrupted migration runs again from the start
+  finish(batch);
   return FromLevelDb(db->Write(wo, &batch), "migrate audit log");
+}
+
+}  // namespace
+
+absl::Status MigrateToMerkle(leveldb::DB* db) {
+  audit::MerkleFrontier frontier;
+  return MigrateLog(
+      db,
+      [&frontier](uint64_t seq, AuditEntry& entry, leveldb::WriteBatch& batch) {
+        const audit::Hash leaf = audit::LeafHash(entry.record());
+        int64_t index = audit::StoredHashCount(frontier.size());
+        for (const audit::Hash& h : frontier.Append(leaf)) {
+          batch.Put(NumberKey('h', index++), std::string(h.begin(), h.end()));
+        }
+        entry.set_hash(leaf.data(), leaf.size());
+        batch.Put(NumberKey('a', seq), entry.SerializeAsString());
+        return absl::OkStatus();
+      },
+      [](leveldb::WriteBatch& batch) { batch.Put("m/schema", "2"); });
+}
+
+void IndexRecord(const idv::store::v1::AuditRecord& record, uint64_t seq,
+                 std::vector<std::string>& index_keys, std::map<StatsKey, int64_t>& counts) {
+  if (IsVerificationRecord(record) && !record.account_id().empty()) {
+    std::string key = AccountIndexPrefix(record.tenant(), record.account_id());
+    AppendBigEndian(&key, seq, 8);
+    index_keys.push_back(std::move(key));
+  }
+  AddToRollup(record, counts);
+}
+
+std::string CounterKey(const StatsKey& k) {
+  std::string key = StatsPrefix(std::get<0>(k));
+  AppendBigEndian(&key, static_cast<uint64_t>(std::get<1>(k)), 8);
+  absl::StrAppend(&key, std::get<2>(k));
+  key.push_back('\0');
+  absl::StrAppend(&key, std::get<3>(k));
+  return key;
+}
+
+std::string CounterValue(int64_t count) {
+  std::string v;
+  AppendBigEndian(&v, static_cast<uint64_t>(count), 8);
+  return v;
+}
+
+absl::StatusOr<int64_t> ParseCounter(absl::string_view value) {
+  if (value.size() != 8) return absl::DataLossError("a stored counter is not 8 bytes");
+  return static_cast<int64_t>(ReadBigEndian(value, 0, 8));
+}
+
+absl::Status MigrateToIndexes(leveldb::DB* db) {
+  std::map<StatsKey, int64_t> counts;
+  std::vector<std::string> index_keys;
+  return MigrateLog(
+      db,
+      [&](uint64_t seq, AuditEntry& entry, leveldb::WriteBatch& batch) {
+        idv::store::v1::AuditRecord record;
+        if (!record.ParseFromString(entry.record())) {
+          return absl::DataLossError("an audit record is unreadable");
+        }
+        index_keys.clear();
+        IndexRecord(record, seq, index_keys, counts);
+        for (const std::string& k : index_keys) batch.Put(k, "");
+        return absl::OkStatus();
+      },
+      [&counts](leveldb::WriteBatch& batch) {
+        // The counters replace any an interrupted run wrote: they are complete only now.
+        for (const auto& [key, n] : counts) batch.Put(CounterKey(key), CounterValue(n));
+        batch.Put("m/schema", "3");
+      });
 }
 
 namespace {
@@ -130,6 +208,63 @@ absl::StatusOr<std::vector<StoredRecord>> ReadRecordsBackward(leveldb::DB* db, u
     out.push_back(*std::move(r));
   }
   if (absl::Status s = FromLevelDb(it->status(), "read audit log"); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<StoredRecord>> ReadAccountRecordsBackward(leveldb::DB* db,
+                                                                     const std::string& tenant,
+                                                                     const std::string& account,
+                                                                     uint64_t before,
+                                                                     size_t limit) {
+  const std::string prefix = AccountIndexPrefix(tenant, account);
+  std::string start = prefix;
+  AppendBigEndian(&start, before, 8);
+  std::vector<StoredRecord> out;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  it->Seek(start);
+  if (it->Valid()) {
+    it->Prev();
+  } else {
+    it->SeekToLast();
+  }
+  std::string value;
+  for (; it->Valid() && it->key().starts_with(prefix) && out.size() < limit; it->Prev()) {
+    if (it->key().size() != prefix.size() + 8) return absl::DataLossError("a malformed index key");
+    const uint64_t seq = ReadBigEndian(it->key().ToString(), prefix.size(), 8);
+    leveldb::Status s = db->Get(leveldb::ReadOptions(), NumberKey('a', seq), &value);
+    if (s.IsNotFound()) continue;  // removed by retention
+    if (!s.ok()) return FromLevelDb(s, "read audit log");
+    AuditEntry entry;
+    if (!entry.ParseFromString(value)) return absl::DataLossError("an audit record is unreadable");
+    out.push_back(
+        StoredRecord{seq, std::move(*entry.mutable_record()), std::move(*entry.mutable_hash())});
+  }
+  if (absl::Status s = FromLevelDb(it->status(), "read account index"); !s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<StatsCount>> ReadStats(leveldb::DB* db, const std::string& tenant,
+                                                  int64_t from_hour, int64_t to_hour) {
+  const std::string prefix = StatsPrefix(tenant);
+  std::string start = prefix;
+  AppendBigEndian(&start, static_cast<uint64_t>(std::max<int64_t>(from_hour, 0)), 8);
+  std::vector<StatsCount> out;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (key.size() < prefix.size() + 8) return absl::DataLossError("a malformed counter key");
+    const int64_t hour = static_cast<int64_t>(ReadBigEndian(key, prefix.size(), 8));
+    if (hour >= to_hour) break;
+    const absl::string_view rest = key.substr(prefix.size() + 8);
+    const size_t nul = rest.find('\0');
+    if (nul == absl::string_view::npos) return absl::DataLossError("a malformed counter key");
+    absl::StatusOr<int64_t> n =
+        ParseCounter(absl::string_view(it->value().data(), it->value().size()));
+    if (!n.ok()) return n.status();
+    out.push_back(
+        StatsCount{hour, std::string(rest.substr(0, nul)), std::string(rest.substr(nul + 1)), *n});
+  }
+  if (absl::Status s = FromLevelDb(it->status(), "read counters"); !s.ok()) return s;
   return out;
 }
 

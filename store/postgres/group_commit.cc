@@ -122,7 +122,9 @@ void TakeSettled(Batch& batch, const GroupContext& ctx, const Array& ids, GroupS
 // The rows one group writes, gathered while its commits are decided: one array per column.
 struct Writes {
   Array audit_seq{Array::kInt8}, audit_time{Array::kInt8}, audit_tenant{Array::kText},
-      audit_id{Array::kText}, audit_record{Array::kBytea}, audit_hash{Array::kBytea};
+      audit_id{Array::kText}, audit_record{Array::kBytea}, audit_hash{Array::kBytea},
+      audit_account{Array::kText};
+  std::map<StatsKey, int64_t> counts;
   Array tree_index{Array::kInt8}, tree_hash{Array::kBytea};
   std::optional<idv::store::v1::Checkpoint> checkpoint;
   Array recheck_id{Array::kText}, recheck_tenant{Array::kText}, recheck_entry{Array::kBytea};
@@ -167,6 +169,8 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
   w.audit_id.Add(record.verification_id());
   w.audit_record.Add(a.bytes);
   w.audit_hash.Add(absl::string_view(reinterpret_cast<const char*>(a.leaf.data()), 32));
+  w.audit_account.Add(IsVerificationRecord(record) ? record.account_id() : "");
+  AddToRollup(record, w.counts);
   if (c.recheck.has_value()) {
     w.recheck_id.Add(record.verification_id());
     w.recheck_tenant.Add(record.tenant());
@@ -229,13 +233,41 @@ void WriteBindings(Batch& batch, const GroupState& st) {
   }
 }
 
+}  // namespace
+
+void AddCounts(Batch& batch, const std::string& node_id,
+               const std::map<StatsKey, int64_t>& counts) {
+  if (counts.empty()) return;
+  Array tenants(Array::kText), hours(Array::kInt8), dimensions(Array::kText), keys(Array::kText),
+      ns(Array::kInt8);
+  for (const auto& [k, n] : counts) {
+    tenants.Add(std::get<0>(k));
+    hours.AddInt64(std::get<1>(k));
+    dimensions.Add(std::get<2>(k));
+    keys.Add(std::get<3>(k));
+    ns.AddInt64(n);
+  }
+  // Only this node's writer touches rows of its node id: no other transaction waits on them.
+  batch.Add(
+      "INSERT INTO idv_audit_stats (tenant, hour, dimension, key, node_id, n) "
+      "SELECT t, 'epoch'::timestamptz + h * interval '1 second', d, k, $1, n "
+      "FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[]) "
+      "AS u(t, h, d, k, n) "
+      "ON CONFLICT (tenant, hour, dimension, key, node_id) "
+      "DO UPDATE SET n = idv_audit_stats.n + excluded.n",
+      Params().Text(node_id).Arr(tenants).Arr(hours).Arr(dimensions).Arr(keys).Arr(ns));
+}
+
+namespace {
+
 void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
   if (w.audit_seq.size() > 0) {
     batch.Add(
-        "INSERT INTO idv_audit (node_id, seq, decided_at, tenant, verification_id, record, hash) "
-        "SELECT $1, s, 'epoch'::timestamptz + d * interval '1 microsecond', t, v, r, h "
+        "INSERT INTO idv_audit (node_id, seq, decided_at, tenant, verification_id, record, hash, "
+        "account_id) "
+        "SELECT $1, s, 'epoch'::timestamptz + d * interval '1 microsecond', t, v, r, h, a "
         "FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], "
-        "$7::bytea[]) AS u(s, d, t, v, r, h)",
+        "$7::bytea[], $8::text[]) AS u(s, d, t, v, r, h, a)",
         Params()
             .Text(ctx.node_id)
             .Arr(w.audit_seq)
@@ -243,8 +275,10 @@ void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
             .Arr(w.audit_tenant)
             .Arr(w.audit_id)
             .Arr(w.audit_record)
-            .Arr(w.audit_hash));
+            .Arr(w.audit_hash)
+            .Arr(w.audit_account));
   }
+  AddCounts(batch, ctx.node_id, w.counts);
   if (w.tree_index.size() > 0) {
     batch.Add(
         "INSERT INTO idv_audit_hashes (node_id, idx, hash) "

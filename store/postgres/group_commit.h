@@ -2,6 +2,7 @@
 #ifndef IDV_STORE_POSTGRES_GROUP_COMMIT_H_
 #define IDV_STORE_POSTGRES_GROUP_COMMIT_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ class HashReader : public audit::HashReader {
   Conn& conn_;
   std::string node_id_;
 };
+
+// Adds `counts` to `node_id`'s hourly counters (idv_audit_stats), as one statement of `batch`.
+void AddCounts(Batch& batch, const std::string& node_id, const std::map<StatsKey, int64_t>& counts);
 
 // Whether record `sequence` of `node_id`'s log is stored.
 absl::StatusOr<bool> HasRecord(Conn& conn, const std::string& node_id, uint64_t sequence);

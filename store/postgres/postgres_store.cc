@@ -230,6 +230,53 @@ class PostgresStore final : public Store {
                 std::move(node_id), before, limit);
   }
 
+  void ReadAccountRecordsBackward(std::string node_id, std::string tenant, std::string account_id,
+                                  uint64_t before, size_t limit,
+                                  Callback<std::vector<StoredRecord>> done) override {
+    Read<std::vector<StoredRecord>>(
+        std::move(done),
+        [node_id = std::move(node_id), tenant = std::move(tenant),
+         account_id = std::move(account_id), before,
+         limit](Conn& c) -> absl::StatusOr<std::vector<StoredRecord>> {
+          if (account_id.empty()) return std::vector<StoredRecord>();  // '' is not indexed
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT seq, record, hash FROM idv_audit WHERE tenant = $1 AND account_id = $2 "
+              "AND node_id = $3 AND seq < $4::bigint ORDER BY seq DESC LIMIT $5::bigint",
+              Params()
+                  .Text(tenant)
+                  .Text(account_id)
+                  .Text(node_id)
+                  .Int(static_cast<int64_t>(std::min<uint64_t>(before, INT64_MAX)))
+                  .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
+          if (!r.ok()) return r.status();
+          return ToStoredRecords(*r);
+        });
+  }
+
+  void ReadStats(std::string tenant, std::string node_id, int64_t from_hour, int64_t to_hour,
+                 Callback<std::vector<StatsCount>> done) override {
+    Read<std::vector<StatsCount>>(
+        std::move(done),
+        [tenant = std::move(tenant), node_id = std::move(node_id), from_hour,
+         to_hour](Conn& c) -> absl::StatusOr<std::vector<StatsCount>> {
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT extract(epoch FROM hour)::bigint, dimension, key, sum(n)::bigint "
+              "FROM idv_audit_stats WHERE tenant = $1 "
+              "AND hour >= 'epoch'::timestamptz + $2::bigint * interval '1 second' "
+              "AND hour < 'epoch'::timestamptz + $3::bigint * interval '1 second' "
+              "AND ($4 = '' OR node_id = $4) GROUP BY 1, 2, 3",
+              Params().Text(tenant).Int(from_hour).Int(to_hour).Text(node_id));
+          if (!r.ok()) return r.status();
+          std::vector<StatsCount> out;
+          out.reserve(r->rows());
+          for (int i = 0; i < r->rows(); ++i) {
+            out.push_back(
+                StatsCount{r->Int64(i, 0), r->Bytes(i, 1), r->Bytes(i, 2), r->Int64(i, 3)});
+          }
+          return out;
+        });
+  }
+
   void ReadCheckpoints(std::string node_id, size_t limit,
                        Callback<std::vector<idv::store::v1::Checkpoint>> done) override {
     Read<std::vector<idv::store::v1::Checkpoint>>(
@@ -280,6 +327,17 @@ class PostgresStore final : public Store {
     Callback<CommitResult> done;
   };
 
+  // Rows of (seq, record, hash).
+  static std::vector<StoredRecord> ToStoredRecords(const Result& r) {
+    std::vector<StoredRecord> out;
+    out.reserve(r.rows());
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back(
+          StoredRecord{static_cast<uint64_t>(r.Int64(i, 0)), r.Bytes(i, 1), r.Bytes(i, 2)});
+    }
+    return out;
+  }
+
   // Records of one log: `sql` takes the node id, a sequence bound and a limit.
   void ReadRecords(Callback<std::vector<StoredRecord>> done, const char* sql, std::string node_id,
                    uint64_t bound, size_t limit) {
@@ -293,12 +351,7 @@ class PostgresStore final : public Store {
                                   .Int(static_cast<int64_t>(std::min<uint64_t>(bound, INT64_MAX)))
                                   .Int(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))));
           if (!r.ok()) return r.status();
-          std::vector<StoredRecord> out;
-          for (int i = 0; i < r->rows(); ++i) {
-            out.push_back(StoredRecord{static_cast<uint64_t>(r->Int64(i, 0)), r->Bytes(i, 1),
-                                       r->Bytes(i, 2)});
-          }
-          return out;
+          return ToStoredRecords(*r);
         });
   }
 

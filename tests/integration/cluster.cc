@@ -229,9 +229,10 @@ std::string Cluster::AddClient(const std::string& client_id, const std::string& 
     leveldb::Status s = leveldb::DB::Open(leveldb::Options(), data_dir() + "/db", &raw);
     EXPECT_TRUE(s.ok()) << s.ToString();
     std::unique_ptr<leveldb::DB> db(raw);
-    if (db)
+    if (db) {
       EXPECT_TRUE(
           db->Put(leveldb::WriteOptions(), "c/" + client_id, client.SerializeAsString()).ok());
+    }
   }
   StartIdvd();
   return absl::StrCat(client_id, ".", secret);

@@ -2,14 +2,17 @@
 // and PostgreSQL on a real server this test starts. Multi-node behaviour (two stores with their
 // own node ids on one database) runs where the engine has it.
 #include <gtest/gtest.h>
+#include <leveldb/db.h>
 #include <sodium.h>
 
 #include <condition_variable>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "audit/note.h"
 #include "store/binding_rules.h"
@@ -171,6 +174,9 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
   std::string dir_;
   std::string db_;
   std::string dsn_;
+  // Outlives the store (TearDown closes it first): notifications may still arrive after a test's
+  // body returns.
+  Changes changes_;
   std::unique_ptr<Store> store_;
   std::mutex health_mu_;
   std::condition_variable health_cv_;
@@ -266,7 +272,7 @@ TEST_P(StoreConformanceTest, ClosedStoreAnswersUnavailable) {
 }
 
 TEST_P(StoreConformanceTest, ClientsRoundTripAndFirstClientOnce) {
-  Changes changes;
+  Changes& changes = changes_;
   store_->Subscribe(changes.Listener());
   idv::store::v1::ClientRecord c;
   c.set_client_id("c1");
@@ -289,7 +295,7 @@ TEST_P(StoreConformanceTest, ClientsRoundTripAndFirstClientOnce) {
 }
 
 TEST_P(StoreConformanceTest, ConfigVersionTakenTwiceIsAbortedAndNotified) {
-  Changes changes;
+  Changes& changes = changes_;
   store_->Subscribe(changes.Listener());
   VerificationCommit first = Commit("CFG1", "", "", false);
   first.config.emplace().set_version(1);
@@ -370,9 +376,192 @@ TEST_P(StoreConformanceTest, CheckpointsAreSignedAndCoverTheLog) {
   EXPECT_EQ((*logs)[0].size, 7u);
 }
 
+// A verification of `account` decided at `seconds` with one backend check of `latency_us`.
+VerificationCommit Decided(const std::string& id, const std::string& account, int64_t seconds,
+                           idv::v1::Outcome outcome, uint64_t latency_us,
+                           const std::string& tenant = "t") {
+  VerificationCommit c = Commit(id, account, Fp('s'), false, 5, tenant);
+  c.record.set_kind(idv::store::v1::VERIFICATION);
+  c.record.set_outcome(outcome);
+  c.record.mutable_decided_at()->set_seconds(seconds);
+  idv::v1::Check* check = c.record.add_checks();
+  check->set_backend("sim");
+  check->set_latency_us(latency_us);
+  return c;
+}
+
+std::map<std::string, int64_t> CountsOf(Store& s, const std::string& tenant,
+                                        const std::string& node, int64_t from, int64_t to) {
+  auto counts = Await<std::vector<StatsCount>>(
+      [&](auto done) { s.ReadStats(tenant, node, from, to, std::move(done)); });
+  EXPECT_TRUE(counts.ok()) << counts.status();
+  std::map<std::string, int64_t> out;
+  if (!counts.ok()) return out;
+  for (const StatsCount& c : *counts) {
+    out[absl::StrCat(c.hour, " ", c.dimension, " ", c.key)] += c.count;
+  }
+  return out;
+}
+
+std::vector<std::string> AccountRecords(Store& s, const std::string& node,
+                                        const std::string& tenant, const std::string& account,
+                                        uint64_t before = UINT64_MAX, size_t limit = 100) {
+  auto records = Await<std::vector<StoredRecord>>([&](auto done) {
+    s.ReadAccountRecordsBackward(node, tenant, account, before, limit, std::move(done));
+  });
+  EXPECT_TRUE(records.ok()) << records.status();
+  std::vector<std::string> ids;
+  if (!records.ok()) return ids;
+  for (const StoredRecord& r : *records) {
+    AuditRecord parsed;
+    EXPECT_TRUE(parsed.ParseFromString(r.bytes));
+    ids.push_back(parsed.verification_id());
+  }
+  return ids;
+}
+
+constexpr int64_t kHour = 1795000000 - 1795000000 % 3600;
+
+TEST_P(StoreConformanceTest, AccountIndexReadsOneAccountNewestFirst) {
+  for (const auto& [id, account, tenant] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"A1", "alice", "t"},
+                                                                      {"B1", "bob", "t"},
+                                                                      {"A2", "alice", "t"},
+                                                                      {"X1", "alice", "t2"},
+                                                                      {"A3", "alice", "t"},
+                                                                      {"B2", "bob", "t"}}) {
+    ASSERT_TRUE(CommitSync(Decided(id, account, kHour, idv::v1::VERIFIED, 100, tenant)).ok());
+  }
+  // An administrative change names no account, whatever its fields hold.
+  VerificationCommit admin = Commit("ADM", "alice", Fp('x'), false);
+  admin.record.set_kind(idv::store::v1::ADMIN_CHANGE);
+  admin.record.mutable_admin_action()->set_action("PutBackend");
+  ASSERT_TRUE(CommitSync(std::move(admin)).ok());
+
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t", "alice"),
+            (std::vector<std::string>{"A3", "A2", "A1"}));
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t2", "alice"), (std::vector<std::string>{"X1"}));
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t", "bob"), (std::vector<std::string>{"B2", "B1"}));
+  // Paging: below record A2 (sequence 3), and at most one.
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t", "alice", 3), (std::vector<std::string>{"A1"}));
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t", "alice", UINT64_MAX, 1),
+            (std::vector<std::string>{"A3"}));
+  EXPECT_TRUE(AccountRecords(*store_, "node-a", "t", "ali").empty());
+  EXPECT_TRUE(AccountRecords(*store_, "node-a", "t", "nobody").empty());
+}
+
+TEST_P(StoreConformanceTest, HourlyCountersMatchTheRecordsAndSurviveReopen) {
+  ASSERT_TRUE(CommitSync(Decided("1", "a", kHour + 5, idv::v1::VERIFIED, 100)).ok());
+  ASSERT_TRUE(CommitSync(Decided("2", "b", kHour + 3599, idv::v1::MISMATCH, 1000)).ok());
+  ASSERT_TRUE(CommitSync(Decided("3", "c", kHour + 3600, idv::v1::VERIFIED, 100)).ok());
+  ASSERT_TRUE(CommitSync(Decided("4", "d", kHour + 10, idv::v1::VERIFIED, 100, "other")).ok());
+  VerificationCommit read = Commit("R", "", Fp('r'), false);  // not a verification: not counted
+  read.record.set_kind(idv::store::v1::AUDITOR_READ);
+  read.record.mutable_decided_at()->set_seconds(kHour + 1);
+  ASSERT_TRUE(CommitSync(std::move(read)).ok());
+
+  const std::string h0 = std::to_string(kHour), h1 = std::to_string(kHour + 3600);
+  const std::string b100 = std::to_string(LatencyBucket(100));
+  const std::string b1000 = std::to_string(LatencyBucket(1000));
+  const std::map<std::string, int64_t> want = {
+      {h0 + " total ", 2},
+      {h0 + " outcome VERIFIED", 1},
+      {h0 + " outcome MISMATCH", 1},
+      {h0 + " reason REASON_CODE_UNSPECIFIED", 2},
+      {h0 + " document DOCUMENT_TYPE_UNSPECIFIED", 2},
+      {h0 + " backend sim", 2},
+      {h0 + " latency sim/" + b100, 1},
+      {h0 + " latency sim/" + b1000, 1},
+      {h1 + " total ", 1},
+      {h1 + " outcome VERIFIED", 1},
+      {h1 + " reason REASON_CODE_UNSPECIFIED", 1},
+      {h1 + " document DOCUMENT_TYPE_UNSPECIFIED", 1},
+      {h1 + " backend sim", 1},
+      {h1 + " latency sim/" + b100, 1},
+  };
+  EXPECT_EQ(CountsOf(*store_, "t", "", kHour, kHour + 7200), want);
+  EXPECT_EQ(CountsOf(*store_, "t", "", kHour, kHour + 3600).size(), 8u);  // the first hour only
+  EXPECT_EQ(CountsOf(*store_, "other", "", kHour, kHour + 7200)[h0 + " total "], 1);
+  EXPECT_TRUE(CountsOf(*store_, "t", "node-b", kHour, kHour + 7200).empty());
+
+  store_->Close();
+  store_.reset();
+  store_ = OpenNode("node-a");
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(CountsOf(*store_, "t", "node-a", kHour, kHour + 7200), want);
+  ASSERT_TRUE(CommitSync(Decided("5", "e", kHour + 7, idv::v1::VERIFIED, 100)).ok());
+  EXPECT_EQ(CountsOf(*store_, "t", "", kHour, kHour + 3600)[h0 + " total "], 3);
+}
+
+// Records stored before the account index and the counters existed (LevelDB schema 2, PostgreSQL
+// schema version 1) are indexed and counted when the store is opened by this version.
+TEST_P(StoreConformanceTest, IndexesAreBuiltForRecordsFromBeforeThem) {
+  ASSERT_TRUE(CommitSync(Decided("1", "alice", kHour, idv::v1::VERIFIED, 100)).ok());
+  ASSERT_TRUE(CommitSync(Decided("2", "bob", kHour, idv::v1::MISMATCH, 100)).ok());
+  ASSERT_TRUE(CommitSync(Decided("3", "alice", kHour + 3600, idv::v1::VERIFIED, 100)).ok());
+  const auto want = CountsOf(*store_, "t", "", kHour, kHour + 7200);
+  store_->Close();
+  store_.reset();
+  if (postgres()) {
+    for (const char* sql :
+         {"DROP TABLE idv_audit_stats", "ALTER TABLE idv_audit DROP COLUMN account_id",
+          "DELETE FROM idv_schema WHERE version >= 2"}) {
+      ASSERT_TRUE(pg_server->QueryValue(db_, sql).ok()) << sql;
+    }
+  } else {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_ + "/db", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    int removed = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().starts_with("x/") || it->key().starts_with("s/")) {
+        ASSERT_TRUE(db->Delete(leveldb::WriteOptions(), it->key()).ok());
+        ++removed;
+      }
+    }
+    EXPECT_GT(removed, 0);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), "m/schema", "2").ok());
+  }
+  store_ = OpenNode("node-a");
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(CountsOf(*store_, "t", "", kHour, kHour + 7200), want);
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t", "alice"), (std::vector<std::string>{"3", "1"}));
+  ASSERT_TRUE(CommitSync(Decided("4", "alice", kHour, idv::v1::VERIFIED, 100)).ok());
+  EXPECT_EQ(AccountRecords(*store_, "node-a", "t", "alice"),
+            (std::vector<std::string>{"4", "3", "1"}));
+}
+
+TEST(LatencyBucketsTest, BoundsHoldAndAreAtMostNinePercentApart) {
+  for (uint64_t us : {0ull, 1ull, 2ull, 3ull, 99ull, 100ull, 101ull, 4096ull, 123456789ull}) {
+    const int b = LatencyBucket(us);
+    EXPECT_GE(LatencyBucketUpper(b), us);
+    if (b > 0) {
+      EXPECT_LT(LatencyBucketUpper(b - 1), us);
+    }
+  }
+  for (int b = 40; b < 200; ++b) {
+    EXPECT_LE(LatencyBucketUpper(b), LatencyBucketUpper(b - 1) * 1.091 + 1);
+  }
+}
+
 // ---- several nodes on one database (engines that have them) ----
 
 class MultiNodeTest : public StoreConformanceTest {};
+
+TEST_P(MultiNodeTest, CountersAreSummedOverNodesAndIndexesArePerLog) {
+  std::unique_ptr<Store> b = OpenNode("node-b");
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(CommitSync(Decided("1", "alice", kHour, idv::v1::VERIFIED, 100)).ok());
+  ASSERT_TRUE(CommitOn(*b, Decided("2", "alice", kHour, idv::v1::VERIFIED, 100)).ok());
+  ASSERT_TRUE(CommitOn(*b, Decided("3", "alice", kHour, idv::v1::MISMATCH, 100)).ok());
+  const std::string h0 = std::to_string(kHour);
+  EXPECT_EQ(CountsOf(*store_, "t", "", kHour, kHour + 3600)[h0 + " total "], 3);
+  EXPECT_EQ(CountsOf(*b, "t", "node-a", kHour, kHour + 3600)[h0 + " total "], 1);
+  EXPECT_EQ(CountsOf(*store_, "t", "node-b", kHour, kHour + 3600)[h0 + " outcome MISMATCH"], 1);
+  EXPECT_EQ(AccountRecords(*store_, "node-b", "t", "alice"), (std::vector<std::string>{"3", "2"}));
+  EXPECT_EQ(AccountRecords(*b, "node-a", "t", "alice"), (std::vector<std::string>{"1"}));
+}
 
 TEST_P(MultiNodeTest, CapHoldsAcrossNodes) {
   std::unique_ptr<Store> b = OpenNode("node-b");
