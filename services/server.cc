@@ -115,7 +115,32 @@ store::CheckpointPolicy CheckpointPolicyFor(const idv::config::v1::AuditConfig& 
   return p;
 }
 
+// The key ring of `c` (creating the data directory, and the master key when the config allows).
+absl::StatusOr<std::unique_ptr<crypto::KeyRing>> LoadKeys(const idv::config::v1::ServerConfig& c) {
+  if (absl::Status s = crypto::InitSodium(); !s.ok()) return s;
+  if (absl::Status s = MakeDirectory(c.data_dir()); !s.ok()) return s;
+  absl::StatusOr<crypto::SecretBytes> master =
+      crypto::LoadMasterKey(c.keys().master_key_file(), c.keys().create_if_missing());
+  if (!master.ok()) return master.status();
+  return crypto::KeyRing::Create(*std::move(master), c.keys().current_version());
+}
+
 }  // namespace
+
+absl::StatusOr<KeysAndStore> OpenKeysAndStore(idv::config::v1::ServerConfig config) {
+  ApplyDefaults(config);
+  KeysAndStore out;
+  absl::StatusOr<std::unique_ptr<crypto::KeyRing>> keys = LoadKeys(config);
+  if (!keys.ok()) return keys.status();
+  out.keys = *std::move(keys);
+  store::OpenOptions so;
+  so.data_dir = config.data_dir();
+  so.checkpoints = CheckpointPolicyFor(config.audit(), *out.keys);
+  absl::StatusOr<std::unique_ptr<store::Store>> store = store::Open(config.store(), so);
+  if (!store.ok()) return store.status();
+  out.store = *std::move(store);
+  return out;
+}
 
 absl::StatusOr<idv::config::v1::ServerConfig> LoadConfig(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path);
@@ -194,13 +219,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->config = std::move(config);
   const idv::config::v1::ServerConfig& c = parts->config;
 
-  if (absl::Status s = crypto::InitSodium(); !s.ok()) return s;
-  if (absl::Status s = MakeDirectory(c.data_dir()); !s.ok()) return s;
-  absl::StatusOr<crypto::SecretBytes> master =
-      crypto::LoadMasterKey(c.keys().master_key_file(), c.keys().create_if_missing());
-  if (!master.ok()) return master.status();
-  absl::StatusOr<std::unique_ptr<crypto::KeyRing>> keys =
-      crypto::KeyRing::Create(*std::move(master), c.keys().current_version());
+  absl::StatusOr<std::unique_ptr<crypto::KeyRing>> keys = LoadKeys(c);
   if (!keys.ok()) return keys.status();
   parts->keys = *std::move(keys);
 

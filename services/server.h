@@ -12,7 +12,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "crypto/keyring.h"
 #include "idv/config/v1/config.pb.h"
+#include "store/store.h"
 
 namespace idv::services {
 
@@ -21,6 +23,15 @@ absl::StatusOr<idv::config::v1::ServerConfig> LoadConfig(const std::string& path
 
 // Fills unset fields with their documented defaults.
 void ApplyDefaults(idv::config::v1::ServerConfig& config);
+
+// The key ring and the store a configuration names, opened as idvd opens them (same keys, same
+// checkpoint signing), for tools that work on a data directory while idvd is not running on it.
+// The store is declared last: it is closed before the keys that sign its checkpoints go.
+struct KeysAndStore {
+  std::unique_ptr<crypto::KeyRing> keys;
+  std::unique_ptr<store::Store> store;
+};
+absl::StatusOr<KeysAndStore> OpenKeysAndStore(idv::config::v1::ServerConfig config);
 
 class Server {
  public:
