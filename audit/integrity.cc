@@ -32,6 +32,25 @@ absl::StatusOr<IntegrityReport> VerifyLog(const IntegritySource& source) {
     checkpoints[c->size] = c->root;
   }
   MerkleFrontier frontier;
+  const uint64_t purged = source.purged_through;
+  if (purged > 0) {
+    auto c = checkpoints.find(purged);
+    if (c == checkpoints.end()) {
+      return Fail(report, 0,
+                  absl::StrCat("records 1..", purged,
+                               " were removed by retention, but no signed checkpoint of that "
+                               "size is known to start from"));
+    }
+    absl::StatusOr<MerkleFrontier> loaded =
+        MerkleFrontier::Load(static_cast<int64_t>(purged), *source.hashes);
+    if (!loaded.ok() || loaded->Root() != c->second) {
+      return Fail(report, 0,
+                  absl::StrCat("the stored Merkle hashes at the retention boundary (", purged,
+                               " records) do not have the root of its signed checkpoint"));
+    }
+    frontier = *std::move(loaded);
+    ++report.checkpoints_checked;
+  }
   // The stored hashes the records of the current chunk should have, checked in one read; and the
   // first checkpoint that failed in it. Whatever fails first, by record, is reported.
   std::vector<int64_t> indexes;
@@ -77,7 +96,7 @@ absl::StatusOr<IntegrityReport> VerifyLog(const IntegritySource& source) {
     if (index == 0) return report;  // nothing wrong
     return Fail(report, index, std::move(problem));
   };
-  for (uint64_t next = 1;;) {
+  for (uint64_t next = purged + 1;;) {
     absl::StatusOr<std::vector<LogRecord>> chunk = source.records(next, kChunk);
     if (!chunk.ok()) return chunk.status();
     if (chunk->empty()) break;

@@ -37,6 +37,9 @@ struct IntegritySource {
   // elsewhere), and the verifier key that signs them.
   std::vector<std::string> checkpoint_notes;
   std::string verifier_key;
+  // Records 1..purged_through were removed by retention: the check starts from the stored hashes
+  // at that size, which must have the root of a signed checkpoint of exactly that size.
+  uint64_t purged_through = 0;
 };
 
 struct IntegrityReport {

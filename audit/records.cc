@@ -1,5 +1,6 @@
 #include "audit/records.h"
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace idv::audit {
@@ -58,6 +59,28 @@ RecordBuilder RecordBuilder::SecurityEvent(std::string record_id, absl::Time at,
   RecordBuilder b = AuditorRead(std::move(record_id), at, std::move(method), std::move(what));
   b.record_.set_kind(idv::store::v1::SECURITY_EVENT);
   b.record_.mutable_admin_action()->set_target(std::move(peer));
+  return b;
+}
+
+RecordBuilder RecordBuilder::RetentionPurge(std::string record_id, absl::Time at,
+                                            std::string node_id, uint64_t through,
+                                            absl::Time newest_removed) {
+  RecordBuilder b;
+  b.record_.set_kind(idv::store::v1::ADMIN_CHANGE);
+  b.record_.set_verification_id(std::move(record_id));
+  *b.record_.mutable_decided_at() = ToTimestamp(at);
+  b.record_.set_client_id("retention");
+  idv::store::v1::AdminAction* a = b.record_.mutable_admin_action();
+  a->set_action("RetentionPurge");
+  a->set_target(node_id);
+  a->set_summary(
+      absl::StrCat("records 1..", through, " of this log removed (the newest decided ",
+                   absl::FormatTime(absl::RFC3339_sec, newest_removed, absl::UTCTimeZone()),
+                   "); their hashes are kept"));
+  idv::store::v1::RetentionPurge* p = b.record_.mutable_purge();
+  p->set_node_id(std::move(node_id));
+  p->set_through_sequence(through);
+  *p->mutable_newest_removed() = ToTimestamp(newest_removed);
   return b;
 }
 

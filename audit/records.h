@@ -41,6 +41,12 @@ class RecordBuilder {
   static RecordBuilder SecurityEvent(std::string record_id, absl::Time at, std::string method,
                                      std::string peer, std::string what);
 
+  // A retention purge of records 1..through of `node_id`'s log (the newest of them decided at
+  // `newest_removed`), written to that log before any is removed. No tenant's: it is the
+  // operator's.
+  static RecordBuilder RetentionPurge(std::string record_id, absl::Time at, std::string node_id,
+                                      uint64_t through, absl::Time newest_removed);
+
   // Who made it happen: the caller's tenant and client ("config-file" for seeded configuration).
   RecordBuilder& By(std::string tenant, std::string client_id);
   RecordBuilder& Account(std::string account_id);

@@ -19,6 +19,7 @@ source "$root/scripts/await_listening.sh"
 
 store=""
 if [ "$engine" = postgres ]; then
+  chmod 755 "$work"  # the PostgreSQL server runs as its own user and must reach its directory
   source "$root/scripts/local_postgres.sh"
   start_local_postgres "$work/pg" 55439
   store="store { postgres { dsn: \"$pg_dsn\" } }"
@@ -28,7 +29,11 @@ echo "$store" >> "$work/idvd.textproto"
 
 echo "filling: $records records, $engine"
 "$build/load-tests/idv-audit-fill" --config "$work/idvd.textproto" --records "$records"
-du -sh "$work/data" 2>/dev/null | sed 's/^/data directory: /'
+if [ "$engine" = postgres ]; then
+  du -sh "$work/pg" 2>/dev/null | sed 's/^/PostgreSQL data directory: /'
+else
+  du -sh "$work/data" 2>/dev/null | sed 's/^/data directory: /'
+fi
 
 "$build/services/idvd" --config "$work/idvd.textproto" --listen 127.0.0.1:0 > "$work/idvd.log" 2>&1 &
 pids+=($!)

@@ -368,14 +368,20 @@ std::string Auditor::VerifierKey(const std::string& node_id) const {
   return audit::VerifierKey(absl::StrCat(origin_prefix_, "/", node_id), key_).value_or("");
 }
 
-absl::StatusOr<uint64_t> Auditor::LogSize(const std::string& node_id) const {
+absl::StatusOr<store::LogInfo> Auditor::Log(const std::string& node_id) const {
   absl::StatusOr<std::vector<store::LogInfo>> logs =
       Await<std::vector<store::LogInfo>>([&](auto done) { store_.ListLogs(std::move(done)); });
   if (!logs.ok()) return logs.status();
   for (const store::LogInfo& l : *logs) {
-    if (l.node_id == node_id) return l.size;
+    if (l.node_id == node_id) return l;
   }
   return absl::NotFoundError(absl::StrCat("no log of node \"", node_id, "\""));
+}
+
+absl::StatusOr<uint64_t> Auditor::LogSize(const std::string& node_id) const {
+  absl::StatusOr<store::LogInfo> log = Log(node_id);
+  if (!log.ok()) return log.status();
+  return log->size;
 }
 
 absl::StatusOr<uint64_t> Auditor::NewestCheckpointSize(const std::string& node_id) const {
@@ -398,6 +404,7 @@ absl::StatusOr<idv::v1::GetCheckpointResponse> Auditor::Checkpoints(
     idv::v1::LogCheckpoint* lc = out.add_logs();
     lc->set_node_id(l.node_id);
     lc->set_log_size(l.size);
+    lc->set_purged_through(l.purged_through);
     lc->set_verifier_key(VerifierKey(l.node_id));
     absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> c =
         Await<std::vector<idv::store::v1::Checkpoint>>(
@@ -418,6 +425,11 @@ absl::StatusOr<idv::v1::GetCheckpointResponse> Auditor::Checkpoints(
 absl::StatusOr<idv::v1::AuditRecordEntry> Auditor::Record(const std::string& tenant,
                                                           const std::string& node_id,
                                                           uint64_t index) const {
+  absl::StatusOr<store::LogInfo> log = Log(node_id);
+  if (!log.ok()) return log.status();
+  if (index < log->purged_through) {
+    return absl::NotFoundError("the record was removed by retention (its hash stays in the log)");
+  }
   absl::StatusOr<std::vector<store::StoredRecord>> r = Await<std::vector<store::StoredRecord>>(
       [&](auto done) { store_.ReadAuditRecords(node_id, index + 1, 1, std::move(done)); });
   if (!r.ok()) return r.status();
@@ -490,9 +502,32 @@ absl::StatusOr<idv::v1::ConsistencyProof> Auditor::ProveConsistency(const std::s
   return out;
 }
 
+absl::Status Auditor::CheckPurgeRecord(const std::string& node_id,
+                                       const store::LogInfo& log) const {
+  const std::string mark = absl::StrCat("the store marks records 1..", log.purged_through,
+                                        " as removed by retention, but ");
+  absl::StatusOr<std::vector<store::StoredRecord>> r = Await<std::vector<store::StoredRecord>>(
+      [&](auto done) { store_.ReadAuditRecords(node_id, log.purge_record, 1, std::move(done)); });
+  if (!r.ok()) return r.status();
+  idv::store::v1::AuditRecord record;
+  if (r->empty() || (*r)[0].sequence != log.purge_record ||
+      !record.ParseFromString((*r)[0].bytes) || !record.has_purge()) {
+    return absl::DataLossError(
+        absl::StrCat(mark, "record ", log.purge_record, " is no record of such a purge"));
+  }
+  if (record.purge().through_sequence() != log.purged_through ||
+      record.purge().node_id() != node_id) {
+    return absl::DataLossError(absl::StrCat(mark, "the log's purge record ", log.purge_record,
+                                            " says records 1..", record.purge().through_sequence(),
+                                            " of ", record.purge().node_id()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
     const std::string& node_id, const std::vector<std::string>& trusted) const {
-  if (absl::StatusOr<uint64_t> size = LogSize(node_id); !size.ok()) return size.status();
+  absl::StatusOr<store::LogInfo> log = Log(node_id);
+  if (!log.ok()) return log.status();
   absl::StatusOr<std::vector<idv::store::v1::Checkpoint>> stored =
       Await<std::vector<idv::store::v1::Checkpoint>>(
           [&](auto done) { store_.ReadCheckpoints(node_id, SIZE_MAX, std::move(done)); });
@@ -502,6 +537,7 @@ absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
   source.node_id = node_id;
   source.hashes = &hashes;
   source.verifier_key = VerifierKey(node_id);
+  source.purged_through = log->purged_through;
   for (const auto& c : *stored) source.checkpoint_notes.push_back(c.note());
   source.checkpoint_notes.insert(source.checkpoint_notes.end(), trusted.begin(), trusted.end());
   source.records = [&](uint64_t first,
@@ -527,6 +563,15 @@ absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
   };
   absl::StatusOr<audit::IntegrityReport> report = audit::VerifyLog(source);
   if (!report.ok()) return report.status();
+  if (report->ok && log->purged_through > 0) {
+    // The log itself (checked above) must say that exactly these records were purged.
+    absl::Status said = CheckPurgeRecord(node_id, *log);
+    if (!said.ok()) {
+      report->ok = false;
+      report->first_bad_index = log->purge_record;
+      report->problem = std::string(said.message());
+    }
+  }
   idv::v1::IntegrityReport out;
   out.set_node_id(node_id);
   out.set_intact(report->ok);
@@ -536,6 +581,7 @@ absl::StatusOr<idv::v1::IntegrityReport> Auditor::VerifyIntegrity(
   out.set_problem(report->problem);
   out.set_log_size(report->size);
   out.set_root(Bytes(report->root));
+  out.set_purged_through(log->purged_through);
   return out;
 }
 

@@ -58,6 +58,10 @@ class Auditor {
   absl::StatusOr<idv::v1::GetStatsResponse> StatsFromCounters(
       const std::string& tenant, const idv::v1::GetStatsRequest& request, int64_t from_hour,
       int64_t to_hour) const;
+  // `node_id`'s log as the store lists it; NotFound for an unknown node.
+  absl::StatusOr<store::LogInfo> Log(const std::string& node_id) const;
+  // OK when the log's purge record says what the store's retention mark says.
+  absl::Status CheckPurgeRecord(const std::string& node_id, const store::LogInfo& log) const;
   // The size of `node_id`'s log; NotFound for an unknown node.
   absl::StatusOr<uint64_t> LogSize(const std::string& node_id) const;
 

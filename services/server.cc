@@ -21,6 +21,7 @@
 #include "services/auth.h"
 #include "services/config_manager.h"
 #include "services/rechecker.h"
+#include "services/retention.h"
 #include "services/verification_service.h"
 #include "store/open.h"
 #include "verifiers/policy_engine.h"
@@ -173,6 +174,7 @@ struct Server::Parts {
   std::unique_ptr<crypto::KeyRing> keys;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<SecurityEvents> security_events;
+  std::unique_ptr<RetentionPurger> retention;
   verifiers::VerifierRegistry registry;
   std::unique_ptr<ConfigManager> config_manager;
   std::unique_ptr<Rechecker> rechecker;
@@ -219,6 +221,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->config = std::move(config);
   const idv::config::v1::ServerConfig& c = parts->config;
 
+  absl::StatusOr<RetentionPolicy> retention = RetentionPolicyFor(c.audit().retention());
+  if (!retention.ok()) return retention.status();
   absl::StatusOr<std::unique_ptr<crypto::KeyRing>> keys = LoadKeys(c);
   if (!keys.ok()) return keys.status();
   parts->keys = *std::move(keys);
@@ -260,6 +264,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   if (c.audit().security_events_burst() > 0) eo.burst = c.audit().security_events_burst();
   parts->security_events = std::make_unique<SecurityEvents>(*parts->store, eo);
   parts->auth->set_security_events(parts->security_events.get());
+  parts->retention = std::make_unique<RetentionPurger>(*parts->store, *retention);
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
@@ -306,6 +311,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen()));
   }
   parts->health.Attach(parts->grpc_server->GetHealthCheckService());
+  parts->retention->Start();
   parts->address = absl::StrCat(c.listen().substr(0, c.listen().rfind(':')), ":", port);
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
@@ -326,6 +332,7 @@ void Server::Shutdown(absl::Duration grace) {
     parts_->grpc_server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     parts_->grpc_server->Wait();
     parts_->rechecker->Stop();  // its pending writes land before the store closes
+    parts_->retention->Stop();
     parts_->store->Close();
   });
 }

@@ -63,10 +63,14 @@ struct StoredRecord {
   std::string leaf_hash;
 };
 
-// One node's audit log as stored: its node id and its number of records.
+// One node's audit log as stored: its node id and its number of records (removed ones included),
+// and where retention left it: records 1..purged_through are gone, and record purge_record says
+// so (0, 0: nothing was purged).
 struct LogInfo {
   std::string node_id;
   uint64_t size = 0;
+  uint64_t purged_through = 0;
+  uint64_t purge_record = 0;
 };
 
 struct CommitResult {
@@ -188,6 +192,12 @@ class Store {
   // Signed checkpoints of `node_id`'s log, newest first, at most `limit`.
   virtual void ReadCheckpoints(std::string node_id, size_t limit,
                                Callback<std::vector<idv::store::v1::Checkpoint>> done) = 0;
+
+  // Removes records purged_through+1 .. `through` of this node's log (with their index entries),
+  // keeping the stored Merkle hashes and checkpoints, and records that `purge_record` (already in
+  // the log, a RetentionPurge saying `through`) describes the purge: all in one atomic write.
+  // InvalidArgument when `through` is not after what was purged, or beyond the log.
+  virtual void PurgeAuditLog(uint64_t through, uint64_t purge_record, Callback<uint64_t> done) = 0;
 
   // Adds a listener for changes (see ChangeListener). Call before serving.
   virtual void Subscribe(ChangeListener listener) = 0;

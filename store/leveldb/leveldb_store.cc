@@ -174,9 +174,10 @@ class LevelDbStore final : public Store {
 
   void ListLogs(Callback<std::vector<LogInfo>> done) override {
     ScheduleRead(std::move(done), [this]() -> absl::StatusOr<std::vector<LogInfo>> {
-      absl::StatusOr<uint64_t> size = ldb::LogSize(db_.get());
-      if (!size.ok()) return size.status();
-      return std::vector<LogInfo>{{options_.node_id, *size}};
+      absl::StatusOr<LogInfo> info = ldb::ReadLogInfo(db_.get());
+      if (!info.ok()) return info.status();
+      info->node_id = options_.node_id;
+      return std::vector<LogInfo>{*std::move(info)};
     });
   }
 
@@ -243,6 +244,12 @@ class LevelDbStore final : public Store {
                    if (node_id != options_.node_id) return absl::NotFoundError("no such log");
                    return ldb::ReadCheckpoints(db_.get(), limit);
                  });
+  }
+
+  void PurgeAuditLog(uint64_t through, uint64_t purge_record, Callback<uint64_t> done) override {
+    ScheduleRead(std::move(done), [this, through, purge_record]() {
+      return ldb::PurgeRecords(db_.get(), through, purge_record);
+    });
   }
 
   void Subscribe(ChangeListener listener) override {

@@ -36,6 +36,85 @@ absl::StatusOr<uint64_t> LogSize(leveldb::DB* db) {
   return size;
 }
 
+namespace {
+
+// Where retention left the log: "p/purge" holds <purged_through, 8 bytes><purge_record, 8 bytes>.
+constexpr char kPurgeKey[] = "p/purge";
+
+// Reads that walk the log (listing, exports, integrity checks) leave LevelDB's block cache to the
+// lookups of the request path: a scan of the whole log would otherwise evict all of it.
+leveldb::ReadOptions ScanOptions() {
+  leveldb::ReadOptions o;
+  o.fill_cache = false;
+  return o;
+}
+
+}  // namespace
+
+absl::StatusOr<LogInfo> ReadLogInfo(leveldb::DB* db) {
+  LogInfo info;
+  absl::StatusOr<uint64_t> size = LogSize(db);
+  if (!size.ok()) return size.status();
+  info.size = *size;
+  std::string value;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(), kPurgeKey, &value);
+  if (s.IsNotFound()) return info;
+  if (!s.ok()) return FromLevelDb(s, "read the purge mark");
+  if (value.size() != 16) return absl::DataLossError("a malformed purge mark");
+  info.purged_through = ReadBigEndian(value, 0, 8);
+  info.purge_record = ReadBigEndian(value, 8, 8);
+  return info;
+}
+
+absl::StatusOr<uint64_t> PurgeRecords(leveldb::DB* db, uint64_t through, uint64_t purge_record) {
+  absl::StatusOr<LogInfo> info = ReadLogInfo(db);
+  if (!info.ok()) return info.status();
+  if (through <= info->purged_through || through > info->size || purge_record <= through ||
+      purge_record > info->size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot purge through record ", through, " (purged through ", info->purged_through,
+        ", log size ", info->size, ", purge record ", purge_record, ")"));
+  }
+  leveldb::WriteBatch batch;
+  uint64_t removed = 0;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ScanOptions()));
+  std::string v;
+  for (it->Seek(NumberKey('a', info->purged_through + 1));
+       it->Valid() && it->key().starts_with("a/"); it->Next()) {
+    const uint64_t seq = ReadBigEndian(it->key().ToString(), 2, 8);
+    if (seq > through) break;
+    AuditEntry entry;
+    idv::store::v1::AuditRecord record;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        !record.ParseFromString(entry.record())) {
+      return absl::DataLossError(absl::StrCat("audit record ", seq, " is unreadable"));
+    }
+    std::vector<std::string> index_keys;
+    std::map<StatsKey, int64_t> unused;
+    IndexRecord(record, seq, index_keys, unused);
+    for (const std::string& k : index_keys) batch.Delete(k);
+    // The verification's newest record, when that is this one.
+    const std::string vkey = "v/" + record.verification_id();
+    leveldb::Status s = db->Get(leveldb::ReadOptions(), vkey, &v);
+    if (s.ok() && v.size() == 8 && ReadBigEndian(v, 0, 8) == seq) batch.Delete(vkey);
+    batch.Delete(it->key());
+    ++removed;
+  }
+  if (absl::Status s = FromLevelDb(it->status(), "scan audit log"); !s.ok()) return s;
+  it.reset();
+  std::string mark;
+  AppendBigEndian(&mark, through, 8);
+  AppendBigEndian(&mark, purge_record, 8);
+  batch.Put(kPurgeKey, mark);
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  if (absl::Status s = FromLevelDb(db->Write(wo, &batch), "purge audit log"); !s.ok()) return s;
+  const std::string from = NumberKey('a', 0), to = NumberKey('a', through + 1);
+  const leveldb::Slice begin(from), end(to);
+  db->CompactRange(&begin, &end);
+  return removed;
+}
+
 absl::StatusOr<LogState> RecoverLog(leveldb::DB* db) {
   LogState state;
   absl::StatusOr<uint64_t> log_size = LogSize(db);
@@ -165,14 +244,6 @@ absl::Status MigrateToIndexes(leveldb::DB* db) {
 }
 
 namespace {
-
-// Reads that walk the log (listing, exports, integrity checks) leave LevelDB's block cache to the
-// lookups of the request path: a scan of the whole log would otherwise evict all of it.
-leveldb::ReadOptions ScanOptions() {
-  leveldb::ReadOptions o;
-  o.fill_cache = false;
-  return o;
-}
 
 // The record an iterator is on (an a/<seq> key).
 absl::StatusOr<StoredRecord> ToStored(const leveldb::Iterator& it) {

@@ -32,6 +32,14 @@ class HashReader : public audit::HashReader {
 // The number of records in the log.
 absl::StatusOr<uint64_t> LogSize(leveldb::DB* db);
 
+// The log's size and what retention removed from it (LogInfo without the node id).
+absl::StatusOr<LogInfo> ReadLogInfo(leveldb::DB* db);
+
+// Removes records purged_through+1..through with their index entries and notes the purge
+// (Store::PurgeAuditLog), in one synced write; then compacts the removed range so the bytes
+// leave the disk. Returns the number of records removed.
+absl::StatusOr<uint64_t> PurgeRecords(leveldb::DB* db, uint64_t through, uint64_t purge_record);
+
 // The log's state after its last record and checkpoint.
 absl::StatusOr<LogState> RecoverLog(leveldb::DB* db);
 

@@ -195,11 +195,16 @@ class PostgresStore final : public Store {
         std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<LogInfo>> {
           absl::StatusOr<Result> r = c.Prepared(
               "SELECT n.node_id, coalesce((SELECT max(seq) FROM idv_audit a "
-              "WHERE a.node_id = n.node_id), 0) FROM idv_nodes n ORDER BY n.node_id");
+              "WHERE a.node_id = n.node_id), 0), coalesce(p.purged_through, 0), "
+              "coalesce(p.purge_record, 0) "
+              "FROM idv_nodes n LEFT JOIN idv_audit_purges p ON p.node_id = n.node_id "
+              "ORDER BY n.node_id");
           if (!r.ok()) return r.status();
           std::vector<LogInfo> out;
           for (int i = 0; i < r->rows(); ++i) {
-            out.push_back(LogInfo{r->Bytes(i, 0), static_cast<uint64_t>(r->Int64(i, 1))});
+            out.push_back(LogInfo{r->Bytes(i, 0), static_cast<uint64_t>(r->Int64(i, 1)),
+                                  static_cast<uint64_t>(r->Int64(i, 2)),
+                                  static_cast<uint64_t>(r->Int64(i, 3))});
           }
           return out;
         });
@@ -299,6 +304,55 @@ class PostgresStore final : public Store {
             out.push_back(std::move(cp));
           }
           return out;
+        });
+  }
+
+  void PurgeAuditLog(uint64_t through, uint64_t purge_record, Callback<uint64_t> done) override {
+    Read<uint64_t>(
+        std::move(done), [this, through, purge_record](Conn& c) -> absl::StatusOr<uint64_t> {
+          uint64_t removed = 0;
+          absl::Status s = pg::InTransaction(c, [&]() -> absl::Status {
+            // Only the process holding this node id purges its log; the mark row is the lock.
+            absl::StatusOr<Result> r = c.Exec(
+                "SELECT (SELECT count(*) FROM idv_nodes WHERE node_id = $1 AND owner = $2), "
+                "coalesce((SELECT purged_through FROM idv_audit_purges WHERE node_id = $1 "
+                "FOR UPDATE), 0), "
+                "coalesce((SELECT max(seq) FROM idv_audit WHERE node_id = $1), 0)",
+                Params().Text(ctx_.node_id).Text(ctx_.owner));
+            if (!r.ok()) return r.status();
+            if (r->Int64(0, 0) != 1) {
+              return absl::FailedPreconditionError("this node id is held by another process");
+            }
+            const uint64_t purged = static_cast<uint64_t>(r->Int64(0, 1));
+            const uint64_t size = static_cast<uint64_t>(r->Int64(0, 2));
+            if (through <= purged || through > size || purge_record <= through ||
+                purge_record > size) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("cannot purge through record ", through, " (purged through ", purged,
+                               ", log size ", size, ", purge record ", purge_record, ")"));
+            }
+            r = c.Exec(
+                "DELETE FROM idv_audit WHERE node_id = $1 AND seq > $2::bigint AND seq <= "
+                "$3::bigint",
+                Params()
+                    .Text(ctx_.node_id)
+                    .Int(static_cast<int64_t>(purged))
+                    .Int(static_cast<int64_t>(through)));
+            if (!r.ok()) return r.status();
+            removed = static_cast<uint64_t>(r->affected());
+            r = c.Exec(
+                "INSERT INTO idv_audit_purges (node_id, purged_through, purge_record) "
+                "VALUES ($1, $2::bigint, $3::bigint) ON CONFLICT (node_id) DO UPDATE "
+                "SET purged_through = excluded.purged_through, purge_record = "
+                "excluded.purge_record",
+                Params()
+                    .Text(ctx_.node_id)
+                    .Int(static_cast<int64_t>(through))
+                    .Int(static_cast<int64_t>(purge_record)));
+            return r.status();
+          });
+          if (!s.ok()) return s;
+          return removed;
         });
   }
 

@@ -18,7 +18,7 @@
 #include "store/binding_rules.h"
 #include "store/open.h"
 #include "tests/store/commits.h"
-#include "tests/support/postgres_server.h"
+#include "tests/support/postgres_environment.h"
 
 namespace idv::store {
 namespace {
@@ -29,27 +29,9 @@ using idv::store::v1::RecheckEntry;
 using ::idv::testing::PostgresServer;
 
 // One PostgreSQL server for the whole binary; each test gets its own database.
-PostgresServer* pg_server = nullptr;
-
-class PostgresEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<PostgresServer>> s = PostgresServer::Start();
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = *std::move(s);
-    pg_server = server_.get();
-  }
-  void TearDown() override {
-    pg_server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<PostgresServer> server_;
-};
-
 const ::testing::Environment* const kPostgres =
-    ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+    ::testing::AddGlobalTestEnvironment(new ::idv::testing::PostgresEnvironment);
+PostgresServer* Pg() { return ::idv::testing::PostgresEnvironment::server(); }
 
 using testing::CheckStoredLog;
 using testing::Commit;
@@ -89,10 +71,10 @@ class StoreConformanceTest : public ::testing::TestWithParam<std::string> {
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     if (postgres()) {
-      ASSERT_NE(pg_server, nullptr);
+      ASSERT_NE(Pg(), nullptr);
       static int n = 0;
       db_ = "conformance_" + std::to_string(++n);
-      absl::StatusOr<std::string> dsn = pg_server->CreateDatabase(db_);
+      absl::StatusOr<std::string> dsn = Pg()->CreateDatabase(db_);
       ASSERT_TRUE(dsn.ok()) << dsn.status();
       dsn_ = *dsn;
     }
@@ -503,10 +485,10 @@ TEST_P(StoreConformanceTest, IndexesAreBuiltForRecordsFromBeforeThem) {
   store_->Close();
   store_.reset();
   if (postgres()) {
-    for (const char* sql :
-         {"DROP TABLE idv_audit_stats", "ALTER TABLE idv_audit DROP COLUMN account_id",
-          "DELETE FROM idv_schema WHERE version >= 2"}) {
-      ASSERT_TRUE(pg_server->QueryValue(db_, sql).ok()) << sql;
+    for (const char* sql : {"DROP TABLE idv_audit_stats", "DROP TABLE idv_audit_purges",
+                            "ALTER TABLE idv_audit DROP COLUMN account_id",
+                            "DELETE FROM idv_schema WHERE version >= 2"}) {
+      ASSERT_TRUE(Pg()->QueryValue(db_, sql).ok()) << sql;
     }
   } else {
     leveldb::DB* raw = nullptr;
@@ -587,7 +569,7 @@ TEST_P(MultiNodeTest, CapHoldsAcrossNodes) {
     EXPECT_EQ(bound, 5) << "round " << round;
     EXPECT_EQ(limit, kCalls - 5);
   }
-  auto rows = pg_server->QueryValue(db_, "SELECT count(*) FROM idv_accounts");
+  auto rows = Pg()->QueryValue(db_, "SELECT count(*) FROM idv_accounts");
   EXPECT_EQ(rows.value_or("?"), "25");
 }
 
@@ -653,11 +635,11 @@ TEST_P(MultiNodeTest, PendingEntriesAreLeasedToOneNode) {
 
 TEST_P(MultiNodeTest, DatabaseRestartIsUnavailableThenRecovers) {
   ASSERT_TRUE(CommitSync(Commit("A1", "a1", Fp('a'), true)).ok());
-  ASSERT_TRUE(pg_server->Stop().ok());
+  ASSERT_TRUE(Pg()->Stop().ok());
   EXPECT_EQ(CommitSync(Commit("A2", "a2", Fp('b'), true)).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_TRUE(WaitForHealth(false, absl::Seconds(10)));
-  ASSERT_TRUE(pg_server->Restart().ok());
+  ASSERT_TRUE(Pg()->Restart().ok());
   EXPECT_TRUE(WaitForHealth(true, absl::Seconds(10)));
   auto r = CommitSync(Commit("A3", "a2", Fp('b'), true));
   ASSERT_TRUE(r.ok()) << r.status();

@@ -1,5 +1,6 @@
--- Schema version 2: the account index and the hourly counters GetStats reads. idvd fills both
--- for the rows written before this version in the same transaction (store/postgres/schema.cc).
+-- Schema version 2: the account index and the hourly counters GetStats reads (idvd fills both
+-- for the rows written before this version in the same transaction, store/postgres/schema.cc),
+-- and the retention mark.
 
 -- Verifications and settlements carry their account id in a column of their own ('' for other
 -- records), indexed per tenant and log for ListRecords' account filter.
@@ -18,4 +19,12 @@ CREATE TABLE idv_audit_stats (
   node_id   text NOT NULL,
   n         bigint NOT NULL,
   PRIMARY KEY (tenant, hour, dimension, key, node_id)
+);
+
+-- Where retention left each node's log: records 1..purged_through are removed, and record
+-- purge_record (a RetentionPurge) says so. Written in the purge's own transaction.
+CREATE TABLE idv_audit_purges (
+  node_id        text PRIMARY KEY,
+  purged_through bigint NOT NULL,
+  purge_record   bigint NOT NULL
 );
