@@ -33,6 +33,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDb(const idv::config::v1::StoreC
   } else if (c.block_cache_mib() > 0) {
     o.block_cache_mib = c.block_cache_mib();
   }
+  if (c.leveldb().write_buffer_mib() > 0) o.write_buffer_mib = c.leveldb().write_buffer_mib();
   o.checkpoints = options.checkpoints;
   if (options.on_health) {
     o.on_write_failure = [f = options.on_health](const absl::Status& s) { f(false, s); };

@@ -571,6 +571,7 @@ absl::StatusOr<std::unique_ptr<Store>> OpenLevelDbStore(const LevelDbStoreOption
   std::unique_ptr<const leveldb::FilterPolicy> filter(leveldb::NewBloomFilterPolicy(10));
   leveldb::Options lo;
   lo.create_if_missing = true;
+  lo.write_buffer_size = static_cast<size_t>(options.write_buffer_mib) << 20;
   // Not paranoid_checks: a crash mid-write can leave a torn record at the end of the log, which
   // LevelDB then drops on recovery (it was never acknowledged). Paranoid mode would refuse to open.
   lo.block_cache = cache.get();

@@ -50,6 +50,8 @@ struct LevelDbStoreOptions {
   uint32_t max_group_commit = 1024;
   // LevelDB block cache, in MiB. Default 64.
   uint32_t block_cache_mib = 64;
+  // LevelDB memtable, in MiB (LevelDB's own default is 4). Default 32.
+  uint32_t write_buffer_mib = 32;
   // Threads serving reads. Default 2.
   int reader_threads = 2;
   // File system access; nullptr for the real one. Tests inject faults through it. Not owned.
