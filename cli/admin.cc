@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/files.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -16,6 +18,10 @@ int Usage(const std::string& why) {
             << "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | "
                "history\n"
             << "  policy get | put FILE [--dry-run]\n"
+            << "  clients create [ID] --roles verify,audit,admin,super-admin [--tenant T] "
+               "[--expires 720h|RFC3339] [--description TEXT] | list [--tenant T|*] | get ID | "
+               "revoke ID | rotate ID\n"
+            << "  tenants create NAME [--description TEXT] | list\n"
             << "FILE is a BackendConfig or Policy in text format (.textproto, .txtpb) or JSON "
                "(.json).\n";
   return 2;
@@ -92,6 +98,66 @@ int RunPolicy(const AdminContext& ctx, const std::vector<std::string>& args) {
     return Call(ctx, &Stub::PutPolicy, req);
   }
   return Usage("policy: unknown verb or wrong number of arguments");
+}
+
+int RunClients(const AdminContext& ctx, const std::vector<std::string>& args) {
+  using Stub = idv::v1::AdminService::Stub;
+  const std::string verb = args.empty() ? "" : args[0];
+  if (verb == "create" && args.size() <= 2) {
+    idv::v1::CreateClientRequest req;
+    if (args.size() == 2) req.set_client_id(args[1]);
+    req.set_tenant(ctx.tenant);
+    for (const std::string& r : ctx.roles) req.add_roles(r);
+    req.set_description(ctx.description);
+    if (!ctx.expires.empty()) {
+      absl::Time at;
+      absl::Duration d;
+      std::string err;
+      if (absl::ParseDuration(ctx.expires, &d)) {
+        at = absl::Now() + d;
+      } else if (!absl::ParseTime(absl::RFC3339_full, ctx.expires, &at, &err)) {
+        return Usage("--expires: an RFC 3339 time or a duration such as 720h");
+      }
+      req.mutable_expires_at()->set_seconds(absl::ToUnixSeconds(at));
+    }
+    return Call(ctx, &Stub::CreateClient, req);
+  }
+  if (verb == "list" && args.size() == 1) {
+    idv::v1::ListClientsRequest req;
+    req.set_tenant(ctx.tenant);
+    return Call(ctx, &Stub::ListClients, req);
+  }
+  if ((verb == "get" || verb == "revoke" || verb == "rotate") && args.size() == 2) {
+    if (verb == "get") {
+      idv::v1::GetClientRequest req;
+      req.set_client_id(args[1]);
+      return Call(ctx, &Stub::GetClient, req);
+    }
+    if (verb == "revoke") {
+      idv::v1::RevokeClientRequest req;
+      req.set_client_id(args[1]);
+      return Call(ctx, &Stub::RevokeClient, req);
+    }
+    idv::v1::RotateClientSecretRequest req;
+    req.set_client_id(args[1]);
+    return Call(ctx, &Stub::RotateClientSecret, req);
+  }
+  return Usage("clients: unknown verb or wrong number of arguments");
+}
+
+int RunTenants(const AdminContext& ctx, const std::vector<std::string>& args) {
+  using Stub = idv::v1::AdminService::Stub;
+  const std::string verb = args.empty() ? "" : args[0];
+  if (verb == "create" && args.size() == 2) {
+    idv::v1::CreateTenantRequest req;
+    req.set_name(args[1]);
+    req.set_description(ctx.description);
+    return Call(ctx, &Stub::CreateTenant, req);
+  }
+  if (verb == "list" && args.size() == 1) {
+    return Call(ctx, &Stub::ListTenants, idv::v1::ListTenantsRequest());
+  }
+  return Usage("tenants: unknown verb or wrong number of arguments");
 }
 
 }  // namespace idv::cli

@@ -1,4 +1,4 @@
-// `idvctl backends ...` and `idvctl policy ...`: AdminService from the command line.
+// `idvctl backends|policy|clients|tenants ...`: AdminService from the command line.
 #ifndef IDV_CLI_ADMIN_H_
 #define IDV_CLI_ADMIN_H_
 
@@ -21,11 +21,20 @@ struct AdminContext {
   std::function<int(const grpc::Status&, const google::protobuf::Message&)> report;
   bool dry_run = false;
   bool probe = false;
+  // clients create: the tenant (default: the caller's), roles, expiry, description.
+  std::string tenant;
+  std::vector<std::string> roles;
+  std::string expires;  // RFC 3339 time, or a duration from now such as "720h"
+  std::string description;
 };
 
 // args: everything after "backends" or "policy". Returns the exit code (2 for usage errors).
 int RunBackends(const AdminContext& ctx, const std::vector<std::string>& args);
 int RunPolicy(const AdminContext& ctx, const std::vector<std::string>& args);
+// `clients create [ID] --roles R,... [--tenant T] [--expires WHEN] [--description TEXT] | list
+// [--tenant T|*] | get ID | revoke ID | rotate ID`, and `tenants create NAME | list`.
+int RunClients(const AdminContext& ctx, const std::vector<std::string>& args);
+int RunTenants(const AdminContext& ctx, const std::vector<std::string>& args);
 
 }  // namespace idv::cli
 

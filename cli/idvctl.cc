@@ -51,6 +51,11 @@ ABSL_FLAG(std::string, country, "", "verify/check: issuing country of a passport
 ABSL_FLAG(bool, dry_run, false,
           "backends/policy: validate and show what would change, store nothing");
 ABSL_FLAG(bool, probe, false, "backends put: call the backend's Describe before accepting it");
+ABSL_FLAG(std::string, tenant, "", "clients: the tenant (default: the caller's; list: * for all)");
+ABSL_FLAG(std::vector<std::string>, roles, {},
+          "clients create: roles, comma-separated (verify, audit, admin, super-admin)");
+ABSL_FLAG(std::string, expires, "", "clients create: expiry, RFC 3339 or a duration (720h)");
+ABSL_FLAG(std::string, description, "", "clients/tenants create: what it is for");
 ABSL_FLAG(std::vector<std::string>, trusted, {},
           "audit verify: files of signed checkpoints kept outside idv, comma-separated");
 
@@ -68,6 +73,9 @@ constexpr char kUsage[] =
     "              hmt_travel_permit, passport, name, phone\n"
     "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
     "  policy get | put FILE [--dry-run]\n"
+    "  clients create [ID] --roles R,... [--tenant T] [--expires 720h] [--description TEXT] |\n"
+    "          list [--tenant T|*] | get ID | revoke ID | rotate ID\n"
+    "  tenants create NAME [--description TEXT] | list\n"
     "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | stats [day] |\n"
     "        checkpoint [NODE] |\n"
     "        get NODE INDEX |\n"
@@ -240,18 +248,25 @@ int main(int argc, char** argv) {
   if (command == "verify" && args.size() == 2) return Verify();
   if (command == "get-verification" && args.size() == 3) return GetVerification(args[2]);
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
-  if (command == "backends" || command == "policy" || command == "audit") {
+  if (command == "backends" || command == "policy" || command == "audit" || command == "clients" ||
+      command == "tenants") {
     idv::cli::AdminContext ctx;
     ctx.channel = Connect();
     ctx.prepare = PrepareContext;
     ctx.report = Report;
     ctx.dry_run = absl::GetFlag(FLAGS_dry_run);
     ctx.probe = absl::GetFlag(FLAGS_probe);
+    ctx.tenant = absl::GetFlag(FLAGS_tenant);
+    ctx.roles = absl::GetFlag(FLAGS_roles);
+    ctx.expires = absl::GetFlag(FLAGS_expires);
+    ctx.description = absl::GetFlag(FLAGS_description);
     const std::vector<std::string> rest(args.begin() + 2, args.end());
     if (command == "audit") {
       return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted),
                                 absl::GetFlag(FLAGS_account));
     }
+    if (command == "clients") return idv::cli::RunClients(ctx, rest);
+    if (command == "tenants") return idv::cli::RunTenants(ctx, rest);
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);
   }

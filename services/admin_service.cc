@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/pooled_call.h"
 #include "services/status.h"
 
 namespace idv::services {
@@ -45,7 +46,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyChange(grpc::CallbackServerCont
                                                         absl::string_view method,
                                                         ChangeRequest change,
                                                         idv::v1::ConfigChange* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, method);
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, method);
   if (!who.ok()) return FinishNow(ctx, who.status());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   config_.Change(*who, std::move(change),
@@ -59,7 +60,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ApplyChange(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AdminServiceImpl::ListBackends(grpc::CallbackServerContext* ctx,
                                                          const idv::v1::ListBackendsRequest*,
                                                          idv::v1::ListBackendsResponse* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, "ListBackends");
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, "ListBackends");
   if (!who.ok()) return FinishNow(ctx, who.status());
   const ConfigVersion config = config_.current();
   std::shared_ptr<const verifiers::PolicyEngine> engine = config_.engine();
@@ -125,7 +126,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::DeleteBackend(
 grpc::ServerUnaryReactor* AdminServiceImpl::GetPolicy(grpc::CallbackServerContext* ctx,
                                                       const idv::v1::GetPolicyRequest*,
                                                       idv::v1::GetPolicyResponse* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, "GetPolicy");
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, "GetPolicy");
   if (!who.ok()) return FinishNow(ctx, who.status());
   const ConfigVersion config = config_.current();
   response->set_config_version(config.version());
@@ -155,7 +156,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PutPolicy(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AdminServiceImpl::ListConfigVersions(
     grpc::CallbackServerContext* ctx, const idv::v1::ListConfigVersionsRequest* request,
     idv::v1::ListConfigVersionsResponse* response) {
-  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, kRoleAdmin, "ListConfigVersions");
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, "ListConfigVersions");
   if (!who.ok()) return FinishNow(ctx, who.status());
   const size_t limit = request->limit() == 0 ? 20 : std::min<size_t>(request->limit(), 1000);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -172,6 +173,63 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListConfigVersions(
     reactor->Finish(ToGrpcStatus(versions.status()));
   });
   return reactor;
+}
+
+}  // namespace idv::services
+
+namespace idv::services {
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateClient(
+    grpc::CallbackServerContext* ctx, const idv::v1::CreateClientRequest* request,
+    idv::v1::ClientSecret* response) {
+  return RunPooled(auth_, pool_, ctx, "CreateClient", response,
+                   [this, req = *request](const Principal& p) { return clients_.Create(p, req); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListClients(grpc::CallbackServerContext* ctx,
+                                                        const idv::v1::ListClientsRequest* request,
+                                                        idv::v1::ListClientsResponse* response) {
+  return RunPooled(auth_, pool_, ctx, "ListClients", response,
+                   [this, req = *request](const Principal& p) { return clients_.List(p, req); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetClient(grpc::CallbackServerContext* ctx,
+                                                      const idv::v1::GetClientRequest* request,
+                                                      idv::v1::Client* response) {
+  return RunPooled(
+      auth_, pool_, ctx, "GetClient", response,
+      [this, id = request->client_id()](const Principal& p) { return clients_.Get(p, id); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RevokeClient(
+    grpc::CallbackServerContext* ctx, const idv::v1::RevokeClientRequest* request,
+    idv::v1::Client* response) {
+  return RunPooled(
+      auth_, pool_, ctx, "RevokeClient", response,
+      [this, id = request->client_id()](const Principal& p) { return clients_.Revoke(p, id); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RotateClientSecret(
+    grpc::CallbackServerContext* ctx, const idv::v1::RotateClientSecretRequest* request,
+    idv::v1::ClientSecret* response) {
+  return RunPooled(
+      auth_, pool_, ctx, "RotateClientSecret", response,
+      [this, id = request->client_id()](const Principal& p) { return clients_.Rotate(p, id); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateTenant(
+    grpc::CallbackServerContext* ctx, const idv::v1::CreateTenantRequest* request,
+    idv::v1::Tenant* response) {
+  return RunPooled(
+      auth_, pool_, ctx, "CreateTenant", response,
+      [this, req = *request](const Principal& p) { return clients_.CreateTenant(p, req); });
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::ListTenants(grpc::CallbackServerContext* ctx,
+                                                        const idv::v1::ListTenantsRequest*,
+                                                        idv::v1::ListTenantsResponse* response) {
+  return RunPooled(auth_, pool_, ctx, "ListTenants", response,
+                   [this](const Principal&) { return clients_.ListTenants(); });
 }
 
 }  // namespace idv::services

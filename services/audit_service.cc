@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/export.h"
+#include "services/pooled_call.h"
 #include "services/status.h"
 
 namespace idv::services {
@@ -77,7 +78,7 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
 
 grpc::ServerWriteReactor<idv::v1::ExportChunk>* AuditServiceImpl::ExportRecords(
     grpc::CallbackServerContext* ctx, const idv::v1::ExportRecordsRequest* request) {
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit, "ExportRecords");
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "ExportRecords");
   if (!principal.ok()) {
     struct Refused : grpc::ServerWriteReactor<idv::v1::ExportChunk> {
       explicit Refused(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
@@ -88,30 +89,11 @@ grpc::ServerWriteReactor<idv::v1::ExportChunk>* AuditServiceImpl::ExportRecords(
   return new Export(*this, principal->tenant(), principal->client_id(), *request);
 }
 
-template <typename Response, typename Work>
-grpc::ServerUnaryReactor* AuditServiceImpl::Run(grpc::CallbackServerContext* ctx,
-                                                absl::string_view method, Response* response,
-                                                Work work) {
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleAudit, method);
-  if (!principal.ok()) return FinishNow(ctx, principal.status());
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::AnyInvocable<void()&&> task = [reactor, response, work = std::move(work),
-                                       p = *std::move(principal)]() mutable {
-    absl::StatusOr<Response> r = work(p);
-    if (r.ok()) *response = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
-  };
-  if (!pool_.Schedule(task)) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is stopping"));
-  }
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* AuditServiceImpl::ListRecords(grpc::CallbackServerContext* ctx,
                                                         const idv::v1::ListRecordsRequest* request,
                                                         idv::v1::ListRecordsResponse* response) {
-  return Run(
-      ctx, "ListRecords", response,
+  return RunPooled(
+      auth_, pool_, ctx, "ListRecords", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::ListRecordsResponse> {
         absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "ListRecords",
                                                     Describe(req.filter(), req.page_token()));
@@ -123,8 +105,8 @@ grpc::ServerUnaryReactor* AuditServiceImpl::ListRecords(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* AuditServiceImpl::GetStats(grpc::CallbackServerContext* ctx,
                                                      const idv::v1::GetStatsRequest* request,
                                                      idv::v1::GetStatsResponse* response) {
-  return Run(
-      ctx, "GetStats", response,
+  return RunPooled(
+      auth_, pool_, ctx, "GetStats", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::GetStatsResponse> {
         absl::Status recorded =
             auditor_.RecordRead(p.tenant(), p.client_id(), "GetStats", Describe(req.filter(), ""));
@@ -136,16 +118,16 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetStats(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* AuditServiceImpl::GetCheckpoint(
     grpc::CallbackServerContext* ctx, const idv::v1::GetCheckpointRequest* request,
     idv::v1::GetCheckpointResponse* response) {
-  return Run(ctx, "GetCheckpoint", response, [this, node = request->node_id()](const Principal&) {
-    return auditor_.Checkpoints(node);
-  });
+  return RunPooled(
+      auth_, pool_, ctx, "GetCheckpoint", response,
+      [this, node = request->node_id()](const Principal&) { return auditor_.Checkpoints(node); });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetRecord(grpc::CallbackServerContext* ctx,
                                                       const idv::v1::GetRecordRequest* request,
                                                       idv::v1::AuditRecordEntry* response) {
-  return Run(
-      ctx, "GetRecord", response,
+  return RunPooled(
+      auth_, pool_, ctx, "GetRecord", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::AuditRecordEntry> {
         absl::Status recorded = auditor_.RecordRead(p.tenant(), p.client_id(), "GetRecord",
                                                     absl::StrCat(req.node_id(), " #", req.index()));
@@ -157,24 +139,26 @@ grpc::ServerUnaryReactor* AuditServiceImpl::GetRecord(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* AuditServiceImpl::GetInclusionProof(
     grpc::CallbackServerContext* ctx, const idv::v1::GetInclusionProofRequest* request,
     idv::v1::InclusionProof* response) {
-  return Run(ctx, "GetInclusionProof", response, [this, req = *request](const Principal&) {
-    return auditor_.ProveInclusion(req.node_id(), req.index(), req.tree_size());
-  });
+  return RunPooled(auth_, pool_, ctx, "GetInclusionProof", response,
+                   [this, req = *request](const Principal&) {
+                     return auditor_.ProveInclusion(req.node_id(), req.index(), req.tree_size());
+                   });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::GetConsistencyProof(
     grpc::CallbackServerContext* ctx, const idv::v1::GetConsistencyProofRequest* request,
     idv::v1::ConsistencyProof* response) {
-  return Run(ctx, "GetConsistencyProof", response, [this, req = *request](const Principal&) {
-    return auditor_.ProveConsistency(req.node_id(), req.old_size(), req.new_size());
-  });
+  return RunPooled(
+      auth_, pool_, ctx, "GetConsistencyProof", response, [this, req = *request](const Principal&) {
+        return auditor_.ProveConsistency(req.node_id(), req.old_size(), req.new_size());
+      });
 }
 
 grpc::ServerUnaryReactor* AuditServiceImpl::VerifyIntegrity(
     grpc::CallbackServerContext* ctx, const idv::v1::VerifyIntegrityRequest* request,
     idv::v1::IntegrityReport* response) {
-  return Run(
-      ctx, "VerifyIntegrity", response,
+  return RunPooled(
+      auth_, pool_, ctx, "VerifyIntegrity", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::IntegrityReport> {
         absl::Status recorded =
             auditor_.RecordRead(p.tenant(), p.client_id(), "VerifyIntegrity",

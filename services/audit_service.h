@@ -43,12 +43,6 @@ class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
  private:
   class Export;
 
-  // Authenticates (role audit), then runs `work(principal)` on the pool; its result becomes the
-  // response, or the call's error.
-  template <typename Response, typename Work>
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, absl::string_view method,
-                                Response* response, Work work);
-
   const Authenticator& auth_;
   const Auditor& auditor_;
   store::ThreadPool pool_;

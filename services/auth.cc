@@ -19,13 +19,50 @@ constexpr absl::string_view kBearer = "Bearer ";
 
 uint32_t RolesOf(const idv::store::v1::ClientRecord& c) {
   uint32_t roles = 0;
-  for (const std::string& r : c.roles()) {
-    if (r == "verify") roles |= kRoleVerify;
-    if (r == "audit") roles |= kRoleAudit;
-    if (r == "admin") roles |= kRoleAdmin;
-  }
+  for (const std::string& r : c.roles()) roles |= RoleNamed(r);
   return roles;
 }
+
+struct MethodRoles {
+  const char* method;
+  uint32_t roles;
+};
+
+constexpr uint32_t kAdmins = kRoleAdmin | kRoleSuperAdmin;
+
+// Every RPC idvd serves, and who may call it.
+constexpr MethodRoles kMethodRoles[] = {
+    // idv.v1.VerificationService
+    {"Verify", kRoleVerify},
+    {"GetVerification", kRoleVerify | kRoleAudit},
+    {"GetBinding", kRoleVerify | kRoleAudit},
+    // idv.v1.AdminService: the configuration (shared by every tenant)
+    {"ListBackends", kAdmins},
+    {"GetPolicy", kAdmins},
+    {"ListConfigVersions", kAdmins},
+    {"PutBackend", kRoleSuperAdmin},
+    {"DeleteBackend", kRoleSuperAdmin},
+    {"PutPolicy", kRoleSuperAdmin},
+    // idv.v1.AdminService: clients (an admin's own tenant; a super-admin's any) and tenants
+    {"CreateClient", kAdmins},
+    {"ListClients", kAdmins},
+    {"GetClient", kAdmins},
+    {"RevokeClient", kAdmins},
+    {"RotateClientSecret", kAdmins},
+    {"CreateTenant", kRoleSuperAdmin},
+    {"ListTenants", kRoleSuperAdmin},
+    // idv.v1.AuditService (the caller's tenant's records)
+    {"ListRecords", kRoleAudit},
+    {"ExportRecords", kRoleAudit},
+    {"GetStats", kRoleAudit},
+    {"GetCheckpoint", kRoleAudit},
+    {"GetRecord", kRoleAudit},
+    {"GetInclusionProof", kRoleAudit},
+    {"GetConsistencyProof", kRoleAudit},
+    {"VerifyIntegrity", kRoleAudit},
+};
+
+}  // namespace
 
 std::string RandomToken(size_t bytes) {
   std::vector<uint8_t> raw(bytes);
@@ -37,6 +74,8 @@ std::string RandomToken(size_t bytes) {
   sodium_memzero(raw.data(), raw.size());
   return out;
 }
+
+namespace {
 
 absl::Status WriteKeyFile(const std::string& path, const std::string& token) {
   const std::string tmp = path + ".tmp";
@@ -57,6 +96,21 @@ absl::Status WriteKeyFile(const std::string& path, const std::string& token) {
 
 }  // namespace
 
+uint32_t RolesFor(absl::string_view method) {
+  for (const MethodRoles& m : kMethodRoles) {
+    if (method == m.method) return m.roles;
+  }
+  return 0;
+}
+
+uint32_t RoleNamed(absl::string_view name) {
+  if (name == "verify") return kRoleVerify;
+  if (name == "audit") return kRoleAudit;
+  if (name == "admin") return kRoleAdmin;
+  if (name == "super-admin") return kRoleSuperAdmin;
+  return 0;
+}
+
 Authenticator::Authenticator(const crypto::KeyRing& keys,
                              const std::vector<idv::store::v1::ClientRecord>& clients)
     : keys_(keys) {
@@ -67,7 +121,12 @@ void Authenticator::Reload(const std::vector<idv::store::v1::ClientRecord>& clie
   auto table = std::make_shared<Table>();
   for (const idv::store::v1::ClientRecord& c : clients) {
     if (c.revoked()) continue;
-    (*table)[c.client_id()] = Client{c.tenant(), RolesOf(c), c.key_version(), c.secret_hash()};
+    Client client{c.tenant(), RolesOf(c), c.key_version(), c.secret_hash()};
+    if (c.has_expires_at()) {
+      client.expires = absl::FromUnixSeconds(c.expires_at().seconds()) +
+                       absl::Nanoseconds(c.expires_at().nanos());
+    }
+    (*table)[c.client_id()] = std::move(client);
   }
   std::atomic_store(&table_, std::shared_ptr<const Table>(std::move(table)));
 }
@@ -85,8 +144,8 @@ absl::Status Authenticator::Refuse(const grpc::ServerContextBase& ctx, absl::str
 }
 
 absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextBase& ctx,
-                                                      uint32_t any_of,
                                                       absl::string_view method) const {
+  const uint32_t any_of = RolesFor(method);
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
   if (it == md.end()) {
@@ -118,6 +177,10 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextB
     return Refuse(ctx, method, client->second.tenant, id,
                   absl::UnauthenticatedError("invalid API key"), "wrong secret");
   }
+  if (absl::Now() >= client->second.expires) {
+    return Refuse(ctx, method, client->second.tenant, id,
+                  absl::UnauthenticatedError("invalid API key"), "expired");
+  }
   if ((client->second.roles & any_of) == 0) {
     return Refuse(ctx, method, client->second.tenant, id,
                   absl::PermissionDeniedError("this client's roles do not allow this call"));
@@ -136,7 +199,8 @@ absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::Key
   idv::store::v1::ClientRecord admin;
   admin.set_client_id("adm" + RandomToken(9));
   admin.set_tenant("default");
-  for (const char* role : {"verify", "audit", "admin"}) admin.add_roles(role);
+  for (const char* role : {"verify", "audit", "admin", "super-admin"}) admin.add_roles(role);
+  admin.set_created_by("bootstrap");
   std::string secret = RandomToken(32);
   admin.set_key_version(keys.current_version());
   const auto hash = keys.ClientSecretHash(admin.client_id(), secret, admin.key_version());

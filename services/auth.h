@@ -23,7 +23,14 @@
 
 namespace idv::services {
 
-enum Role : uint32_t { kRoleVerify = 1, kRoleAudit = 2, kRoleAdmin = 4 };
+enum Role : uint32_t { kRoleVerify = 1, kRoleAudit = 2, kRoleAdmin = 4, kRoleSuperAdmin = 8 };
+
+// The roles that may call each RPC (any of them), by its method name ("Verify", "PutBackend", ...):
+// the one table of authorization. 0 for an unknown name (nobody may call it).
+uint32_t RolesFor(absl::string_view method);
+
+// "verify", "audit", "admin", "super-admin" to a Role; 0 for anything else.
+uint32_t RoleNamed(absl::string_view name);
 
 // The authenticated caller. Only Authenticator makes one.
 class Principal {
@@ -46,10 +53,10 @@ class Authenticator {
   Authenticator(const crypto::KeyRing& keys,
                 const std::vector<idv::store::v1::ClientRecord>& clients);
 
-  // Unauthenticated for a missing, malformed, unknown, revoked or wrong key; PermissionDenied when
-  // the client lacks every role in `any_of` (a bitwise or of Role). A refusal of `method` (the
-  // RPC's name) is a security event (see set_security_events).
-  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx, uint32_t any_of,
+  // Unauthenticated for a missing, malformed, unknown, revoked, expired or wrong key;
+  // PermissionDenied when the client has none of the roles RolesFor(method) allows. A refusal is
+  // a security event (see set_security_events).
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx,
                                          absl::string_view method) const;
 
   // Where refusals are recorded; none when unset. Set before serving.
@@ -64,6 +71,7 @@ class Authenticator {
     uint32_t roles = 0;
     uint32_t key_version = 0;
     std::string secret_hash;
+    absl::Time expires = absl::InfiniteFuture();
   };
   using Table = std::map<std::string, Client, std::less<>>;
   // Records the refusal (with `detail`, which the caller is not told) and returns `why`.
@@ -77,11 +85,14 @@ class Authenticator {
   std::shared_ptr<const Table> table_;
 };
 
+// `bytes` random bytes as URL-safe base64 without padding: client secrets and generated ids.
+std::string RandomToken(size_t bytes);
+
 // On first start (no client in the store), creates an admin client of tenant "default" with every
-// role and writes "<client_id>.<secret>" to `key_path` with mode 0600. The key file is written
-// before the client is stored, so a crash in between leaves no unusable client behind. Of nodes
-// sharing one database and starting together, one creates it; the others remove their key file.
-// Returns true when it created one.
+// role (super-admin included) and writes "<client_id>.<secret>" to `key_path` with mode 0600. The
+// key file is written before the client is stored, so a crash in between leaves no unusable client
+// behind. Of nodes sharing one database and starting together, one creates it; the others remove
+// their key file. Returns true when it created one.
 absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::KeyRing& keys,
                                           const std::string& key_path);
 

@@ -19,6 +19,7 @@
 #include "services/admin_service.h"
 #include "services/audit_service.h"
 #include "services/auth.h"
+#include "services/client_manager.h"
 #include "services/config_manager.h"
 #include "services/rechecker.h"
 #include "services/retention.h"
@@ -181,6 +182,7 @@ struct Server::Parts {
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<VerificationServiceImpl> verification;
+  std::unique_ptr<ClientManager> clients;
   std::unique_ptr<AdminServiceImpl> admin;
   std::unique_ptr<Auditor> auditor;
   std::unique_ptr<AuditServiceImpl> audit;
@@ -288,7 +290,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->verification = std::make_unique<VerificationServiceImpl>(
       *parts->auth, *parts->keys, *parts->config_manager, *parts->store, parts->rechecker.get(),
       parts->cache.get(), vo);
-  parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager);
+  parts->clients = std::make_unique<ClientManager>(*parts->store, *parts->keys, *parts->auth);
+  if (absl::Status s = parts->clients->GrantSuperAdminIfNone(); !s.ok()) return s;
+  parts->admin =
+      std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager, *parts->clients);
   parts->auditor =
       std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
                                 parts->keys->AuditPublicKey(parts->keys->current_version()));

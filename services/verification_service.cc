@@ -242,7 +242,7 @@ VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
 grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,
                                                           const idv::v1::VerifyRequest* request,
                                                           idv::v1::VerifyResponse* response) {
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, kRoleVerify, "Verify");
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Verify");
   absl::Status shape = principal.ok() ? CheckShape(*request) : principal.status();
   if (!shape.ok()) {
     WipeClaim(*request);
@@ -255,7 +255,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
     grpc::CallbackServerContext* ctx, const idv::v1::GetVerificationRequest* request,
     idv::v1::Verification* response) {
   absl::StatusOr<Principal> principal =
-      auth_.Authenticate(*ctx, kRoleVerify | kRoleAudit, "GetVerification");
+      auth_.Authenticate(*ctx, "GetVerification");
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (!IsWellFormedVerificationId(request->verification_id())) {
     return FinishNow(ctx, absl::InvalidArgumentError(
@@ -274,7 +274,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetBinding(
     grpc::CallbackServerContext* ctx, const idv::v1::GetBindingRequest* request,
     idv::v1::Binding* response) {
   absl::StatusOr<Principal> principal =
-      auth_.Authenticate(*ctx, kRoleVerify | kRoleAudit, "GetBinding");
+      auth_.Authenticate(*ctx, "GetBinding");
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (request->account_id().empty() || request->account_id().size() > kMaxAccountId) {
     return FinishNow(ctx, absl::InvalidArgumentError("account_id must be 1 to 128 bytes"));

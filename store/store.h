@@ -48,6 +48,13 @@ struct VerificationCommit {
   std::optional<idv::store::v1::ConfigVersion> config;
   // A PENDING verification to re-ask later: stored with the record, leased to this node.
   std::optional<idv::store::v1::RecheckEntry> recheck;
+  // An administrative change of an API client, stored with `record`; every node is notified
+  // (kClient). With `client_must_be_new`, fails with AlreadyExists, writing nothing, when the
+  // client id is taken.
+  std::optional<idv::store::v1::ClientRecord> client;
+  bool client_must_be_new = false;
+  // A new tenant, stored with `record`; AlreadyExists, writing nothing, when the name is taken.
+  std::optional<idv::store::v1::TenantRecord> tenant;
   // This record settles a PENDING verification: its re-check entry is deleted in the same write.
   // The commit fails with FailedPrecondition, and nothing of it is written, when the entry is gone
   // or leased to another node (it was settled, or another node took it over): one settlement
@@ -143,6 +150,9 @@ class Store {
 
   // API clients, by id.
   virtual void ListClients(Callback<std::vector<idv::store::v1::ClientRecord>> done) = 0;
+
+  // Tenants, by name (made by CommitVerification with a `tenant`).
+  virtual void ListTenants(Callback<std::vector<idv::store::v1::TenantRecord>> done) = 0;
 
   // Creates or replaces a client; durable before `done`; every node is notified (kClient).
   // With `only_if_none`, fails with AlreadyExists, writing nothing, when any client exists

@@ -61,6 +61,8 @@ std::string AccountKey(const std::string& tenant, const std::string& account) {
 
 std::string ClientKey(const std::string& id) { return "c/" + id; }
 
+std::string TenantKey(const std::string& name) { return "t/" + name; }
+
 std::string RecheckKey(const std::string& id) { return "q/" + id; }
 
 std::string ConfigKey(uint64_t version) { return NumberKey('g', version); }
@@ -148,6 +150,25 @@ class LevelDbStore final : public Store {
 
   void ListClients(Callback<std::vector<ClientRecord>> done) override {
     ScheduleRead(std::move(done), [this]() { return ReadClients(); });
+  }
+
+  void ListTenants(Callback<std::vector<idv::store::v1::TenantRecord>> done) override {
+    ScheduleRead(
+        std::move(done), [this]() -> absl::StatusOr<std::vector<idv::store::v1::TenantRecord>> {
+          std::vector<idv::store::v1::TenantRecord> out;
+          std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+          for (it->Seek("t/"); it->Valid() && it->key().starts_with("t/"); it->Next()) {
+            idv::store::v1::TenantRecord t;
+            if (!t.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+              return absl::DataLossError("unparsable tenant record in store");
+            }
+            out.push_back(std::move(t));
+          }
+          if (absl::Status st = FromLevelDb(it->status(), "list tenants"); !st.ok()) {
+            return st;
+          }
+          return out;
+        });
   }
   absl::StatusOr<std::vector<idv::store::v1::ConfigVersion>> ConfigVersions(size_t limit) {
     std::vector<idv::store::v1::ConfigVersion> out;
@@ -444,6 +465,26 @@ class LevelDbStore final : public Store {
         }
         overlay.Put(key, p.commit.config->SerializeAsString());
       }
+      if (p.commit.tenant.has_value() || p.commit.client_must_be_new) {
+        const std::string key = p.commit.tenant.has_value()
+                                    ? TenantKey(p.commit.tenant->name())
+                                    : ClientKey(p.commit.client->client_id());
+        absl::StatusOr<std::optional<std::string>> taken = overlay.Get(key);
+        if (!taken.ok() || taken->has_value()) {
+          results.push_back(taken.ok()
+                                ? absl::AlreadyExistsError(absl::StrCat(
+                                      p.commit.tenant.has_value() ? "tenant \"" : "client \"",
+                                      key.substr(2), "\" exists already"))
+                                : taken.status());
+          continue;
+        }
+      }
+      if (p.commit.tenant.has_value()) {
+        overlay.Put(TenantKey(p.commit.tenant->name()), p.commit.tenant->SerializeAsString());
+      }
+      if (p.commit.client.has_value()) {
+        overlay.Put(ClientKey(p.commit.client->client_id()), p.commit.client->SerializeAsString());
+      }
       if (p.commit.settles_recheck) {
         absl::StatusOr<std::optional<std::string>> entry =
             overlay.Get(RecheckKey(record.verification_id()));
@@ -509,10 +550,17 @@ class LevelDbStore final : public Store {
       if (options_.on_write_failure) options_.on_write_failure(failed_);
     }
     for (size_t i = 0; i < group.size(); ++i) {
-      const bool config_changed = written.ok() && results[i].ok() && group[i].commit.config;
-      const uint64_t version = config_changed ? group[i].commit.config->version() : 0;
+      const bool applied = written.ok() && results[i].ok();
+      const VerificationCommit& c = group[i].commit;
+      std::optional<Change> change;
+      if (applied && c.config)
+        change = Change{Change::kConfig, std::to_string(c.config->version())};
+      if (applied && c.client) change = Change{Change::kClient, c.client->client_id()};
+      // Listeners learn of a client change before the caller does, so the caller's next call
+      // meets the new table.
+      if (change.has_value() && change->kind == Change::kClient) Notify(*change);
       std::move(group[i].done)(written.ok() ? std::move(results[i]) : written);
-      if (config_changed) Notify({Change::kConfig, std::to_string(version)});
+      if (change.has_value() && change->kind == Change::kConfig) Notify(*change);
     }
   }
 

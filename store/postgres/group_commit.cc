@@ -36,6 +36,8 @@ struct GroupState {
   std::map<AccountKey, std::optional<AccountBinding>> accounts;
   std::vector<AccountKey> accounts_added;
   std::set<uint64_t> config_taken;
+  std::set<std::string> clients_taken;  // of the ids the group creates
+  std::set<std::string> tenants_taken;
   std::set<std::string> settleable;  // re-check entries deleted under this node's lease
 };
 
@@ -107,6 +109,24 @@ void ReadTakenConfigs(Batch& batch, const Array& versions, GroupState& st) {
             });
 }
 
+// Which of the client ids and tenant names the group creates exist already.
+void ReadTakenNames(Batch& batch, const Array& clients, const Array& tenants, GroupState& st) {
+  if (clients.size() > 0) {
+    batch.Add("SELECT client_id FROM idv_clients WHERE client_id = ANY($1::text[])",
+              Params().Arr(clients), [&st](const Result& r) {
+                for (int i = 0; i < r.rows(); ++i) st.clients_taken.insert(r.Bytes(i, 0));
+                return absl::OkStatus();
+              });
+  }
+  if (tenants.size() > 0) {
+    batch.Add("SELECT name FROM idv_tenants WHERE name = ANY($1::text[])", Params().Arr(tenants),
+              [&st](const Result& r) {
+                for (int i = 0; i < r.rows(); ++i) st.tenants_taken.insert(r.Bytes(i, 0));
+                return absl::OkStatus();
+              });
+  }
+}
+
 // Deletes the re-check entries the group settles, where this node holds them.
 void TakeSettled(Batch& batch, const GroupContext& ctx, const Array& ids, GroupState& st) {
   if (ids.size() == 0) return;
@@ -129,6 +149,8 @@ struct Writes {
   std::optional<idv::store::v1::Checkpoint> checkpoint;
   Array recheck_id{Array::kText}, recheck_tenant{Array::kText}, recheck_entry{Array::kBytea};
   Array config_version{Array::kInt8}, config_record{Array::kBytea};
+  Array client_id{Array::kText}, client_tenant{Array::kText}, client_record{Array::kBytea};
+  Array tenant_name{Array::kText}, tenant_record{Array::kBytea};
 };
 
 // Decides one commit against the group's state and adds its rows to `w`.
@@ -145,6 +167,24 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
     }
     w.config_version.AddInt64(static_cast<int64_t>(c.config->version()));
     w.config_record.Add(c.config->SerializeAsString());
+  }
+  if (c.tenant.has_value()) {
+    // A concurrent node creating the same name fails on the primary key; the rerun sees it.
+    if (!st.tenants_taken.insert(c.tenant->name()).second) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("tenant \"", c.tenant->name(), "\" exists already"));
+    }
+    w.tenant_name.Add(c.tenant->name());
+    w.tenant_record.Add(c.tenant->SerializeAsString());
+  }
+  if (c.client.has_value()) {
+    if (c.client_must_be_new && !st.clients_taken.insert(c.client->client_id()).second) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("client \"", c.client->client_id(), "\" exists already"));
+    }
+    w.client_id.Add(c.client->client_id());
+    w.client_tenant.Add(c.client->tenant());
+    w.client_record.Add(c.client->SerializeAsString());
   }
   idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
   if (c.bind) {
@@ -309,6 +349,23 @@ void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
             .Text(ctx.node_id)
             .Text(Interval(ctx.recheck_lease)));
   }
+  if (w.tenant_name.size() > 0) {
+    batch.Add(
+        "INSERT INTO idv_tenants (name, record) SELECT * FROM unnest($1::text[], $2::bytea[])",
+        Params().Arr(w.tenant_name).Arr(w.tenant_record));
+  }
+  if (w.client_id.size() > 0) {
+    // A client changed twice in one group: the later change is the one kept.
+    batch.Add(
+        "INSERT INTO idv_clients (client_id, tenant, record, updated_at) "
+        "SELECT DISTINCT ON (id) id, t, r, now() FROM unnest($1::text[], $2::text[], $3::bytea[]) "
+        "WITH ORDINALITY AS u(id, t, r, n) ORDER BY id, n DESC "
+        "ON CONFLICT (client_id) DO UPDATE SET tenant = excluded.tenant, record = excluded.record, "
+        "updated_at = now()",
+        Params().Arr(w.client_id).Arr(w.client_tenant).Arr(w.client_record));
+    batch.Add("SELECT pg_notify('idv_changes', 'client ' || id) FROM unnest($1::text[]) id",
+              Params().Arr(w.client_id));
+  }
   if (w.config_version.size() > 0) {
     batch.Add(
         "INSERT INTO idv_config_versions (version, record) "
@@ -336,8 +393,11 @@ void Fence(Batch& batch, const GroupContext& ctx) {
 // Everything before the writes, in one round trip: BEGIN, the fence and what the decisions read.
 absl::Status Prepare(Conn& conn, const GroupContext& ctx,
                      const std::vector<VerificationCommit*>& commits, GroupState& st) {
-  Array versions(Array::kInt8), settles(Array::kText);
+  Array versions(Array::kInt8), settles(Array::kText), new_clients(Array::kText),
+      new_tenants(Array::kText);
   for (const VerificationCommit* c : commits) {
+    if (c->client.has_value() && c->client_must_be_new) new_clients.Add(c->client->client_id());
+    if (c->tenant.has_value()) new_tenants.Add(c->tenant->name());
     if (c->bind) {
       st.identities[IdentityOf(c->record)];
       st.accounts[{c->record.tenant(), c->record.account_id()}];
@@ -351,6 +411,7 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
   LockIdentities(batch, st);
   ReadAccounts(batch, st);
   ReadTakenConfigs(batch, versions, st);
+  ReadTakenNames(batch, new_clients, new_tenants, st);
   TakeSettled(batch, ctx, settles, st);
   return batch.Run(conn);
 }

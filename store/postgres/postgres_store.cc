@@ -136,6 +136,15 @@ class PostgresStore final : public Store {
         });
   }
 
+  void ListTenants(Callback<std::vector<idv::store::v1::TenantRecord>> done) override {
+    Read<std::vector<idv::store::v1::TenantRecord>>(
+        std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<idv::store::v1::TenantRecord>> {
+          absl::StatusOr<Result> r = c.Prepared("SELECT record FROM idv_tenants ORDER BY name");
+          if (!r.ok()) return r.status();
+          return ParseAll<idv::store::v1::TenantRecord>(*r, "tenant record");
+        });
+  }
+
   void PutClient(ClientRecord client, bool only_if_none, Callback<bool> done) override {
     Read<bool>(std::move(done),
                [client = std::move(client), only_if_none](Conn& c) -> absl::StatusOr<bool> {

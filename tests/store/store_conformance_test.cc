@@ -485,9 +485,10 @@ TEST_P(StoreConformanceTest, IndexesAreBuiltForRecordsFromBeforeThem) {
   store_->Close();
   store_.reset();
   if (postgres()) {
-    for (const char* sql : {"DROP TABLE idv_audit_stats", "DROP TABLE idv_audit_purges",
-                            "ALTER TABLE idv_audit DROP COLUMN account_id",
-                            "DELETE FROM idv_schema WHERE version >= 2"}) {
+    for (const char* sql :
+         {"DROP TABLE idv_audit_stats", "DROP TABLE idv_audit_purges", "DROP TABLE idv_tenants",
+          "ALTER TABLE idv_audit DROP COLUMN account_id",
+          "DELETE FROM idv_schema WHERE version >= 2"}) {
       ASSERT_TRUE(Pg()->QueryValue(db_, sql).ok()) << sql;
     }
   } else {

@@ -1,0 +1,259 @@
+// Clients, tenants and roles through the AdminService, with real idvd and simulator processes:
+// one node on LevelDB, and (Postgres3.*) three nodes sharing PostgreSQL, where a client created,
+// rotated or revoked through one node must hold on the others.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "idv/v1/audit.grpc.pb.h"
+#include "tests/integration/cluster.h"
+
+namespace idv {
+namespace {
+
+using idv::testing::Cluster;
+
+class AccessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<Cluster>(Cluster::Options());
+    cluster_->Start();
+  }
+
+  // The last node: with three nodes, not the one the admin calls go to.
+  size_t Other() const { return cluster_->node_count() - 1; }
+
+  template <typename Request, typename Response>
+  grpc::Status Admin(grpc::Status (idv::v1::AdminService::Stub::*method)(grpc::ClientContext*,
+                                                                         const Request&, Response*),
+                     const Request& req, Response* resp, const std::string& token = "<own>",
+                     size_t node = 0) {
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, token);
+    return (cluster_->admin(node).*method)(&ctx, req, resp);
+  }
+
+  // A new client of `tenant` with `roles`; returns its API key.
+  std::string Create(const std::string& id, const std::string& tenant,
+                     std::vector<std::string> roles, const std::string& token = "<own>") {
+    idv::v1::CreateClientRequest req;
+    req.set_client_id(id);
+    req.set_tenant(tenant);
+    for (const std::string& r : roles) req.add_roles(r);
+    idv::v1::ClientSecret secret;
+    grpc::Status s = Admin(&idv::v1::AdminService::Stub::CreateClient, req, &secret, token);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(secret.api_key().rfind(id + ".", 0), 0u);
+    return secret.api_key();
+  }
+
+  void CreateTenant(const std::string& name) {
+    idv::v1::CreateTenantRequest req;
+    req.set_name(name);
+    idv::v1::Tenant t;
+    grpc::Status s = Admin(&idv::v1::AdminService::Stub::CreateTenant, req, &t);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  grpc::StatusCode VerifyWith(const std::string& token, size_t node = 0, int person = 10) {
+    idv::v1::VerifyRequest req;
+    req.set_account_id(absl::StrCat("acct-", person));
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(cluster_->people()[person].number);
+    req.mutable_claim()->set_full_name(cluster_->people()[person].name);
+    idv::v1::VerifyResponse resp;
+    return cluster_->VerifyOn(node, req, &resp, token).error_code();
+  }
+
+  grpc::StatusCode ListRecordsWith(const std::string& token) {
+    auto stub = idv::v1::AuditService::NewStub(
+        grpc::CreateChannel(cluster_->address(0), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, token);
+    idv::v1::ListRecordsResponse resp;
+    return stub->ListRecords(&ctx, {}, &resp).error_code();
+  }
+
+  // Calls Verify with `token` on `node` until it gets `want`, for at most 5 s (another node
+  // learns of a client change through the store's notification); returns what it got last.
+  grpc::StatusCode AwaitVerify(const std::string& token, size_t node, grpc::StatusCode want) {
+    grpc::StatusCode got = VerifyWith(token, node);
+    for (absl::Time until = absl::Now() + absl::Seconds(5); got != want && absl::Now() < until;
+         got = VerifyWith(token, node)) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return got;
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(AccessTest, RolesDecideWhatAClientMayCall) {
+  const std::string verifier = Create("verifier-a", "", {"verify"});
+  const std::string auditor = Create("auditor-a", "", {"audit"});
+  EXPECT_EQ(VerifyWith(verifier), grpc::StatusCode::OK);
+  EXPECT_EQ(ListRecordsWith(verifier), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(ListRecordsWith(auditor), grpc::StatusCode::OK);
+  EXPECT_EQ(VerifyWith(auditor), grpc::StatusCode::PERMISSION_DENIED);
+  idv::v1::ListBackendsResponse backends;
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::ListBackends, idv::v1::ListBackendsRequest(),
+                  &backends, verifier)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // A client made through node 0 is known to every node.
+  EXPECT_EQ(AwaitVerify(verifier, Other(), grpc::StatusCode::OK), grpc::StatusCode::OK);
+}
+
+TEST_F(AccessTest, ATenantsAdminManagesOnlyItsOwnTenant) {
+  CreateTenant("beta");
+  const std::string beta_admin = Create("beta-admin", "beta", {"admin"});
+  const std::string beta_verify = Create("beta-verify", "beta", {"verify"}, beta_admin);
+  EXPECT_EQ(VerifyWith(beta_verify), grpc::StatusCode::OK);
+
+  idv::v1::ListClientsResponse listed;
+  ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::ListClients, idv::v1::ListClientsRequest(),
+                    &listed, beta_admin)
+                  .ok());
+  ASSERT_EQ(listed.clients_size(), 2);
+  for (const auto& c : listed.clients()) EXPECT_EQ(c.tenant(), "beta");
+
+  // Nothing of the default tenant: not its clients, not a client in it, not the configuration.
+  idv::v1::ListClientsRequest all;
+  all.set_tenant("*");
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::ListClients, all, &listed, beta_admin).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  idv::v1::ListClientsResponse mine;
+  ASSERT_TRUE(
+      Admin(&idv::v1::AdminService::Stub::ListClients, idv::v1::ListClientsRequest(), &mine).ok());
+  ASSERT_FALSE(mine.clients().empty());
+  idv::v1::GetClientRequest get;
+  get.set_client_id(mine.clients(0).client_id());  // the first-start administrator
+  idv::v1::Client got;
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::GetClient, get, &got, beta_admin).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  idv::v1::RevokeClientRequest revoke;
+  revoke.set_client_id(mine.clients(0).client_id());
+  EXPECT_EQ(
+      Admin(&idv::v1::AdminService::Stub::RevokeClient, revoke, &got, beta_admin).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+  idv::v1::CreateClientRequest elsewhere;
+  elsewhere.set_tenant("default");
+  elsewhere.add_roles("verify");
+  idv::v1::ClientSecret secret;
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::CreateClient, elsewhere, &secret, beta_admin)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  idv::v1::CreateClientRequest super;
+  super.add_roles("super-admin");
+  EXPECT_EQ(
+      Admin(&idv::v1::AdminService::Stub::CreateClient, super, &secret, beta_admin).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  idv::v1::PutPolicyRequest policy;
+  policy.mutable_policy()->set_name("beta-policy");
+  idv::v1::ConfigChange change;
+  EXPECT_EQ(
+      Admin(&idv::v1::AdminService::Stub::PutPolicy, policy, &change, beta_admin).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  idv::v1::CreateTenantRequest tenant;
+  tenant.set_name("gamma");
+  idv::v1::Tenant t;
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::CreateTenant, tenant, &t, beta_admin).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(AccessTest, RotationAndRevocationHoldOnEveryNode) {
+  const std::string first = Create("rotating", "", {"verify"});
+  EXPECT_EQ(VerifyWith(first), grpc::StatusCode::OK);
+  idv::v1::RotateClientSecretRequest rotate;
+  rotate.set_client_id("rotating");
+  idv::v1::ClientSecret second;
+  ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::RotateClientSecret, rotate, &second).ok());
+  EXPECT_NE(second.api_key(), first);
+  EXPECT_EQ(second.client().rotations(), 1u);
+  // On the node that made the change, at once; on another, once it has the notification.
+  EXPECT_EQ(VerifyWith(first), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(VerifyWith(second.api_key()), grpc::StatusCode::OK);
+  EXPECT_EQ(AwaitVerify(first, Other(), grpc::StatusCode::UNAUTHENTICATED),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(VerifyWith(second.api_key(), Other()), grpc::StatusCode::OK);
+
+  idv::v1::RevokeClientRequest revoke;
+  revoke.set_client_id("rotating");
+  idv::v1::Client revoked;
+  ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::RevokeClient, revoke, &revoked).ok());
+  EXPECT_TRUE(revoked.revoked());
+  EXPECT_EQ(VerifyWith(second.api_key()), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(AwaitVerify(second.api_key(), Other(), grpc::StatusCode::UNAUTHENTICATED),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // A revoked client cannot be given a new secret.
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::RotateClientSecret, rotate, &second).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(AccessTest, AnExpiredClientIsRefused) {
+  idv::v1::CreateClientRequest req;
+  req.set_client_id("short-lived");
+  req.add_roles("verify");
+  const absl::Time expires = absl::Now() + absl::Seconds(1);
+  req.mutable_expires_at()->set_seconds(absl::ToUnixSeconds(expires));
+  req.mutable_expires_at()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(expires - absl::FromUnixSeconds(absl::ToUnixSeconds(expires)))));
+  idv::v1::ClientSecret secret;
+  ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::CreateClient, req, &secret).ok());
+  EXPECT_EQ(VerifyWith(secret.api_key()), grpc::StatusCode::OK);
+  // The expiry is what is tested: the time has to pass.
+  absl::SleepFor(expires - absl::Now() + absl::Milliseconds(50));
+  EXPECT_EQ(VerifyWith(secret.api_key()), grpc::StatusCode::UNAUTHENTICATED);
+  // An expiry in the past is refused.
+  req.set_client_id("already-expired");
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::CreateClient, req, &secret).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(AccessTest, BadClientRequestsAreRefusedAndChangeNothing) {
+  Create("taken", "", {"verify"});
+  idv::v1::ClientSecret secret;
+  auto create = [&](const std::string& id, std::vector<std::string> roles,
+                    const std::string& tenant = "", const std::string& description = "") {
+    idv::v1::CreateClientRequest req;
+    req.set_client_id(id);
+    req.set_tenant(tenant);
+    req.set_description(description);
+    for (const std::string& r : roles) req.add_roles(r);
+    return Admin(&idv::v1::AdminService::Stub::CreateClient, req, &secret).error_code();
+  };
+  EXPECT_EQ(create("taken", {"audit"}), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(create("x", {"verify"}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create("has space", {"verify"}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create(std::string(65, 'a'), {"verify"}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create("no-roles", {}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create("odd-role", {"root"}), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create("no-tenant", {"verify"}, "nowhere"), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(create("long-text", {"verify"}, "", std::string(257, 'x')),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  idv::v1::CreateTenantRequest tenant;
+  tenant.set_name("Upper");
+  idv::v1::Tenant t;
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::CreateTenant, tenant, &t).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  CreateTenant("once");
+  tenant.set_name("once");
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::CreateTenant, tenant, &t).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+
+  // The clients are as they were: the first-start administrator and "taken".
+  idv::v1::ListClientsRequest all;
+  all.set_tenant("*");
+  idv::v1::ListClientsResponse listed;
+  ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::ListClients, all, &listed).ok());
+  EXPECT_EQ(listed.clients_size(), 2);
+  idv::v1::ListTenantsResponse tenants;
+  ASSERT_TRUE(
+      Admin(&idv::v1::AdminService::Stub::ListTenants, idv::v1::ListTenantsRequest(), &tenants)
+          .ok());
+  EXPECT_EQ(tenants.tenants_size(), 2);  // default and "once"
+}
+
+}  // namespace
+}  // namespace idv
