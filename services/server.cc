@@ -117,6 +117,13 @@ store::CheckpointPolicy CheckpointPolicyFor(const idv::config::v1::AuditConfig& 
   return p;
 }
 
+// Whether `listen` ("host:port") names a loopback address.
+bool IsLoopback(const std::string& listen) {
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0 ||
+         host.rfind("ipv4:127.", 0) == 0;
+}
+
 // The key ring of `c` (creating the data directory, and the master key when the config allows).
 absl::StatusOr<std::unique_ptr<crypto::KeyRing>> LoadKeys(const idv::config::v1::ServerConfig& c) {
   if (absl::Status s = crypto::InitSodium(); !s.ok()) return s;
@@ -299,6 +306,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
                                 parts->keys->AuditPublicKey(parts->keys->current_version()));
   parts->audit = std::make_unique<AuditServiceImpl>(*parts->auth, *parts->auditor);
 
+  if (c.tls().cert_file().empty() && !IsLoopback(c.listen())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing to serve plaintext on ", c.listen(),
+        ": API keys and identity claims would cross the network in the clear. Configure tls "
+        "{ cert_file key_file }, or listen on a loopback address (127.0.0.1, [::1], localhost)"));
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds = ServerCredentials(c.tls());
   if (!creds.ok()) return creds.status();
   grpc::EnableDefaultHealthCheckService(true);

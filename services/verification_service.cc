@@ -28,6 +28,12 @@ absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
   if (r.account_id().size() > kMaxAccountId) {
     return absl::InvalidArgumentError("account_id is longer than 128 bytes");
   }
+  // Account ids are shown in listings and exports: no NUL or other control characters.
+  for (unsigned char c : r.account_id()) {
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("account_id contains a control character");
+    }
+  }
   if (!r.has_claim()) return absl::InvalidArgumentError("claim is required");
   const idv::v1::IdentityClaim& c = r.claim();
   if (c.document_number().size() > kMaxDocumentNumber) {

@@ -12,6 +12,11 @@ using idv::config::v1::Policy;
 constexpr absl::Duration kDefaultDeadline = absl::Seconds(3);
 constexpr absl::Duration kDefaultRecheckFor = absl::Hours(1);
 
+// A name as error messages show it: at most 64 bytes of it.
+std::string Shown(absl::string_view name) {
+  return name.size() <= 64 ? std::string(name) : absl::StrCat(name.substr(0, 64), "...");
+}
+
 bool IsValidBackendName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
@@ -228,7 +233,7 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
   for (const idv::config::v1::BackendConfig& b : backends) {
     if (!IsValidBackendName(b.name())) {
       return absl::InvalidArgumentError(
-          absl::StrCat("backend name \"", b.name(), "\" must be 1 to 64 characters of [a-z0-9_-]"));
+          absl::StrCat("backend name \"", Shown(b.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
     }
     if (engine->backends_.count(b.name()) != 0) {
       return absl::InvalidArgumentError(
@@ -250,6 +255,12 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
     engine->backends_.emplace(b.name(), std::move(backend));
   }
   for (const Policy& p : policies) {
+    // Policies without a name were accepted before names were checked; named ones must be short
+    // and plain (they are shown in listings, diffs and the audit trail).
+    if (!p.name().empty() && !IsValidBackendName(p.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy name \"", Shown(p.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
+    }
     Route route;
     route.deadline = p.has_deadline() ? FromProto(p.deadline()) : kDefaultDeadline;
     route.strategy = p.strategy();
@@ -260,7 +271,7 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
       auto it = engine->backends_.find(name);
       if (it == engine->backends_.end()) {
         return absl::InvalidArgumentError(absl::StrCat("policy \"", p.name(), "\" names backend \"",
-                                                       name, "\", which is not defined"));
+                                                       Shown(name), "\", which is not defined"));
       }
       route.backends.push_back(it->second.verifier);
     }

@@ -255,5 +255,37 @@ TEST_F(AccessTest, BadClientRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(tenants.tenants_size(), 2);  // default and "once"
 }
 
+// Found when tried as an attacker would: control characters in an account id were verified and
+// bound; a 1 MiB policy name was accepted.
+TEST_F(AccessTest, ControlCharactersAndHugeNamesAreRefused) {
+  for (const std::string& account : {std::string("acct\0nul", 8), std::string("acct\n2"),
+                                     std::string("acct\x7f")}) {
+    idv::v1::VerifyRequest req;
+    req.set_account_id(account);
+    req.set_bind(true);
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(cluster_->people()[3].number);
+    req.mutable_claim()->set_full_name(cluster_->people()[3].name);
+    idv::v1::VerifyResponse resp;
+    grpc::Status s = cluster_->VerifyRequest(req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("account_id"), std::string::npos) << s.error_message();
+    idv::v1::Binding binding;
+    EXPECT_EQ(cluster_->GetBinding(account, &binding).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  idv::v1::PutPolicyRequest policy;
+  policy.mutable_policy()->set_name(std::string(1 << 20, 'p'));
+  policy.mutable_policy()->add_document_types(idv::v1::CN_RESIDENT_ID);
+  policy.mutable_policy()->add_backends("sim");
+  idv::v1::ConfigChange change;
+  grpc::Status s = Admin(&idv::v1::AdminService::Stub::PutPolicy, policy, &change);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(s.error_message().size(), 300u);
+  idv::v1::PutBackendRequest backend;
+  backend.mutable_backend()->set_name(std::string(10000, 'b'));
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::PutBackend, backend, &change).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace idv

@@ -327,6 +327,22 @@ TEST(StartupTest, MissingMasterKeyRefusesToStart) {
       << (*idvd)->Output();
 }
 
+TEST(StartupTest, PlaintextOffLoopbackIsRefused) {
+  TempDir dir;
+  const std::string config = dir.path() + "/idvd.textproto";
+  testing::WriteFileOrDie(
+      config, absl::StrCat("listen: \"0.0.0.0:0\" data_dir: \"", dir.path(),
+                           "/data\" keys { master_key_file: \"", dir.path(),
+                           "/master.key\" create_if_missing: true }"));
+  auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
+  ASSERT_TRUE(idvd.ok());
+  const int status = (*idvd)->Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE((*idvd)->Output().find("refusing to serve plaintext on 0.0.0.0:0"), std::string::npos)
+      << (*idvd)->Output();
+}
+
 TEST(StartupTest, BadConfigNamesTheLine) {
   TempDir dir;
   const std::string config = dir.path() + "/idvd.textproto";
