@@ -143,7 +143,7 @@ absl::Status Authenticator::Refuse(const grpc::ServerContextBase& ctx, absl::str
   return why;
 }
 
-absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextBase& ctx,
+absl::StatusOr<Principal> Authenticator::Authenticate(grpc::ServerContextBase& ctx,
                                                       absl::string_view method) const {
   const uint32_t any_of = RolesFor(method);
   const auto& md = ctx.client_metadata();
@@ -184,6 +184,16 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContextB
   if ((client->second.roles & any_of) == 0) {
     return Refuse(ctx, method, client->second.tenant, id,
                   absl::PermissionDeniedError("this client's roles do not allow this call"));
+  }
+  absl::Duration retry_after;
+  if (limits_ != nullptr &&
+      !limits_->AllowCall(client->second.tenant, id, absl::Now(), &retry_after)) {
+    const int64_t ms = std::max<int64_t>(
+        1, absl::ToInt64Milliseconds(absl::Ceil(retry_after, absl::Milliseconds(1))));
+    ctx.AddTrailingMetadata("retry-after-ms", std::to_string(ms));
+    return Refuse(ctx, method, client->second.tenant, id,
+                  absl::ResourceExhaustedError(
+                      absl::StrCat("this client is over its call rate; retry after ", ms, " ms")));
   }
   return Principal(client->second.tenant, std::string(id), client->second.roles);
 }

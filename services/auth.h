@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "crypto/keyring.h"
 #include "idv/store/v1/store.pb.h"
+#include "services/limits.h"
 #include "services/security_events.h"
 #include "store/store.h"
 
@@ -56,11 +57,15 @@ class Authenticator {
   // Unauthenticated for a missing, malformed, unknown, revoked, expired or wrong key;
   // PermissionDenied when the client has none of the roles RolesFor(method) allows. A refusal is
   // a security event (see set_security_events).
-  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& ctx,
+  // Then, with limits set, ResourceExhausted when the client is over its call rate (with a
+  // `retry-after-ms` trailer).
+  absl::StatusOr<Principal> Authenticate(grpc::ServerContextBase& ctx,
                                          absl::string_view method) const;
 
   // Where refusals are recorded; none when unset. Set before serving.
   void set_security_events(SecurityEvents* events) { events_ = events; }
+  // The per-client call rate to enforce; none when unset. Set before serving.
+  void set_limits(Limits* limits) { limits_ = limits; }
 
   // Replaces the client table. Calls already authenticated keep their principal.
   void Reload(const std::vector<idv::store::v1::ClientRecord>& clients);
@@ -81,6 +86,7 @@ class Authenticator {
 
   const crypto::KeyRing& keys_;
   SecurityEvents* events_ = nullptr;
+  Limits* limits_ = nullptr;
   // Read with std::atomic_load, replaced with std::atomic_store.
   std::shared_ptr<const Table> table_;
 };

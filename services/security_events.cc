@@ -46,7 +46,9 @@ void SecurityEvents::Refused(absl::string_view tenant, absl::string_view client_
     suppressed = suppressed_;
     suppressed_ = 0;
   }
-  const char* event = absl::IsPermissionDenied(why) ? "permission_denied" : "unauthenticated";
+  const char* event = absl::IsPermissionDenied(why)    ? "permission_denied"
+                      : absl::IsResourceExhausted(why) ? "limit"
+                                                       : "unauthenticated";
   std::string summary = absl::StrCat(event, ": ", why.message());
   if (suppressed > 0) {
     absl::StrAppend(&summary, " (", suppressed,

@@ -1,7 +1,7 @@
-// Security events in the audit trail: calls refused for a missing, malformed, unknown, revoked
-// or wrong API key, or for a role the client lacks. Each becomes a SECURITY_EVENT record (the
-// RPC, the caller's address, the claimed client id, what was wrong; never the secret), appended
-// without delaying the refusal.
+// Security events in the audit trail: calls refused for a missing, malformed, unknown, revoked,
+// expired or wrong API key, for a role the client lacks, or for a client over its call rate. Each
+// becomes a SECURITY_EVENT record (the RPC, the caller's address, the claimed client id, what was
+// wrong; never the secret), appended without delaying the refusal.
 //
 // Refusals are what an attacker can produce at will, so the trail takes at most `per_second`
 // of them (bursts up to `burst`) per node; the ones over that budget are counted, and the next
@@ -30,7 +30,8 @@ class SecurityEvents {
 
   SecurityEvents(store::Store& store, Options options);
 
-  // Records that `method` was refused with `why` (Unauthenticated or PermissionDenied) for the
+  // Records that `method` was refused with `why` (Unauthenticated, PermissionDenied or
+  // ResourceExhausted) for the
   // caller at `peer`, who claimed to be `client_id` (empty when it named none) of `tenant`
   // (empty when the client is unknown).
   void Refused(absl::string_view tenant, absl::string_view client_id, absl::string_view peer,

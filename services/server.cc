@@ -182,6 +182,7 @@ struct Server::Parts {
   std::unique_ptr<crypto::KeyRing> keys;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<SecurityEvents> security_events;
+  std::unique_ptr<Limits> limits;
   std::unique_ptr<RetentionPurger> retention;
   verifiers::VerifierRegistry registry;
   std::unique_ptr<ConfigManager> config_manager;
@@ -201,13 +202,20 @@ struct Server::Parts {
 };
 
 // What other nodes change reaches this one through the store: configuration versions are swapped
-// in (and the result cache emptied, as after a local change), the client table reloaded.
+// in (and the result cache emptied, as after a local change), the client table reloaded, and the
+// live nodes recounted when one starts (limits are shared by division).
 void Server::Subscribe(Parts& parts) {
   cache::Cache* cache = parts.cache.get();
   if (cache != nullptr) parts.config_manager->OnSwap([cache] { cache->Clear(); });
   ConfigManager* config = parts.config_manager.get();
   Authenticator* auth = parts.auth.get();
   store::Store* store = parts.store.get();
+  Limits* limits = parts.limits.get();
+  parts.store->Subscribe([limits](const store::Change& change) {
+    if (change.kind == store::Change::kNodeStarted || change.kind == store::Change::kResync) {
+      limits->RefreshNow();
+    }
+  });
   parts.store->Subscribe([config, auth, store](const store::Change& change) {
     if (change.kind == store::Change::kConfig || change.kind == store::Change::kResync) {
       config->Refresh();
@@ -273,10 +281,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   if (c.audit().security_events_burst() > 0) eo.burst = c.audit().security_events_burst();
   parts->security_events = std::make_unique<SecurityEvents>(*parts->store, eo);
   parts->auth->set_security_events(parts->security_events.get());
+  parts->limits = std::make_unique<Limits>(c.limits());
+  parts->limits->StartRefreshing(*parts->store, absl::Seconds(1));
+  parts->auth->set_limits(parts->limits.get());
   parts->retention = std::make_unique<RetentionPurger>(*parts->store, *retention);
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
+  vo.limits = parts->limits.get();
   RecheckerOptions ro;
   if (c.store().postgres().has_recheck_lease()) {
     ro.lease = FromProto(c.store().postgres().recheck_lease());
@@ -351,6 +363,7 @@ void Server::Shutdown(absl::Duration grace) {
     parts_->grpc_server->Wait();
     parts_->rechecker->Stop();  // its pending writes land before the store closes
     parts_->retention->Stop();
+    parts_->limits->StopRefreshing();
     parts_->store->Close();
   });
 }

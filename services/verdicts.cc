@@ -22,6 +22,8 @@ const char* ReasonMessage(idv::v1::ReasonCode code) {
       return "No authority could be reached; try again later.";
     case idv::v1::NO_AUTHORITY_CONFIGURED:
       return "No authority checks this document type.";
+    case idv::v1::TOO_MANY_ATTEMPTS:
+      return "This identity or account was tried too often lately; try again later.";
     default:
       return "";
   }

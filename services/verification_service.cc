@@ -103,6 +103,12 @@ class VerificationServiceImpl::VerifyCall {
       Commit();  // may finish and delete this
       return reactor;
     }
+    Limits* limits = service_.options_.limits;
+    if (limits != nullptr &&
+        !limits->AllowAccount(principal_.tenant(), request_.account_id(), now)) {
+      Reject();
+      return reactor;
+    }
     fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), *claim_);
     const crypto::Fingerprint claim_fp =
         service_.keys_.ClaimFingerprint(principal_.tenant(), *claim_);
@@ -117,23 +123,56 @@ class VerificationServiceImpl::VerifyCall {
         return reactor;
       }
     }
+    // Past the cache an authority is asked, at the operator's expense: only within the
+    // identity's budget, so that guessing names for one number is pointless. The budget is
+    // reserved by the call that asks (calls sharing its flight share its answer and its cost).
     const std::string flight(reinterpret_cast<const char*>(claim_fp.bytes.data()),
                              claim_fp.bytes.size());
     service_.flights_.Do(
         flight,
         [engine = service_.config_.engine(), id = response_.verification_id(), deadline = deadline_,
-         claim = claim_](auto done) mutable {
-          engine->Verify(std::move(id), deadline, std::move(claim), std::move(done));
+         claim = claim_, limits, tenant = principal_.tenant(),
+         identity = std::string(IdentityKey())](auto done) mutable {
+          if (limits != nullptr && !limits->ReserveIdentity(tenant, identity, absl::Now())) {
+            verifiers::PolicyVerdict rejected;
+            rejected.outcome = idv::v1::REJECTED;
+            rejected.reason = idv::v1::TOO_MANY_ATTEMPTS;
+            std::move(done)(std::move(rejected));
+            return;
+          }
+          engine->Verify(
+              std::move(id), deadline, std::move(claim),
+              [done = std::move(done), limits, tenant = std::move(tenant),
+               identity = std::move(identity)](verifiers::PolicyVerdict verdict) mutable {
+                if (limits != nullptr) {
+                  limits->SettleIdentity(tenant, identity, verdict.outcome, absl::Now());
+                }
+                std::move(done)(std::move(verdict));
+              });
         },
         [this](const verifiers::PolicyVerdict& verdict) { OnVerdict(verdict); });
     return reactor;
   }
 
  private:
+  // REJECTED without asking an authority: the account or the identity was tried too often.
+  void Reject() {
+    response_.set_outcome(idv::v1::REJECTED);
+    response_.mutable_reason()->set_code(idv::v1::TOO_MANY_ATTEMPTS);
+    response_.mutable_reason()->set_message(ReasonMessage(idv::v1::TOO_MANY_ATTEMPTS));
+    Commit();  // may finish and delete this
+  }
+
+  absl::string_view IdentityKey() const {
+    return absl::string_view(reinterpret_cast<const char*>(fingerprint_.bytes.data()),
+                             fingerprint_.bytes.size());
+  }
+
   void OnVerdict(const verifiers::PolicyVerdict& verdict) {
     idv::v1::Outcome outcome;
     FillVerdict(verdict, &outcome, response_.mutable_reason(), response_.mutable_checks());
     response_.set_outcome(outcome);
+
     recheck_for_ = verdict.recheck_for;
     if (service_.cache_ != nullptr) {
       // Only definitive answers are kept (the cache ignores the rest).
@@ -260,8 +299,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
     grpc::CallbackServerContext* ctx, const idv::v1::GetVerificationRequest* request,
     idv::v1::Verification* response) {
-  absl::StatusOr<Principal> principal =
-      auth_.Authenticate(*ctx, "GetVerification");
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "GetVerification");
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (!IsWellFormedVerificationId(request->verification_id())) {
     return FinishNow(ctx, absl::InvalidArgumentError(
@@ -279,8 +317,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
 grpc::ServerUnaryReactor* VerificationServiceImpl::GetBinding(
     grpc::CallbackServerContext* ctx, const idv::v1::GetBindingRequest* request,
     idv::v1::Binding* response) {
-  absl::StatusOr<Principal> principal =
-      auth_.Authenticate(*ctx, "GetBinding");
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "GetBinding");
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (request->account_id().empty() || request->account_id().size() > kMaxAccountId) {
     return FinishNow(ctx, absl::InvalidArgumentError("account_id must be 1 to 128 bytes"));

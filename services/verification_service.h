@@ -29,6 +29,8 @@ struct VerificationServiceOptions {
   uint32_t max_accounts_per_identity = 5;
   // Upper bound on a Verify call when the client sets no deadline. Default 10 s.
   absl::Duration max_call_time = absl::Seconds(10);
+  // Per-account attempts and the per-identity budget (services/limits.h). Null: none.
+  Limits* limits = nullptr;
 };
 
 class Rechecker;

@@ -99,6 +99,8 @@ struct Change {
     // Notifications may have been missed (the engine lost its connection and has it back):
     // reload everything.
     kResync,
+    // A node started (took its lease); `key` is its id.
+    kNodeStarted,
   };
   Kind kind;
   std::string key;
@@ -150,6 +152,9 @@ class Store {
 
   // API clients, by id.
   virtual void ListClients(Callback<std::vector<idv::store::v1::ClientRecord>> done) = 0;
+
+  // The number of nodes alive now (holding a lease; LevelDB: 1), for sharing cluster-wide limits.
+  virtual void CountLiveNodes(Callback<int> done) = 0;
 
   // Tenants, by name (made by CommitVerification with a `tenant`).
   virtual void ListTenants(Callback<std::vector<idv::store::v1::TenantRecord>> done) = 0;

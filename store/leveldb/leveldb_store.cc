@@ -152,6 +152,10 @@ class LevelDbStore final : public Store {
     ScheduleRead(std::move(done), [this]() { return ReadClients(); });
   }
 
+  void CountLiveNodes(Callback<int> done) override {
+    ScheduleRead(std::move(done), []() -> absl::StatusOr<int> { return 1; });
+  }
+
   void ListTenants(Callback<std::vector<idv::store::v1::TenantRecord>> done) override {
     ScheduleRead(
         std::move(done), [this]() -> absl::StatusOr<std::vector<idv::store::v1::TenantRecord>> {

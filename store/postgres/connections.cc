@@ -33,7 +33,12 @@ absl::Status AcquireNodeLease(Conn& conn, const PostgresStoreOptions& o, const s
         "WHERE idv_nodes.lease_until < now() RETURNING node_id",
         Params().Text(o.node_id).Text(owner).Text(pg::Interval(o.node_lease)));
     if (!r.ok()) return r.status();
-    if (r->rows() == 1) return absl::OkStatus();
+    if (r->rows() == 1) {
+      // Nodes sharing limits recount the live nodes (a node that stops lets its lease run out,
+      // which their periodic recount sees).
+      (void)conn.Exec("SELECT pg_notify('idv_changes', 'node ' || $1)", Params().Text(o.node_id));
+      return absl::OkStatus();
+    }
     if (absl::Now() >= give_up) {
       return absl::FailedPreconditionError(
           absl::StrCat("node id \"", o.node_id,

@@ -136,6 +136,15 @@ class PostgresStore final : public Store {
         });
   }
 
+  void CountLiveNodes(Callback<int> done) override {
+    Read<int>(std::move(done), [](Conn& c) -> absl::StatusOr<int> {
+      absl::StatusOr<Result> r =
+          c.Prepared("SELECT count(*) FROM idv_nodes WHERE lease_until > now()");
+      if (!r.ok()) return r.status();
+      return static_cast<int>(r->Int64(0, 0));
+    });
+  }
+
   void ListTenants(Callback<std::vector<idv::store::v1::TenantRecord>> done) override {
     Read<std::vector<idv::store::v1::TenantRecord>>(
         std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<idv::store::v1::TenantRecord>> {
@@ -630,6 +639,8 @@ class PostgresStore final : public Store {
       Notify({Change::kClient, payload.substr(7)});
     } else if (absl::StartsWith(payload, "unbind ")) {
       Notify({Change::kBindingRemoved, payload.substr(7)});
+    } else if (absl::StartsWith(payload, "node ")) {
+      Notify({Change::kNodeStarted, payload.substr(5)});
     }
   }
 

@@ -4,6 +4,9 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "idv/v1/audit.grpc.pb.h"
@@ -17,9 +20,12 @@ using idv::testing::Cluster;
 class AccessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cluster_ = std::make_unique<Cluster>(Cluster::Options());
+    Cluster::Options o;
+    o.extra_config = ExtraConfig();
+    cluster_ = std::make_unique<Cluster>(o);
     cluster_->Start();
   }
+  virtual std::string ExtraConfig() const { return ""; }
 
   // The last node: with three nodes, not the one the admin calls go to.
   size_t Other() const { return cluster_->node_count() - 1; }
@@ -255,11 +261,163 @@ TEST_F(AccessTest, BadClientRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(tenants.tenants_size(), 2);  // default and "once"
 }
 
+// Limits for the whole cluster (each node enforces its share): an identity's authority budget of
+// 9 failures an hour, 6 attempts an hour per account, and 3 calls a second (burst 3) for the
+// clients of tenant "slow".
+class LimitsTest : public AccessTest {
+ protected:
+  std::string ExtraConfig() const override {
+    return "limits { defaults { identity_failures_per_hour: 9 account_attempts_per_hour: 6 } "
+           "tenants { key: \"slow\" value { client_calls_per_second: 3 client_burst: 3 } } }";
+  }
+  int Nodes() const { return static_cast<int>(cluster_->node_count()); }
+};
+
+// The i-th of 10,000 plausible two-character given names after 王.
+std::string GuessedName(int i) {
+  static const std::vector<std::string> kChars = [] {
+    const std::string all =
+        "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红梅鑫波斌宇浩凯兰俊帆辉鹏林"
+        "建国文博云飞海燕雪晨阳光亮成龙永健春兴德志宏昌盛佳琪欣怡子涵梓轩雨泽思远晓东立新"
+        "振宁晶莹婷慧琳瑶一安邦才福贵和嘉君凡力乐";
+    std::vector<std::string> out;
+    for (size_t k = 0; k < all.size() && out.size() < 100; k += 3) out.push_back(all.substr(k, 3));
+    return out;
+  }();
+  return absl::StrCat("王", kChars[i % kChars.size()], kChars[(i / kChars.size()) % kChars.size()]);
+}
+
+// Guessing names for one document number reaches the authority no more often than the
+// identity's budget, whatever the number of clients and nodes; everyone else is unaffected.
+TEST_F(LimitsTest, GuessingNamesForOneNumberIsPointless) {
+  std::vector<std::string> clients;
+  for (int i = 0; i < 100; ++i) {
+    clients.push_back(Create(absl::StrCat("guesser-", i), "", {"verify"}));
+  }
+  const uint64_t checks_before = cluster_->SimChecks();
+  const auto& target = cluster_->people()[5];
+  std::atomic<int> mismatches{0}, answered_mismatch{0}, rejected{0}, other{0}, verified{0};
+  std::atomic<int> next{0};
+  constexpr int kGuesses = 10000;
+  constexpr int kOthers = 60;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = next++; i < kGuesses + kOthers; i = next++) {
+        idv::v1::VerifyRequest req;
+        req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+        idv::v1::VerifyResponse resp;
+        grpc::Status s;
+        const size_t node = static_cast<size_t>(i) % cluster_->node_count();
+        if (i % ((kGuesses + kOthers) / kOthers) == 0 &&
+            i / ((kGuesses + kOthers) / kOthers) < kOthers) {
+          // Someone else signing up meanwhile.
+          const auto& p = cluster_->people()[20 + i / ((kGuesses + kOthers) / kOthers)];
+          req.set_account_id(absl::StrCat("other-", i));
+          req.mutable_claim()->set_document_number(p.number);
+          req.mutable_claim()->set_full_name(p.name);
+          s = cluster_->VerifyOn(node, req, &resp);
+          if (s.ok() && resp.outcome() == idv::v1::VERIFIED) ++verified;
+          continue;
+        }
+        req.set_account_id(absl::StrCat("guess-", i));
+        req.mutable_claim()->set_document_number(target.number);
+        req.mutable_claim()->set_full_name(GuessedName(i));
+        s = cluster_->VerifyOn(node, req, &resp, clients[i % clients.size()]);
+        if (!s.ok()) {
+          ++other;
+        } else if (resp.outcome() == idv::v1::MISMATCH) {
+          // A name guessed twice is answered from the cache the second time.
+          if (!resp.cached()) ++mismatches;
+          ++answered_mismatch;
+        } else if (resp.outcome() == idv::v1::REJECTED &&
+                   resp.reason().code() == idv::v1::TOO_MANY_ATTEMPTS) {
+          ++rejected;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const uint64_t asked = cluster_->SimChecks() - checks_before;
+  EXPECT_EQ(verified.load(), kOthers);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GE(mismatches.load(), 1);
+  EXPECT_LE(mismatches.load(), 9);  // authority answers, not cached ones
+  EXPECT_EQ(answered_mismatch.load() + rejected.load() + verified.load(), kGuesses + kOthers)
+      << "every guess answered MISMATCH or REJECTED";
+  // The authority heard of the target at most 9 times; of everyone else once each.
+  EXPECT_LE(asked, 9u + kOthers);
+  EXPECT_EQ(asked - static_cast<uint64_t>(kOthers), static_cast<uint64_t>(mismatches.load()));
+}
+
+TEST_F(LimitsTest, AnAccountTriedTooOftenIsRejectedWithoutAskingTheAuthority) {
+  const uint64_t before = cluster_->SimChecks();
+  int answered = 0, rejected = 0;
+  for (int i = 0; i < 12; ++i) {
+    idv::v1::VerifyRequest req;
+    req.set_account_id("busy-account");
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(cluster_->people()[40 + i].number);
+    req.mutable_claim()->set_full_name(cluster_->people()[40 + i].name);
+    idv::v1::VerifyResponse resp;
+    ASSERT_TRUE(cluster_->VerifyOn(0, req, &resp).ok());
+    if (resp.outcome() == idv::v1::REJECTED) {
+      EXPECT_EQ(resp.reason().code(), idv::v1::TOO_MANY_ATTEMPTS);
+      ++rejected;
+    } else {
+      EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+      ++answered;
+    }
+  }
+  // Node 0's share of 6 an hour.
+  EXPECT_EQ(answered, 6 / Nodes());
+  EXPECT_EQ(rejected, 12 - 6 / Nodes());
+  EXPECT_EQ(cluster_->SimChecks() - before, static_cast<uint64_t>(answered));
+}
+
+TEST_F(LimitsTest, AClientOverItsRateIsToldWhenToRetry) {
+  CreateTenant("slow");
+  const std::string slow = Create("slow-client", "slow", {"verify"});
+  int ok = 0, exhausted = 0;
+  std::string retry_after;
+  for (int i = 0; i < 10; ++i) {
+    idv::v1::VerifyRequest req;
+    req.set_account_id(absl::StrCat("slow-", i));
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(cluster_->people()[60].number);
+    req.mutable_claim()->set_full_name(cluster_->people()[60].name);
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, slow);
+    idv::v1::VerifyResponse resp;
+    grpc::Status s = cluster_->stub(0).Verify(&ctx, req, &resp);
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+      ++exhausted;
+      auto it = ctx.GetServerTrailingMetadata().find("retry-after-ms");
+      if (it != ctx.GetServerTrailingMetadata().end()) {
+        retry_after = std::string(it->second.data(), it->second.size());
+      }
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_LE(ok, 3);  // the burst (the whole of it with one node, a share with more)
+  EXPECT_EQ(ok + exhausted, 10);
+  ASSERT_FALSE(retry_after.empty());
+  EXPECT_GT(std::stoi(retry_after), 0);
+  EXPECT_LE(std::stoi(retry_after), 1000 * Nodes());
+  // Other tenants' clients are not limited.
+  EXPECT_EQ(VerifyWith("<own>"), grpc::StatusCode::OK);
+}
+
 // Found when tried as an attacker would: control characters in an account id were verified and
 // bound; a 1 MiB policy name was accepted.
 TEST_F(AccessTest, ControlCharactersAndHugeNamesAreRefused) {
-  for (const std::string& account : {std::string("acct\0nul", 8), std::string("acct\n2"),
-                                     std::string("acct\x7f")}) {
+  for (const std::string& account :
+       {std::string("acct\0nul", 8), std::string("acct\n2"), std::string("acct\x7f")}) {
     idv::v1::VerifyRequest req;
     req.set_account_id(account);
     req.set_bind(true);
