@@ -117,6 +117,24 @@ auto Limits::WithBucket(Kind kind, absl::string_view tenant, absl::string_view k
   return fn(b.tokens);
 }
 
+bool Limits::UniformNotVerified(absl::string_view tenant) const {
+  return For(tenant).uniform_not_verified() || config_.defaults().uniform_not_verified();
+}
+
+void Limits::MaskNotVerified(absl::string_view tenant, idv::v1::Outcome* outcome,
+                             idv::v1::Reason* reason,
+                             google::protobuf::RepeatedPtrField<idv::v1::Check>* checks) const {
+  if ((*outcome != idv::v1::MISMATCH && *outcome != idv::v1::NOT_FOUND) ||
+      !UniformNotVerified(tenant)) {
+    return;
+  }
+  *outcome = idv::v1::MISMATCH;
+  reason->Clear();
+  reason->set_code(idv::v1::ELEMENTS_MISMATCH);
+  reason->set_message("The identity could not be verified.");
+  checks->Clear();
+}
+
 bool Limits::AllowCall(absl::string_view tenant, absl::string_view client_id, absl::Time now,
                        absl::Duration* retry_after) {
   const Rate rate = RateOf(kClient, For(tenant));

@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "idv/config/v1/config.pb.h"
+#include "idv/v1/verification.pb.h"
 #include "store/store.h"
 
 namespace idv::services {
@@ -41,6 +42,12 @@ class Limits {
   // Each node enforces 1/n of every figure. At least 1.
   void set_live_nodes(int n);
   int live_nodes() const { return live_nodes_.load(std::memory_order_relaxed); }
+
+  // Whether `tenant` answers MISMATCH and NOT_FOUND alike (LimitSet.uniform_not_verified).
+  bool UniformNotVerified(absl::string_view tenant) const;
+  // With that option: turns a MISMATCH or NOT_FOUND answer into the uniform one, in place.
+  void MaskNotVerified(absl::string_view tenant, idv::v1::Outcome* outcome, idv::v1::Reason* reason,
+                       google::protobuf::RepeatedPtrField<idv::v1::Check>* checks) const;
 
   // One call of `client_id` of `tenant`: false when over its rate, with how long until one more
   // call would be allowed.

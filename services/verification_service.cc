@@ -243,6 +243,13 @@ class VerificationServiceImpl::VerifyCall {
           if (result.ok() && recheck.has_value()) service_.rechecker_->Add(*std::move(recheck));
           if (result.ok()) {
             response_.set_binding(result->binding);
+            // The record keeps the real answer; the caller may get the uniform one.
+            if (Limits* limits = service_.options_.limits; limits != nullptr) {
+              idv::v1::Outcome outcome = response_.outcome();
+              limits->MaskNotVerified(principal_.tenant(), &outcome, response_.mutable_reason(),
+                                      response_.mutable_checks());
+              response_.set_outcome(outcome);
+            }
             Finish(grpc::Status::OK);
           } else {
             Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -306,9 +313,20 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
                               "verification_id must be 26 characters of Crockford base32"));
   }
   auto* reactor = ctx->DefaultReactor();
+  // An auditor sees the real answer; a sign-up flow what Verify told it.
+  Limits* mask = principal->Has(kRoleAudit) ? nullptr : options_.limits;
   store_.GetVerification(principal->tenant(), request->verification_id(),
-                         [reactor, response](absl::StatusOr<idv::store::v1::AuditRecord> r) {
-                           if (r.ok()) ToVerification(*r, response);
+                         [reactor, response, mask, tenant = principal->tenant()](
+                             absl::StatusOr<idv::store::v1::AuditRecord> r) {
+                           if (r.ok()) {
+                             ToVerification(*r, response);
+                             if (mask != nullptr) {
+                               idv::v1::Outcome outcome = response->outcome();
+                               mask->MaskNotVerified(tenant, &outcome, response->mutable_reason(),
+                                                     response->mutable_checks());
+                               response->set_outcome(outcome);
+                             }
+                           }
                            reactor->Finish(ToGrpcStatus(r.status()));
                          });
   return reactor;

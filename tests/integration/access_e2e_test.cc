@@ -268,7 +268,8 @@ class LimitsTest : public AccessTest {
  protected:
   std::string ExtraConfig() const override {
     return "limits { defaults { identity_failures_per_hour: 9 account_attempts_per_hour: 6 } "
-           "tenants { key: \"slow\" value { client_calls_per_second: 3 client_burst: 3 } } }";
+           "tenants { key: \"slow\" value { client_calls_per_second: 3 client_burst: 3 } } "
+           "tenants { key: \"quiet\" value { uniform_not_verified: true } } }";
   }
   int Nodes() const { return static_cast<int>(cluster_->node_count()); }
 };
@@ -411,6 +412,52 @@ TEST_F(LimitsTest, AClientOverItsRateIsToldWhenToRetry) {
   EXPECT_LE(std::stoi(retry_after), 1000 * Nodes());
   // Other tenants' clients are not limited.
   EXPECT_EQ(VerifyWith("<own>"), grpc::StatusCode::OK);
+}
+
+// A tenant that answers MISMATCH and NOT_FOUND alike: its sign-up flow cannot tell whether a
+// number exists, its auditor sees the authority's real answer.
+TEST_F(LimitsTest, ATenantCanAnswerMismatchAndNotFoundAlike) {
+  CreateTenant("quiet");
+  const std::string flow = Create("quiet-flow", "quiet", {"verify"});
+  const std::string auditor = Create("quiet-auditor", "quiet", {"audit"});
+  auto verify = [&](const std::string& account, const std::string& number,
+                    const std::string& name) {
+    idv::v1::VerifyRequest req;
+    req.set_account_id(account);
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(number);
+    req.mutable_claim()->set_full_name(name);
+    idv::v1::VerifyResponse resp;
+    EXPECT_TRUE(cluster_->VerifyOn(0, req, &resp, flow).ok());
+    return resp;
+  };
+  const auto& p = cluster_->people()[70];
+  const idv::v1::VerifyResponse wrong_name = verify("q-1", p.number, p.name + "某");
+  const idv::v1::VerifyResponse unknown =
+      verify("q-2", testing::UnknownValidNumber(cluster_->people()), "王伟");
+  for (const auto& r : {wrong_name, unknown}) {
+    EXPECT_EQ(r.outcome(), idv::v1::MISMATCH);
+    EXPECT_EQ(r.reason().code(), idv::v1::ELEMENTS_MISMATCH);
+    EXPECT_EQ(r.checks_size(), 0);
+  }
+  EXPECT_EQ(verify("q-3", p.number, p.name).outcome(), idv::v1::VERIFIED);
+  // GetVerification: the flow sees the uniform answer, the auditor the real one.
+  for (const auto& [token, want] : std::vector<std::pair<std::string, idv::v1::Outcome>>{
+           {flow, idv::v1::MISMATCH}, {auditor, idv::v1::NOT_FOUND}}) {
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, token);
+    idv::v1::GetVerificationRequest req;
+    req.set_verification_id(unknown.verification_id());
+    idv::v1::Verification v;
+    ASSERT_TRUE(cluster_->stub(0).GetVerification(&ctx, req, &v).ok());
+    EXPECT_EQ(v.outcome(), want);
+  }
+  // Other tenants get the real answers.
+  idv::v1::VerifyResponse real;
+  ASSERT_TRUE(
+      cluster_->Verify("d-1", testing::UnknownValidNumber(cluster_->people()), "王伟", false, &real)
+          .ok());
+  EXPECT_EQ(real.outcome(), idv::v1::NOT_FOUND);
 }
 
 // Found when tried as an attacker would: control characters in an account id were verified and
