@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -166,6 +167,41 @@ TEST_F(AccessTest, ATenantsAdminManagesOnlyItsOwnTenant) {
   idv::v1::Tenant t;
   EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::CreateTenant, tenant, &t, beta_admin).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// Two tenants bind the same person to the same account id: each sees only its own binding, and
+// the identity's fingerprints differ (keyed per tenant), so nothing links them.
+TEST_F(AccessTest, TwoTenantsBindTheSamePersonApart) {
+  CreateTenant("alpha");
+  CreateTenant("beta");
+  const std::string alpha = Create("alpha-flow", "alpha", {"verify"});
+  const std::string beta = Create("beta-flow", "beta", {"verify"});
+  const auto& p = cluster_->people()[90];
+  std::map<std::string, idv::v1::Binding> bindings;
+  for (const std::string& token : {alpha, beta}) {
+    idv::v1::VerifyResponse resp;
+    ASSERT_TRUE(cluster_->Verify("shared-account", p.number, p.name, true, &resp, token).ok());
+    EXPECT_EQ(resp.binding(), idv::v1::BOUND);
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx, token);
+    idv::v1::GetBindingRequest req;
+    req.set_account_id("shared-account");
+    ASSERT_TRUE(cluster_->stub(0).GetBinding(&ctx, req, &bindings[token]).ok());
+    // The other tenant's verification is unknown here.
+    grpc::ClientContext other;
+    cluster_->Authorize(other, token == alpha ? beta : alpha);
+    idv::v1::GetVerificationRequest get;
+    get.set_verification_id(resp.verification_id());
+    idv::v1::Verification v;
+    EXPECT_EQ(cluster_->stub(0).GetVerification(&other, get, &v).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  EXPECT_NE(bindings[alpha].identity_fingerprint(), bindings[beta].identity_fingerprint());
+  EXPECT_NE(bindings[alpha].verification_id(), bindings[beta].verification_id());
+  // The default tenant has no binding of that account.
+  idv::v1::Binding none;
+  EXPECT_EQ(cluster_->GetBinding("shared-account", &none).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(AccessTest, RotationAndRevocationHoldOnEveryNode) {
