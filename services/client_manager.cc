@@ -260,8 +260,10 @@ absl::Status ClientManager::GrantSuperAdminIfNone() const {
   absl::StatusOr<std::vector<ClientRecord>> clients =
       Await<std::vector<ClientRecord>>([&](auto done) { store_.ListClients(std::move(done)); });
   if (!clients.ok()) return clients.status();
+  // Once any client has held super-admin (revoked ones included), the store is past the upgrade:
+  // revoking every super-admin must not bring the role back at the next start.
   for (const ClientRecord& c : *clients) {
-    if (!c.revoked() && std::count(c.roles().begin(), c.roles().end(), "super-admin") > 0) {
+    if (std::count(c.roles().begin(), c.roles().end(), "super-admin") > 0) {
       return absl::OkStatus();
     }
   }

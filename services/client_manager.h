@@ -35,9 +35,9 @@ class ClientManager {
                                                const idv::v1::CreateTenantRequest& request) const;
   absl::StatusOr<idv::v1::ListTenantsResponse> ListTenants() const;
 
-  // Stores from before the super-admin role: when no client has it, every admin client of the
-  // tenant "default" (the first-start administrator) gets it, with an audit record, so that who
-  // managed backends and policies before still can.
+  // Stores from before the super-admin role: when no client has ever had it, every admin client
+  // of the tenant "default" (the first-start administrator) gets it, with an audit record, so that
+  // who managed backends and policies before still can. Runs at every start; acts once.
   absl::Status GrantSuperAdminIfNone() const;
 
  private:
