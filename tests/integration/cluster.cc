@@ -261,13 +261,17 @@ grpc::Status Cluster::Verify(const std::string& account, const std::string& numb
   req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
   req.mutable_claim()->set_document_number(number);
   req.mutable_claim()->set_full_name(name);
-  tested_.insert(number);
-  tested_.insert(name);
   return VerifyOn(NodeForClaim(number), req, resp, token_override);
 }
 
 grpc::Status Cluster::VerifyOn(size_t node, const idv::v1::VerifyRequest& req,
                                idv::v1::VerifyResponse* resp, const std::string& token_override) {
+  {
+    std::lock_guard<std::mutex> lock(tested_mu_);  // tests call from many threads
+    tested_.insert(req.claim().document_number());
+    tested_.insert(req.claim().full_name());
+    if (!req.claim().phone_number().empty()) tested_.insert(req.claim().phone_number());
+  }
   if (nodes_.size() > 1) {
     uint64_t newest = 0;
     for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -284,9 +288,6 @@ grpc::Status Cluster::VerifyOn(size_t node, const idv::v1::VerifyRequest& req,
 
 grpc::Status Cluster::VerifyRequest(const idv::v1::VerifyRequest& req,
                                     idv::v1::VerifyResponse* resp) {
-  tested_.insert(req.claim().document_number());
-  tested_.insert(req.claim().full_name());
-  if (!req.claim().phone_number().empty()) tested_.insert(req.claim().phone_number());
   return VerifyOn(NodeForClaim(req.claim().document_number()), req, resp);
 }
 

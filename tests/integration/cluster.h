@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -146,7 +147,8 @@ class Cluster {
   std::string token_;
   std::string ca_pem_;
   std::vector<Person> people_;
-  std::set<std::string> tested_;
+  std::mutex tested_mu_;
+  std::set<std::string> tested_;  // guarded by tested_mu_ while calls run
 };
 
 }  // namespace idv::testing

@@ -97,6 +97,8 @@ class LevelDbStoreTest : public ::testing::Test {
   }
 
   std::string dir_;
+  // Outlives the store, which uses it until it is closed in TearDown.
+  FaultEnv fault_env_;
   std::unique_ptr<Store> store_;
   std::vector<absl::Status> failures_;  // written by the writer thread, read after its callbacks
 };
@@ -114,7 +116,7 @@ TEST(BindingRulesTest, Decisions) {
 }
 
 TEST_F(LevelDbStoreTest, FailedWriteStoresNothingAndStopsWrites) {
-  FaultEnv env;
+  FaultEnv& env = fault_env_;
   Open(&env);
   ASSERT_TRUE(CommitSync(Commit("ID1", "a", Fp('a'), true)).ok());
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds everything under sanitizers into build-<kind> and runs the test suite there (idvd and the
+# simulator the integration tests start are the instrumented ones too).
+#   scripts/sanitize.sh address [CTEST_REGEX]   # ASan + UBSan
+#   scripts/sanitize.sh thread  [CTEST_REGEX]   # TSan
+# The fuzz targets and the Python agreement test are left out (they have builds of their own).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+kind=${1:-address}
+build=$root/build-$kind
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIDV_SANITIZE="$kind"
+fi
+cmake --build "$build" -j"$(nproc)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+cd "$build"
+args=(-j2 --output-on-failure -E "Fuzz|Agreement|Cache.ThreadSanitizer")
+if [ $# -ge 2 ]; then args+=(-R "$2"); fi
+ctest "${args[@]}"
