@@ -251,6 +251,11 @@ class VerificationServiceImpl::VerifyCall {
               response_.set_outcome(outcome);
             }
             Finish(grpc::Status::OK);
+          } else if (absl::IsUnknown(result.status())) {
+            // Possibly stored: the caller retries; the same request finds its own binding.
+            Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                absl::StrCat("the outcome of the verification is unknown: ",
+                                             result.status().message())));
           } else {
             Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                 absl::StrCat("the verification could not be recorded: ",

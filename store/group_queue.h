@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <vector>
 
@@ -43,6 +44,15 @@ class GroupQueue {
       queue_.pop_front();
     }
     return group;
+  }
+
+  // Returns every queued item without waiting, oldest first. For the writer thread only.
+  std::vector<Item> TakeAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Item> all(std::make_move_iterator(queue_.begin()),
+                          std::make_move_iterator(queue_.end()));
+    queue_.clear();
+    return all;
   }
 
   // Refuses later items; PopGroup drains what is queued, then returns empty. Idempotent; returns

@@ -124,7 +124,9 @@ class Store {
   // completes, and a signed checkpoint when one is due) and applies the binding, the
   // configuration version and the re-check entry, all in one atomic, durable write: all or none.
   // `done` runs once the write is durable, or with an error when it was not written (Unavailable:
-  // the engine could not write; Aborted, FailedPrecondition: as stated in VerificationCommit).
+  // the engine could not write; Aborted, FailedPrecondition: as stated in VerificationCommit), or
+  // with Unknown when the engine cannot tell: the database became unreachable after COMMIT was
+  // sent and did not come back within the engine's resolve timeout (PostgreSQL only).
   //
   // Commits of one node are applied in the order they were queued, and binding decisions see
   // every earlier commit, of this node and of every other. The per-identity cap holds across

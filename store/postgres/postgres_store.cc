@@ -502,9 +502,20 @@ class PostgresStore final : public Store {
         s = stored.status();
       }
       last = s;
+      // Commits queued meanwhile were never sent: refuse them now rather than hold their callers
+      // for as long as the database stays away.
+      RefuseQueued(s);
       absl::SleepFor(kReconnectEvery);
     }
     return last;
+  }
+
+  void RefuseQueued(const absl::Status& why) {
+    std::vector<Pending> queued = queue_.TakeAll();
+    if (queued.empty()) return;
+    const absl::Status answer =
+        absl::UnavailableError(absl::StrCat("could not write to PostgreSQL: ", why.message()));
+    for (Pending& p : queued) std::move(p.done)(answer);
   }
 
   void WriteGroup(std::vector<Pending>& group, bool force_checkpoint) {
@@ -521,12 +532,14 @@ class PostgresStore final : public Store {
       failure =
           pg::RunGroup(*writer_conn_, ctx_, log_, commits, force_checkpoint, &out, &commit_sent);
       if (!failure.ok() && commit_sent && !writer_conn_->ok()) {
+        ReportHealth(false, failure);
         absl::StatusOr<bool> stored = ResolveInDoubt(out.first_sequence);
         if (stored.ok() && *stored) failure = absl::OkStatus();
         if (!stored.ok()) {
           spdlog::error("group of {} commits from sequence {}: outcome unknown ({})", group.size(),
                         out.first_sequence, std::string(stored.status().message()));
-          failure = absl::UnavailableError("the database became unreachable during COMMIT");
+          failure = absl::UnknownError(
+              "the database became unreachable during COMMIT and did not come back in time");
         }
       }
       if (failure.ok()) break;
@@ -546,7 +559,7 @@ class PostgresStore final : public Store {
     }
     log_known_ = false;  // re-read before the next group: the database is the truth
     if (writer_conn_ != nullptr && !writer_conn_->ok()) ReportHealth(false, failure);
-    const absl::Status answer = absl::IsUnavailable(failure)
+    const absl::Status answer = absl::IsUnavailable(failure) || absl::IsUnknown(failure)
                                     ? failure
                                     : absl::UnavailableError(absl::StrCat(
                                           "could not write to PostgreSQL: ", failure.message()));
