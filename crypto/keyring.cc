@@ -14,7 +14,8 @@ namespace idv::crypto {
 namespace {
 
 // crypto_kdf contexts: exactly crypto_kdf_CONTEXTBYTES (8) characters each, one per purpose.
-constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt", "idv-seal", "idv-asig"};
+constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt",
+                                     "idv-seal", "idv-asig", "idv-idem"};
 static_assert(sizeof("idv-iden") - 1 == crypto_kdf_CONTEXTBYTES);
 
 // Feeds one length-prefixed field to a BLAKE2b state, so that field boundaries are unambiguous
@@ -180,6 +181,16 @@ Fingerprint KeyRing::ClaimFingerprint(absl::string_view tenant,
   return TenantHash(
       kClaim, current_version_, tenant,
       {type, claim.issuing_country, claim.document_number, claim.full_name, claim.phone_number});
+}
+
+Fingerprint KeyRing::IdempotencyKeyHash(absl::string_view tenant, absl::string_view client_id,
+                                        absl::string_view key) const {
+  return TenantHash(kIdempotency, current_version_, tenant, {"key", client_id, key});
+}
+
+Fingerprint KeyRing::RequestDigest(absl::string_view tenant,
+                                   absl::string_view request_bytes) const {
+  return TenantHash(kIdempotency, current_version_, tenant, {"request", request_bytes});
 }
 
 std::string KeyRing::Seal(absl::string_view plaintext, absl::string_view associated) const {

@@ -105,6 +105,12 @@ class KeyRing {
                                                    absl::string_view secret,
                                                    uint32_t version) const;
 
+  // Idempotency: the stored form of a client's key, and the digest of the request made with it,
+  // both keyed under the tenant's idempotency key of the current version.
+  Fingerprint IdempotencyKeyHash(absl::string_view tenant, absl::string_view client_id,
+                                 absl::string_view key) const;
+  Fingerprint RequestDigest(absl::string_view tenant, absl::string_view request_bytes) const;
+
  private:
   enum Purpose {
     kIdentity = 0,
@@ -112,7 +118,8 @@ class KeyRing {
     kClientSecret = 2,
     kSeal = 3,
     kAuditSigning = 4,
-    kPurposeCount = 5
+    kIdempotency = 5,
+    kPurposeCount = 6
   };
 
   KeyRing(uint32_t current_version, std::vector<SecretBytes> keys)

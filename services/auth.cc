@@ -148,6 +148,9 @@ absl::StatusOr<Principal> Authenticator::Authenticate(grpc::ServerContextBase& c
   const uint32_t any_of = RolesFor(method);
   const auto& md = ctx.client_metadata();
   auto it = md.find("authorization");
+  if (it == md.end() && client_certificates_) {
+    return AuthenticateByCertificate(ctx, method, any_of);
+  }
   if (it == md.end()) {
     return Refuse(ctx, method, "", "",
                   absl::UnauthenticatedError("missing authorization: Bearer <key> metadata"));
@@ -177,25 +180,55 @@ absl::StatusOr<Principal> Authenticator::Authenticate(grpc::ServerContextBase& c
     return Refuse(ctx, method, client->second.tenant, id,
                   absl::UnauthenticatedError("invalid API key"), "wrong secret");
   }
-  if (absl::Now() >= client->second.expires) {
-    return Refuse(ctx, method, client->second.tenant, id,
-                  absl::UnauthenticatedError("invalid API key"), "expired");
+  return Admit(ctx, method, any_of, id, client->second, "invalid API key");
+}
+
+absl::StatusOr<Principal> Authenticator::AuthenticateByCertificate(grpc::ServerContextBase& ctx,
+                                                                   absl::string_view method,
+                                                                   uint32_t any_of) const {
+  // The TLS layer verified the chain against tls.client_ca_file before the call existed; the
+  // certificate's Common Name names the client.
+  const std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  std::vector<grpc::string_ref> names;
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    names = auth->FindPropertyValues("x509_common_name");
   }
-  if ((client->second.roles & any_of) == 0) {
-    return Refuse(ctx, method, client->second.tenant, id,
+  if (names.size() != 1) {
+    return Refuse(ctx, method, "", "",
+                  absl::UnauthenticatedError(
+                      "missing authorization: Bearer <key> metadata or a client certificate"));
+  }
+  const absl::string_view id(names[0].data(), names[0].size());
+  const std::shared_ptr<const Table> table = std::atomic_load(&table_);
+  auto client = table->find(id);
+  if (client == table->end()) {
+    return Refuse(ctx, method, "", id, absl::UnauthenticatedError("invalid client certificate"),
+                  "certificate names no client, or a revoked one");
+  }
+  return Admit(ctx, method, any_of, id, client->second, "invalid client certificate");
+}
+
+absl::StatusOr<Principal> Authenticator::Admit(grpc::ServerContextBase& ctx,
+                                               absl::string_view method, uint32_t any_of,
+                                               absl::string_view id, const Client& client,
+                                               absl::string_view invalid) const {
+  if (absl::Now() >= client.expires) {
+    return Refuse(ctx, method, client.tenant, id, absl::UnauthenticatedError(invalid), "expired");
+  }
+  if ((client.roles & any_of) == 0) {
+    return Refuse(ctx, method, client.tenant, id,
                   absl::PermissionDeniedError("this client's roles do not allow this call"));
   }
   absl::Duration retry_after;
-  if (limits_ != nullptr &&
-      !limits_->AllowCall(client->second.tenant, id, absl::Now(), &retry_after)) {
+  if (limits_ != nullptr && !limits_->AllowCall(client.tenant, id, absl::Now(), &retry_after)) {
     const int64_t ms = std::max<int64_t>(
         1, absl::ToInt64Milliseconds(absl::Ceil(retry_after, absl::Milliseconds(1))));
     ctx.AddTrailingMetadata("retry-after-ms", std::to_string(ms));
-    return Refuse(ctx, method, client->second.tenant, id,
+    return Refuse(ctx, method, client.tenant, id,
                   absl::ResourceExhaustedError(
                       absl::StrCat("this client is over its call rate; retry after ", ms, " ms")));
   }
-  return Principal(client->second.tenant, std::string(id), client->second.roles);
+  return Principal(client.tenant, std::string(id), client.roles);
 }
 
 absl::StatusOr<bool> BootstrapAdminClient(store::Store& store, const crypto::KeyRing& keys,

@@ -54,7 +54,11 @@ class Authenticator {
   Authenticator(const crypto::KeyRing& keys,
                 const std::vector<idv::store::v1::ClientRecord>& clients);
 
-  // Unauthenticated for a missing, malformed, unknown, revoked, expired or wrong key;
+  // The caller is a client with a valid key in `authorization: Bearer <client_id>.<secret>`, or,
+  // with client certificates on and no such metadata, the client named by the Common Name of the
+  // certificate the TLS layer verified.
+  // Unauthenticated for a missing, malformed, unknown, revoked, expired or wrong key (or a
+  // certificate naming no live client);
   // PermissionDenied when the client has none of the roles RolesFor(method) allows. A refusal is
   // a security event (see set_security_events).
   // Then, with limits set, ResourceExhausted when the client is over its call rate (with a
@@ -66,6 +70,9 @@ class Authenticator {
   void set_security_events(SecurityEvents* events) { events_ = events; }
   // The per-client call rate to enforce; none when unset. Set before serving.
   void set_limits(Limits* limits) { limits_ = limits; }
+  // Accept verified client certificates (tls.client_ca_file) in place of a key. Set before
+  // serving.
+  void set_client_certificates(bool on) { client_certificates_ = on; }
 
   // Replaces the client table. Calls already authenticated keep their principal.
   void Reload(const std::vector<idv::store::v1::ClientRecord>& clients);
@@ -79,6 +86,14 @@ class Authenticator {
     absl::Time expires = absl::InfiniteFuture();
   };
   using Table = std::map<std::string, Client, std::less<>>;
+  absl::StatusOr<Principal> AuthenticateByCertificate(grpc::ServerContextBase& ctx,
+                                                      absl::string_view method,
+                                                      uint32_t any_of) const;
+  // The checks after the credential: expiry, roles, call rate. `invalid` is what the caller hears
+  // for an expired client.
+  absl::StatusOr<Principal> Admit(grpc::ServerContextBase& ctx, absl::string_view method,
+                                  uint32_t any_of, absl::string_view id, const Client& client,
+                                  absl::string_view invalid) const;
   // Records the refusal (with `detail`, which the caller is not told) and returns `why`.
   absl::Status Refuse(const grpc::ServerContextBase& ctx, absl::string_view method,
                       absl::string_view tenant, absl::string_view client_id, absl::Status why,
@@ -87,6 +102,7 @@ class Authenticator {
   const crypto::KeyRing& keys_;
   SecurityEvents* events_ = nullptr;
   Limits* limits_ = nullptr;
+  bool client_certificates_ = false;
   // Read with std::atomic_load, replaced with std::atomic_store.
   std::shared_ptr<const Table> table_;
 };

@@ -57,7 +57,7 @@ absl::StatusOr<RetentionPolicy> RetentionPolicyFor(const idv::config::v1::AuditR
 }
 
 void RetentionPurger::Start() {
-  if (policy_.disabled || thread_.joinable()) return;
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -75,9 +75,18 @@ void RetentionPurger::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     lock.unlock();
-    absl::StatusOr<uint64_t> removed = RunOnce(absl::Now());
-    if (!removed.ok()) {
-      spdlog::warn("audit retention: {}", std::string(removed.status().message()));
+    if (!policy_.disabled) {
+      absl::StatusOr<uint64_t> removed = RunOnce(absl::Now());
+      if (!removed.ok()) {
+        spdlog::warn("audit retention: {}", std::string(removed.status().message()));
+      }
+    }
+    absl::StatusOr<uint64_t> expired = store::Await<uint64_t>(
+        [&](auto done) { store_.PurgeIdempotency(absl::Now(), std::move(done)); });
+    if (!expired.ok()) {
+      spdlog::warn("expired idempotency keys: {}", std::string(expired.status().message()));
+    } else if (*expired > 0) {
+      spdlog::info("{} expired idempotency keys deleted", *expired);
     }
     lock.lock();
     wake_.wait_for(lock, absl::ToChronoNanoseconds(policy_.interval), [this] { return stop_; });

@@ -41,7 +41,8 @@ class RetentionPurger {
   RetentionPurger(store::Store& store, RetentionPolicy policy) : store_(store), policy_(policy) {}
   ~RetentionPurger() { Stop(); }
 
-  // Runs RunOnce now and every `policy.interval` on a thread of its own (unless disabled).
+  // Runs RunOnce now and every `policy.interval` on a thread of its own (unless disabled), and
+  // deletes expired idempotency keys (Store::PurgeIdempotency) on the same schedule.
   void Start();
   void Stop();
 

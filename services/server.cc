@@ -3,6 +3,9 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -53,13 +56,57 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   if (tls.cert_file().empty() && tls.key_file().empty()) {
     return grpc::InsecureServerCredentials();
   }
-  absl::StatusOr<std::string> cert = ReadFile(tls.cert_file());
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadFile(tls.key_file());
-  if (!key.ok()) return key.status();
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
-  return grpc::SslServerCredentials(ssl);
+  // Read once here so that a missing or unreadable file stops idvd with its name; the provider
+  // then re-reads the files every reload_interval (keeping the last good ones on a bad read).
+  if (tls.cert_file().empty() || tls.key_file().empty()) {
+    return absl::InvalidArgumentError("tls needs both cert_file and key_file");
+  }
+  for (const std::string& file : {tls.cert_file(), tls.key_file(), tls.client_ca_file()}) {
+    if (file.empty()) continue;
+    if (absl::StatusOr<std::string> pem = ReadFile(file); !pem.ok()) return pem.status();
+  }
+  int64_t every = 60;
+  if (tls.has_reload_interval()) {
+    every = absl::ToInt64Seconds(FromProto(tls.reload_interval()));
+    if (every < 1) return absl::InvalidArgumentError("tls.reload_interval must be at least 1s");
+  }
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file(), tls.cert_file(), tls.client_ca_file(), static_cast<unsigned int>(every));
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!tls.client_ca_file().empty()) {
+    options.watch_root_certs();
+    // Optional (callers may use an API key instead), but verified when presented.
+    options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  } else {
+    options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+// Bounds on what callers can make the gRPC server hold: message size, streams per connection,
+// memory, idle connections and keepalive pings; and no SO_REUSEPORT, so that a second idvd on
+// the same port fails to start instead of silently sharing it.
+void ApplyServingLimits(const idv::config::v1::ServingConfig& c, grpc::ServerBuilder& builder) {
+  builder.SetMaxReceiveMessageSize(
+      c.max_receive_bytes() > 0 ? static_cast<int>(c.max_receive_bytes()) : 64 * 1024);
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONCURRENT_STREAMS,
+      c.max_concurrent_streams() > 0 ? static_cast<int>(c.max_concurrent_streams()) : 100);
+  grpc::ResourceQuota quota("idvd");
+  quota.Resize(static_cast<size_t>(c.memory_quota_mib() > 0 ? c.memory_quota_mib() : 256) << 20);
+  builder.SetResourceQuota(quota);
+  const absl::Duration idle =
+      c.has_max_connection_idle() ? FromProto(c.max_connection_idle()) : absl::Minutes(5);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(idle)));
+  // Pings from a client more often than every 10 s without calls are abuse: the third closes
+  // the connection. idvd itself pings a silent client after 2 minutes.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 120000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
 }
 
 // What the health service reports. The store may fail before the gRPC server (and its health
@@ -284,11 +331,27 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->limits = std::make_unique<Limits>(c.limits());
   parts->limits->StartRefreshing(*parts->store, absl::Seconds(1));
   parts->auth->set_limits(parts->limits.get());
+  parts->auth->set_client_certificates(!c.tls().client_ca_file().empty());
   parts->retention = std::make_unique<RetentionPurger>(*parts->store, *retention);
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
   vo.limits = parts->limits.get();
+  const idv::config::v1::ServingConfig& serving = c.serving();
+  vo.max_in_flight =
+      serving.max_in_flight_verify() > 0 ? static_cast<int>(serving.max_in_flight_verify()) : 512;
+  if (serving.has_max_call_time()) {
+    vo.max_call_time = FromProto(serving.max_call_time());
+    if (vo.max_call_time < absl::Milliseconds(100) || vo.max_call_time > absl::Minutes(5)) {
+      return absl::InvalidArgumentError("serving.max_call_time must be from 100ms to 5 minutes");
+    }
+  }
+  if (c.idempotency().has_window()) {
+    vo.idempotency_window = FromProto(c.idempotency().window());
+    if (vo.idempotency_window < absl::Minutes(1) || vo.idempotency_window > absl::Hours(24 * 7)) {
+      return absl::InvalidArgumentError("idempotency.window must be from 1 minute to 7 days");
+    }
+  }
   RecheckerOptions ro;
   if (c.store().postgres().has_recheck_lease()) {
     ro.lease = FromProto(c.store().postgres().recheck_lease());
@@ -329,6 +392,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  ApplyServingLimits(c.serving(), builder);
   int port = 0;
   builder.AddListeningPort(c.listen(), *creds, &port);
   builder.RegisterService(parts->verification.get());

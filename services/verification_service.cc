@@ -1,6 +1,11 @@
 #include "services/verification_service.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
+#include <mutex>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "audit/records.h"
@@ -21,6 +26,7 @@ constexpr size_t kMaxDocumentNumber = 64;
 constexpr size_t kMaxName = 256;
 constexpr size_t kMaxPhone = 32;
 constexpr size_t kMaxCountry = 8;
+constexpr size_t kMaxIdempotencyKey = 128;
 
 // Request shape problems are call errors (INVALID_ARGUMENT), not answers about a person.
 absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
@@ -34,8 +40,30 @@ absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
       return absl::InvalidArgumentError("account_id contains a control character");
     }
   }
+  if (r.idempotency_key().size() > kMaxIdempotencyKey) {
+    return absl::InvalidArgumentError("idempotency_key is longer than 128 bytes");
+  }
+  for (unsigned char c : r.idempotency_key()) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "idempotency_key must be printable ASCII characters without spaces");
+    }
+  }
   if (!r.has_claim()) return absl::InvalidArgumentError("claim is required");
   const idv::v1::IdentityClaim& c = r.claim();
+  // No claim field has a use for control characters; they would only reach logs and backends.
+  for (const auto& [field, value] :
+       {std::pair<const char*, const std::string*>{"claim.document_number", &c.document_number()},
+        {"claim.full_name", &c.full_name()},
+        {"claim.phone_number", &c.phone_number()},
+        {"claim.issuing_country", &c.issuing_country()}}) {
+    if (value->size() > 4096) continue;  // refused below for its length
+    for (unsigned char ch : *value) {
+      if (ch < 0x20 || ch == 0x7f) {
+        return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
+      }
+    }
+  }
   if (c.document_number().size() > kMaxDocumentNumber) {
     return absl::InvalidArgumentError("claim.document_number is longer than 64 bytes");
   }
@@ -49,6 +77,12 @@ absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
     return absl::InvalidArgumentError("claim.issuing_country is longer than 8 bytes");
   }
   return absl::OkStatus();
+}
+
+bool HasDeadline(const grpc::CallbackServerContext& ctx) {
+  const auto deadline = ctx.deadline();
+  return deadline != std::chrono::system_clock::time_point::max() &&
+         deadline - std::chrono::system_clock::now() < std::chrono::hours(24 * 365);
 }
 
 absl::Time CallDeadline(const grpc::CallbackServerContext& ctx, absl::Duration max_call_time) {
@@ -80,17 +114,103 @@ void WipeClaim(const idv::v1::VerifyRequest& request) {
 class VerificationServiceImpl::VerifyCall {
  public:
   VerifyCall(VerificationServiceImpl& service, grpc::CallbackServerContext* ctx,
-             const idv::v1::VerifyRequest& request, idv::v1::VerifyResponse* response,
+             std::unique_ptr<idv::v1::VerifyRequest> request, grpc::ByteBuffer* response,
              Principal principal)
       : service_(service),
         reactor_(ctx->DefaultReactor()),
-        request_(request),
-        response_(*response),
+        owned_request_(std::move(request)),
+        request_(*owned_request_),
+        out_(response),
         principal_(std::move(principal)),
-        deadline_(CallDeadline(*ctx, service.options_.max_call_time)) {}
+        deadline_(CallDeadline(*ctx, service.options_.max_call_time)) {
+    service_.in_flight_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~VerifyCall() { service_.in_flight_.fetch_sub(1, std::memory_order_relaxed); }
 
   grpc::ServerUnaryReactor* Start() {
     grpc::ServerUnaryReactor* reactor = reactor_;
+    if (request_.idempotency_key().empty()) {
+      Work();  // may finish and delete this
+      return reactor;
+    }
+    const crypto::Fingerprint key = service_.keys_.IdempotencyKeyHash(
+        principal_.tenant(), principal_.client_id(), request_.idempotency_key());
+    key_hash_.assign(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size());
+    key_version_ = key.version;
+    request_digest_ = RequestDigest();
+    LookUpKey(/*after_conflict=*/false);  // may finish and delete this
+    return reactor;
+  }
+
+ private:
+  // Answers from the entry kept under the call's idempotency key, if there is one; otherwise
+  // works on the call, or waits for the call on this node that works with the same key.
+  void LookUpKey(bool after_conflict) {
+    service_.store_.GetIdempotency(
+        principal_.tenant(), key_hash_,
+        [this, after_conflict](absl::StatusOr<idv::store::v1::IdempotencyEntry> entry) {
+          if (entry.ok()) {
+            Replay(*entry);
+            return;
+          }
+          if (!absl::IsNotFound(entry.status())) {
+            Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                absl::StrCat("the idempotency key could not be looked up: ",
+                                             entry.status().message())));
+            return;
+          }
+          if (after_conflict) {  // the winner's entry expired meanwhile: only a retry can tell
+            Finish(grpc::Status(grpc::StatusCode::ABORTED,
+                                "a concurrent call with the same idempotency key won; retry"));
+            return;
+          }
+          {
+            std::lock_guard<std::mutex> lock(service_.keys_mu_);
+            auto [it, first] = service_.keys_in_flight_.try_emplace(InFlightKey());
+            if (!first) {
+              it->second.push_back(this);  // looks again when that call finishes
+              return;
+            }
+          }
+          leads_key_ = true;
+          Work();  // may finish and delete this
+        });
+  }
+
+  void Replay(const idv::store::v1::IdempotencyEntry& entry) {
+    if (entry.request_digest() != request_digest_) {
+      Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "the idempotency key was used before with a different request"));
+      return;
+    }
+    if (!response_.ParseFromString(entry.response())) {
+      Finish(grpc::Status(grpc::StatusCode::DATA_LOSS, "the kept answer cannot be read"));
+      return;
+    }
+    response_.set_replayed(true);
+    Finish(grpc::Status::OK);
+  }
+
+  std::string InFlightKey() const { return absl::StrCat(principal_.tenant(), "/", key_hash_); }
+
+  // Keyed hash of the request without its idempotency key, serialized deterministically.
+  std::string RequestDigest() const {
+    idv::v1::VerifyRequest copy = request_;
+    copy.clear_idempotency_key();
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream out(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&out);
+      coded.SetSerializationDeterministic(true);
+      copy.SerializeToCodedStream(&coded);
+    }
+    const crypto::Fingerprint digest = service_.keys_.RequestDigest(principal_.tenant(), bytes);
+    WipeClaim(copy);
+    identity::Wipe(bytes);
+    return std::string(reinterpret_cast<const char*>(digest.bytes.data()), digest.bytes.size());
+  }
+
+  void Work() {
     const absl::Time now = absl::Now();
     response_.set_verification_id(NewVerificationId(now));
     identity::OfflineResult offline =
@@ -101,13 +221,13 @@ class VerificationServiceImpl::VerifyCall {
       response_.set_outcome(idv::v1::INVALID);
       ToReason(*offline.rejection, response_.mutable_reason());
       Commit();  // may finish and delete this
-      return reactor;
+      return;
     }
     Limits* limits = service_.options_.limits;
     if (limits != nullptr &&
         !limits->AllowAccount(principal_.tenant(), request_.account_id(), now)) {
       Reject();
-      return reactor;
+      return;
     }
     fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), *claim_);
     const crypto::Fingerprint claim_fp =
@@ -120,7 +240,7 @@ class VerificationServiceImpl::VerifyCall {
         response_.mutable_reason()->set_message(ReasonMessage(hit->reason));
         response_.set_cached(true);
         Commit();  // may finish and delete this
-        return reactor;
+        return;
       }
     }
     // Past the cache an authority is asked, at the operator's expense: only within the
@@ -151,10 +271,8 @@ class VerificationServiceImpl::VerifyCall {
               });
         },
         [this](const verifiers::PolicyVerdict& verdict) { OnVerdict(verdict); });
-    return reactor;
   }
 
- private:
   // REJECTED without asking an authority: the account or the identity was tried too often.
   void Reject() {
     response_.set_outcome(idv::v1::REJECTED);
@@ -234,6 +352,20 @@ class VerificationServiceImpl::VerifyCall {
     if (recheck_for_ > absl::ZeroDuration() && service_.rechecker_ != nullptr) {
       commit.recheck = RecheckEntryFor(r);
     }
+    // An answer worth repeating is kept under the call's idempotency key; UNAVAILABLE is not (its
+    // retry should ask again).
+    if (!key_hash_.empty() && response_.outcome() != idv::v1::UNAVAILABLE) {
+      idv::store::v1::IdempotencyEntry& e = commit.idempotency.emplace();
+      e.set_tenant(principal_.tenant());
+      e.set_key_hash(key_hash_);
+      e.set_request_digest(request_digest_);
+      e.set_key_version(key_version_);
+      e.set_account_id(request_.account_id());
+      *e.mutable_expires_at() = ToProto(decided + service_.options_.idempotency_window);
+      idv::v1::VerifyResponse answered = response_;
+      MaskForCaller(answered);
+      e.set_response(answered.SerializeAsString());
+    }
     // The plaintext is not needed past this point; it is wiped when the engine lets go too.
     claim_.reset();
     std::optional<idv::store::v1::RecheckEntry> recheck = commit.recheck;
@@ -243,14 +375,10 @@ class VerificationServiceImpl::VerifyCall {
           if (result.ok() && recheck.has_value()) service_.rechecker_->Add(*std::move(recheck));
           if (result.ok()) {
             response_.set_binding(result->binding);
-            // The record keeps the real answer; the caller may get the uniform one.
-            if (Limits* limits = service_.options_.limits; limits != nullptr) {
-              idv::v1::Outcome outcome = response_.outcome();
-              limits->MaskNotVerified(principal_.tenant(), &outcome, response_.mutable_reason(),
-                                      response_.mutable_checks());
-              response_.set_outcome(outcome);
-            }
+            MaskForCaller(response_);
             Finish(grpc::Status::OK);
+          } else if (absl::IsAlreadyExists(result.status()) && !key_hash_.empty()) {
+            LookUpKey(/*after_conflict=*/true);  // another node's call with the key won
           } else if (absl::IsUnknown(result.status())) {
             // Possibly stored: the caller retries; the same request finds its own binding.
             Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -264,23 +392,56 @@ class VerificationServiceImpl::VerifyCall {
         });
   }
 
+  // The record keeps the real answer; the caller may get the uniform one.
+  void MaskForCaller(idv::v1::VerifyResponse& response) const {
+    if (Limits* limits = service_.options_.limits; limits != nullptr) {
+      idv::v1::Outcome outcome = response.outcome();
+      limits->MaskNotVerified(principal_.tenant(), &outcome, response.mutable_reason(),
+                              response.mutable_checks());
+      response.set_outcome(outcome);
+    }
+  }
+
   void Finish(const grpc::Status& status) {
     WipeClaim(request_);
+    std::vector<VerifyCall*> waiting;
+    if (leads_key_) {
+      std::lock_guard<std::mutex> lock(service_.keys_mu_);
+      auto it = service_.keys_in_flight_.find(InFlightKey());
+      waiting = std::move(it->second);
+      service_.keys_in_flight_.erase(it);
+    }
+    if (status.ok()) {
+      const std::string bytes = response_.SerializeAsString();
+      grpc::Slice slice(bytes);
+      *out_ = grpc::ByteBuffer(&slice, 1);
+    }
     grpc::ServerUnaryReactor* reactor = reactor_;
     delete this;
     reactor->Finish(status);
+    // This call's answer is durable (or was not written): the next look finds it (or a new call
+    // takes the key).
+    for (VerifyCall* call : waiting) call->LookUpKey(/*after_conflict=*/false);
   }
 
   VerificationServiceImpl& service_;
   grpc::ServerUnaryReactor* const reactor_;
+  const std::unique_ptr<idv::v1::VerifyRequest> owned_request_;
   const idv::v1::VerifyRequest& request_;
-  idv::v1::VerifyResponse& response_;
+  grpc::ByteBuffer* const out_;  // the response's bytes, written by Finish
+  idv::v1::VerifyResponse response_;
   const Principal principal_;
   const absl::Time deadline_;
   std::shared_ptr<identity::NormalizedClaim> claim_;
   crypto::Fingerprint fingerprint_;  // version 0 until computed
   absl::Duration recheck_for_;       // non-zero: PENDING, to be re-asked
-  cache::CacheKey cache_key_{};      // the claim fingerprint
+  // With an idempotency key: its keyed hash (and key version), the request's digest, and whether
+  // this call holds the key on this node (keys_in_flight_).
+  std::string key_hash_;
+  uint32_t key_version_ = 0;
+  std::string request_digest_;
+  bool leads_key_ = false;
+  cache::CacheKey cache_key_{};  // the claim fingerprint
 };
 
 VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
@@ -297,15 +458,40 @@ VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
       options_(options) {}
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,
-                                                          const idv::v1::VerifyRequest* request,
-                                                          idv::v1::VerifyResponse* response) {
+                                                          const grpc::ByteBuffer* request_bytes,
+                                                          grpc::ByteBuffer* response) {
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Verify");
-  absl::Status shape = principal.ok() ? CheckShape(*request) : principal.status();
+  if (!principal.ok()) return FinishNow(ctx, principal.status());
+  // Parsed here rather than by gRPC, whose answer to bytes that do not parse is UNIMPLEMENTED
+  // with no message.
+  auto request = std::make_unique<idv::v1::VerifyRequest>();
+  grpc::ByteBuffer copy(*request_bytes);  // shares the slices
+  if (!grpc::SerializationTraits<idv::v1::VerifyRequest>::Deserialize(&copy, request.get()).ok()) {
+    return FinishNow(ctx, absl::InvalidArgumentError(
+                              "the request is not an idv.v1.VerifyRequest: the bytes do not parse "
+                              "(or a string field is not valid UTF-8)"));
+  }
+  absl::Status shape = CheckShape(*request);
+  if (shape.ok() && options_.require_deadline && !HasDeadline(*ctx)) {
+    shape = absl::InvalidArgumentError(
+        absl::StrCat("Verify needs a deadline (grpc-timeout); idvd shortens any beyond ",
+                     absl::FormatDuration(options_.max_call_time)));
+  }
   if (!shape.ok()) {
     WipeClaim(*request);
     return FinishNow(ctx, shape);
   }
-  return (new VerifyCall(*this, ctx, *request, response, *std::move(principal)))->Start();
+  // Load shedding: past the limit a call is refused at once, so that the calls accepted keep
+  // their latency instead of everyone's growing with the queue.
+  if (options_.max_in_flight > 0 &&
+      in_flight_.load(std::memory_order_relaxed) >= options_.max_in_flight) {
+    WipeClaim(*request);
+    ctx->AddTrailingMetadata("retry-after-ms", "100");
+    return FinishNow(ctx, absl::ResourceExhaustedError(absl::StrCat(
+                              "this node is working on ", options_.max_in_flight,
+                              " Verify calls, its limit; retry in 100 ms or on another node")));
+  }
+  return (new VerifyCall(*this, ctx, std::move(request), response, *std::move(principal)))->Start();
 }
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(

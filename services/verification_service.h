@@ -9,9 +9,19 @@
 // that was live when it started, even if an administrator swaps in another meanwhile. Concurrent
 // calls with the same claim (same tenant-keyed claim fingerprint) share one trip to the backends
 // (single-flight); each still gets its own verification id, binding decision and audit record.
+// A call with an idempotency key whose answer is kept (Store::GetIdempotency) gets that answer,
+// marked `replayed`; one whose key is in use by a call on this node waits for it, then looks
+// again; the answer is kept in the same write as the record (VerificationCommit::idempotency), and
+// a call that lost a race for the key to another node answers with the winner's answer.
 #ifndef IDV_SERVICES_VERIFICATION_SERVICE_H_
 #define IDV_SERVICES_VERIFICATION_SERVICE_H_
 
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "cache/cache.h"
 #include "crypto/keyring.h"
@@ -31,11 +41,21 @@ struct VerificationServiceOptions {
   absl::Duration max_call_time = absl::Seconds(10);
   // Per-account attempts and the per-identity budget (services/limits.h). Null: none.
   Limits* limits = nullptr;
+  // How long a Verify answer is kept under its idempotency key. Default 24 h.
+  absl::Duration idempotency_window = absl::Hours(24);
+  // Verify calls worked on at once; more are refused with RESOURCE_EXHAUSTED. 0: no limit.
+  int max_in_flight = 0;
+  // A Verify without a deadline is refused (INVALID_ARGUMENT).
+  bool require_deadline = true;
 };
 
 class Rechecker;
 
-class VerificationServiceImpl final : public idv::v1::VerificationService::CallbackService {
+// Verify is a raw method: idvd parses its request itself, so that bytes that do not parse get
+// INVALID_ARGUMENT with a message (gRPC's own answer is UNIMPLEMENTED without one).
+class VerificationServiceImpl final
+    : public idv::v1::VerificationService::WithRawCallbackMethod_Verify<
+          idv::v1::VerificationService::CallbackService> {
  public:
   // Keeps references: every argument must outlive the service.
   // `rechecker` may be null: PENDING verdicts are then answered but not re-asked. `cache` may be
@@ -45,8 +65,8 @@ class VerificationServiceImpl final : public idv::v1::VerificationService::Callb
                           cache::Cache* cache, VerificationServiceOptions options);
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx,
-                                   const idv::v1::VerifyRequest* request,
-                                   idv::v1::VerifyResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetVerification(grpc::CallbackServerContext* ctx,
                                             const idv::v1::GetVerificationRequest* request,
                                             idv::v1::Verification* response) override;
@@ -65,6 +85,12 @@ class VerificationServiceImpl final : public idv::v1::VerificationService::Callb
   cache::Cache* const cache_;
   const VerificationServiceOptions options_;
   verifiers::SingleFlight<verifiers::PolicyVerdict> flights_;
+  std::atomic<int> in_flight_{0};  // VerifyCall objects alive
+  // Idempotency keys (by tenant and key hash) of calls working on this node, each with the calls
+  // with the same key that wait for it to finish before they look the key up again.
+  std::mutex keys_mu_;
+  absl::flat_hash_map<std::string, std::vector<VerifyCall*>>
+      keys_in_flight_;  // guarded by keys_mu_
 };
 
 // Fills a Verification from its audit record (exposed for tests).

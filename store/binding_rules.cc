@@ -1,5 +1,8 @@
 #include "store/binding_rules.h"
 
+#include "common/proto_time.h"
+#include "idv/v1/verification.pb.h"
+
 namespace idv::store {
 
 idv::v1::BindingStatus DecideBinding(const std::optional<idv::store::v1::AccountBinding>& account,
@@ -37,6 +40,17 @@ idv::v1::BindingStatus ApplyBinding(const VerificationCommit& commit,
   reverse.set_verification_id(r.verification_id());
   *reverse.mutable_bound_at() = r.decided_at();
   return status;
+}
+
+void SetAnsweredBinding(idv::v1::BindingStatus binding, idv::store::v1::IdempotencyEntry& entry) {
+  idv::v1::VerifyResponse response;
+  if (!response.ParseFromString(entry.response())) return;
+  response.set_binding(binding);
+  entry.set_response(response.SerializeAsString());
+}
+
+bool IsLive(const idv::store::v1::IdempotencyEntry& entry, absl::Time now) {
+  return FromProto(entry.expires_at()) > now;
 }
 
 }  // namespace idv::store

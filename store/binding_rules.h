@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "idv/store/v1/store.pb.h"
 #include "store/store.h"
 
@@ -27,6 +28,12 @@ idv::v1::BindingStatus DecideBinding(const std::optional<idv::store::v1::Account
 idv::v1::BindingStatus ApplyBinding(const VerificationCommit& commit,
                                     std::optional<idv::store::v1::AccountBinding>& account,
                                     idv::store::v1::IdentityBindings& identity);
+
+// Sets the binding decision in the response an idempotency entry keeps.
+void SetAnsweredBinding(idv::v1::BindingStatus binding, idv::store::v1::IdempotencyEntry& entry);
+
+// Whether an idempotency entry still holds its key at `now`.
+bool IsLive(const idv::store::v1::IdempotencyEntry& entry, absl::Time now);
 
 }  // namespace idv::store
 

@@ -60,6 +60,11 @@ struct VerificationCommit {
   // or leased to another node (it was settled, or another node took it over): one settlement
   // only.
   bool settles_recheck = false;
+  // A Verify answer to keep under its idempotency key, stored with `record`; the store sets the
+  // binding decision in its response. Fails with AlreadyExists, writing nothing, when a live
+  // (unexpired) entry holds the same (tenant, key_hash): a concurrent call with the same key won,
+  // on this node or another. An expired entry is replaced.
+  std::optional<idv::store::v1::IdempotencyEntry> idempotency;
 };
 
 // One stored audit record: its sequence in its node's log, its exact bytes (what the Merkle leaf
@@ -215,6 +220,14 @@ class Store {
   // the log, a RetentionPurge saying `through`) describes the purge: all in one atomic write.
   // InvalidArgument when `through` is not after what was purged, or beyond the log.
   virtual void PurgeAuditLog(uint64_t through, uint64_t purge_record, Callback<uint64_t> done) = 0;
+
+  // The live idempotency entry of (`tenant`, `key_hash`); NotFound when there is none or it
+  // expired.
+  virtual void GetIdempotency(std::string tenant, std::string key_hash,
+                              Callback<idv::store::v1::IdempotencyEntry> done) = 0;
+
+  // Deletes idempotency entries that expired before `now`; the number deleted.
+  virtual void PurgeIdempotency(absl::Time now, Callback<uint64_t> done) = 0;
 
   // Adds a listener for changes (see ChangeListener). Call before serving.
   virtual void Subscribe(ChangeListener listener) = 0;

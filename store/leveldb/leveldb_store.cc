@@ -65,6 +65,12 @@ std::string TenantKey(const std::string& name) { return "t/" + name; }
 
 std::string RecheckKey(const std::string& id) { return "q/" + id; }
 
+std::string IdempotencyKey(const std::string& tenant, const std::string& key_hash) {
+  std::string k = "d/" + tenant;
+  k.push_back('\0');
+  return k + key_hash;
+}
+
 std::string ConfigKey(uint64_t version) { return NumberKey('g', version); }
 
 // A view of the database with the writes of the batch being built laid over it.
@@ -277,6 +283,49 @@ class LevelDbStore final : public Store {
     });
   }
 
+  void GetIdempotency(std::string tenant, std::string key_hash,
+                      Callback<idv::store::v1::IdempotencyEntry> done) override {
+    ScheduleRead(std::move(done),
+                 [this, key = IdempotencyKey(tenant, key_hash)]()
+                     -> absl::StatusOr<idv::store::v1::IdempotencyEntry> {
+                   constexpr absl::string_view kNotFound = "no such idempotency key";
+                   absl::StatusOr<idv::store::v1::IdempotencyEntry> e =
+                       ReadMessage<idv::store::v1::IdempotencyEntry>(key, kNotFound);
+                   if (e.ok() && !IsLive(*e, absl::Now())) return absl::NotFoundError(kNotFound);
+                   return e;
+                 });
+  }
+
+  void PurgeIdempotency(absl::Time now, Callback<uint64_t> done) override {
+    ScheduleRead(std::move(done), [this, now]() -> absl::StatusOr<uint64_t> {
+      // The writer replaces expired entries too: while this reads and deletes, it waits, so an
+      // entry written meanwhile is never deleted.
+      std::lock_guard<std::mutex> lock(idempotency_mu_);
+      leveldb::WriteBatch batch;
+      uint64_t n = 0;
+      leveldb::ReadOptions ro;
+      ro.fill_cache = false;
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+      for (it->Seek("d/"); it->Valid() && it->key().starts_with("d/"); it->Next()) {
+        idv::store::v1::IdempotencyEntry e;
+        if (e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) &&
+            IsLive(e, now)) {
+          continue;
+        }
+        batch.Delete(it->key());
+        ++n;
+      }
+      if (absl::Status s = FromLevelDb(it->status(), "list idempotency keys"); !s.ok()) return s;
+      if (n == 0) return n;
+      leveldb::WriteOptions wo;
+      wo.sync = true;
+      if (absl::Status s = FromLevelDb(db_->Write(wo, &batch), "purge idempotency keys"); !s.ok()) {
+        return s;
+      }
+      return n;
+    });
+  }
+
   void Subscribe(ChangeListener listener) override {
     std::lock_guard<std::mutex> lock(listeners_mu_);
     listeners_.push_back(std::move(listener));
@@ -456,8 +505,25 @@ class LevelDbStore final : public Store {
     std::string entry_bytes;
     std::vector<std::string> index_keys;
     std::map<StatsKey, int64_t> counts;
+    std::unique_lock<std::mutex> idempotency_lock(idempotency_mu_, std::defer_lock);
+    const absl::Time now = absl::Now();
     for (Pending& p : group) {
       AuditRecord& record = p.commit.record;
+      std::string idempotency_key;
+      if (p.commit.idempotency.has_value()) {
+        if (!idempotency_lock.owns_lock()) idempotency_lock.lock();
+        idempotency_key = IdempotencyKey(record.tenant(), p.commit.idempotency->key_hash());
+        absl::StatusOr<std::optional<std::string>> taken = overlay.Get(idempotency_key);
+        if (!taken.ok()) {
+          results.push_back(taken.status());
+          continue;
+        }
+        idv::store::v1::IdempotencyEntry held;
+        if (taken->has_value() && (!held.ParseFromString(**taken) || IsLive(held, now))) {
+          results.push_back(absl::AlreadyExistsError("the idempotency key is in use"));
+          continue;
+        }
+      }
       if (p.commit.config.has_value()) {
         const std::string key = ConfigKey(p.commit.config->version());
         absl::StatusOr<std::optional<std::string>> taken = overlay.Get(key);
@@ -509,6 +575,10 @@ class LevelDbStore final : public Store {
         binding = *b;
       }
       record.set_binding(binding);
+      if (p.commit.idempotency.has_value()) {
+        SetAnsweredBinding(binding, *p.commit.idempotency);
+        overlay.Put(idempotency_key, p.commit.idempotency->SerializeAsString());
+      }
       // The entry is the record's exact bytes and their leaf hash, beside the tree's new stored
       // hashes.
       AppendedRecord a = AppendToLog(record, options_.node_id, log);
@@ -578,6 +648,7 @@ class LevelDbStore final : public Store {
   absl::Status failed_;  // not OK once a write failed
 
   std::mutex clients_mu_;
+  std::mutex idempotency_mu_;  // the writer's idempotency checks and writes vs. the purge
   std::mutex listeners_mu_;
   std::vector<ChangeListener> listeners_;  // guarded by listeners_mu_
 

@@ -39,6 +39,8 @@ struct GroupState {
   std::set<std::string> clients_taken;  // of the ids the group creates
   std::set<std::string> tenants_taken;
   std::set<std::string> settleable;  // re-check entries deleted under this node's lease
+  // (tenant, key hash) of live idempotency entries, stored or added by this group.
+  std::set<std::pair<std::string, std::string>> idempotency_taken;
 };
 
 // Locks the idv_identities row of every identity the group binds that has one, in key order, and
@@ -127,6 +129,26 @@ void ReadTakenNames(Batch& batch, const Array& clients, const Array& tenants, Gr
   }
 }
 
+// Drops the expired entries of the idempotency keys the group uses and reads which are live. A
+// concurrent node adding the same key makes either INSERT fail on the primary key; the rerun
+// finds it taken.
+void ReadTakenIdempotency(Batch& batch, const Array& tenants, const Array& keys, GroupState& st) {
+  if (tenants.size() == 0) return;
+  batch.Add(
+      "DELETE FROM idv_idempotency AS i USING unnest($1::text[], $2::bytea[]) AS v(t, k) "
+      "WHERE i.tenant = v.t AND i.key_hash = v.k AND i.expires_at <= now()",
+      Params().Arr(tenants).Arr(keys));
+  batch.Add(
+      "SELECT i.tenant, i.key_hash FROM idv_idempotency AS i "
+      "JOIN unnest($1::text[], $2::bytea[]) AS v(t, k) ON i.tenant = v.t AND i.key_hash = v.k",
+      Params().Arr(tenants).Arr(keys), [&st](const Result& r) {
+        for (int i = 0; i < r.rows(); ++i) {
+          st.idempotency_taken.insert({r.Bytes(i, 0), r.Bytes(i, 1)});
+        }
+        return absl::OkStatus();
+      });
+}
+
 // Deletes the re-check entries the group settles, where this node holds them.
 void TakeSettled(Batch& batch, const GroupContext& ctx, const Array& ids, GroupState& st) {
   if (ids.size() == 0) return;
@@ -151,12 +173,18 @@ struct Writes {
   Array config_version{Array::kInt8}, config_record{Array::kBytea};
   Array client_id{Array::kText}, client_tenant{Array::kText}, client_record{Array::kBytea};
   Array tenant_name{Array::kText}, tenant_record{Array::kBytea};
+  Array idem_tenant{Array::kText}, idem_key{Array::kBytea}, idem_account{Array::kText},
+      idem_expires{Array::kInt8}, idem_entry{Array::kBytea};
 };
 
 // Decides one commit against the group's state and adds its rows to `w`.
 absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit& c, GroupState& st,
                                     LogState& log, Writes& w) {
   idv::store::v1::AuditRecord& record = c.record;
+  if (c.idempotency.has_value() &&
+      !st.idempotency_taken.insert({record.tenant(), c.idempotency->key_hash()}).second) {
+    return absl::AlreadyExistsError("the idempotency key is in use");
+  }
   if (c.settles_recheck && st.settleable.erase(record.verification_id()) == 0) {
     return absl::FailedPreconditionError(
         "the PENDING verification is settled already or re-asked by another node");
@@ -197,6 +225,14 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
     }
   }
   record.set_binding(binding);
+  if (c.idempotency.has_value()) {
+    SetAnsweredBinding(binding, *c.idempotency);
+    w.idem_tenant.Add(record.tenant());
+    w.idem_key.Add(c.idempotency->key_hash());
+    w.idem_account.Add(c.idempotency->account_id());
+    w.idem_expires.AddInt64(absl::ToUnixMicros(FromProto(c.idempotency->expires_at())));
+    w.idem_entry.Add(c.idempotency->SerializeAsString());
+  }
   AppendedRecord a = AppendToLog(record, ctx.node_id, log);
   const uint64_t seq = a.sequence;
   for (size_t i = 0; i < a.hashes.size(); ++i) {
@@ -349,6 +385,19 @@ void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
             .Text(ctx.node_id)
             .Text(Interval(ctx.recheck_lease)));
   }
+  if (w.idem_tenant.size() > 0) {
+    batch.Add(
+        "INSERT INTO idv_idempotency (tenant, key_hash, account_id, expires_at, entry) "
+        "SELECT t, k, a, 'epoch'::timestamptz + e * interval '1 microsecond', r "
+        "FROM unnest($1::text[], $2::bytea[], $3::text[], $4::bigint[], $5::bytea[]) "
+        "AS u(t, k, a, e, r)",
+        Params()
+            .Arr(w.idem_tenant)
+            .Arr(w.idem_key)
+            .Arr(w.idem_account)
+            .Arr(w.idem_expires)
+            .Arr(w.idem_entry));
+  }
   if (w.tenant_name.size() > 0) {
     batch.Add(
         "INSERT INTO idv_tenants (name, record) SELECT * FROM unnest($1::text[], $2::bytea[])",
@@ -394,8 +443,12 @@ void Fence(Batch& batch, const GroupContext& ctx) {
 absl::Status Prepare(Conn& conn, const GroupContext& ctx,
                      const std::vector<VerificationCommit*>& commits, GroupState& st) {
   Array versions(Array::kInt8), settles(Array::kText), new_clients(Array::kText),
-      new_tenants(Array::kText);
+      new_tenants(Array::kText), idem_tenants(Array::kText), idem_keys(Array::kBytea);
   for (const VerificationCommit* c : commits) {
+    if (c->idempotency.has_value()) {
+      idem_tenants.Add(c->record.tenant());
+      idem_keys.Add(c->idempotency->key_hash());
+    }
     if (c->client.has_value() && c->client_must_be_new) new_clients.Add(c->client->client_id());
     if (c->tenant.has_value()) new_tenants.Add(c->tenant->name());
     if (c->bind) {
@@ -413,6 +466,7 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
   ReadTakenConfigs(batch, versions, st);
   ReadTakenNames(batch, new_clients, new_tenants, st);
   TakeSettled(batch, ctx, settles, st);
+  ReadTakenIdempotency(batch, idem_tenants, idem_keys, st);
   return batch.Run(conn);
 }
 

@@ -325,6 +325,35 @@ class PostgresStore final : public Store {
         });
   }
 
+  void GetIdempotency(std::string tenant, std::string key_hash,
+                      Callback<idv::store::v1::IdempotencyEntry> done) override {
+    Read<idv::store::v1::IdempotencyEntry>(
+        std::move(done),
+        [tenant = std::move(tenant), key_hash = std::move(key_hash)](
+            Conn& c) -> absl::StatusOr<idv::store::v1::IdempotencyEntry> {
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT entry FROM idv_idempotency WHERE tenant = $1 AND key_hash = $2 "
+              "AND expires_at > now()",
+              Params().Text(tenant).Bytes(key_hash));
+          if (!r.ok()) return r.status();
+          if (r->rows() == 0) return absl::NotFoundError("no such idempotency key");
+          idv::store::v1::IdempotencyEntry e;
+          if (!e.ParseFromString(r->Bytes(0, 0))) {
+            return absl::DataLossError("unparsable idempotency entry in store");
+          }
+          return e;
+        });
+  }
+
+  void PurgeIdempotency(absl::Time now, Callback<uint64_t> done) override {
+    Read<uint64_t>(std::move(done), [now](Conn& c) -> absl::StatusOr<uint64_t> {
+      absl::StatusOr<Result> r = c.Exec(
+          "DELETE FROM idv_idempotency WHERE expires_at <= $1::timestamptz", Params().Time(now));
+      if (!r.ok()) return r.status();
+      return static_cast<uint64_t>(r->affected());
+    });
+  }
+
   void PurgeAuditLog(uint64_t through, uint64_t purge_record, Callback<uint64_t> done) override {
     Read<uint64_t>(
         std::move(done), [this, through, purge_record](Conn& c) -> absl::StatusOr<uint64_t> {

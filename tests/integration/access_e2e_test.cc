@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -427,6 +428,7 @@ TEST_F(LimitsTest, AClientOverItsRateIsToldWhenToRetry) {
     req.mutable_claim()->set_full_name(cluster_->people()[60].name);
     grpc::ClientContext ctx;
     cluster_->Authorize(ctx, slow);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     idv::v1::VerifyResponse resp;
     grpc::Status s = cluster_->stub(0).Verify(&ctx, req, &resp);
     if (s.ok()) {
@@ -519,13 +521,156 @@ TEST_F(AccessTest, ControlCharactersAndHugeNamesAreRefused) {
   policy.mutable_policy()->add_document_types(idv::v1::CN_RESIDENT_ID);
   policy.mutable_policy()->add_backends("sim");
   idv::v1::ConfigChange change;
+  // Past the 64 KiB message limit: refused before any handler runs.
   grpc::Status s = Admin(&idv::v1::AdminService::Stub::PutPolicy, policy, &change);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_LT(s.error_message().size(), 300u);
+  // Within it, refused by the field's own limit.
+  policy.mutable_policy()->set_name(std::string(10000, 'p'));
+  s = Admin(&idv::v1::AdminService::Stub::PutPolicy, policy, &change);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_LT(s.error_message().size(), 300u);
   idv::v1::PutBackendRequest backend;
   backend.mutable_backend()->set_name(std::string(10000, 'b'));
   EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::PutBackend, backend, &change).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Records of `account` in the audit log, read through the AuditService of `node`.
+int RecordsOf(Cluster& c, const std::string& account, size_t node = 0) {
+  auto stub = idv::v1::AuditService::NewStub(
+      grpc::CreateChannel(c.address(node), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  c.Authorize(ctx);
+  idv::v1::ListRecordsRequest req;
+  req.mutable_filter()->set_account_id(account);
+  req.set_page_size(100);
+  idv::v1::ListRecordsResponse resp;
+  const grpc::Status s = stub->ListRecords(&ctx, req, &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return resp.records_size();
+}
+
+idv::v1::VerifyRequest KeyedBind(const Cluster& c, const std::string& account, int person,
+                                 const std::string& key) {
+  idv::v1::VerifyRequest req;
+  req.set_account_id(account);
+  req.set_bind(true);
+  req.set_idempotency_key(key);
+  req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+  req.mutable_claim()->set_document_number(c.people()[person].number);
+  req.mutable_claim()->set_full_name(c.people()[person].name);
+  return req;
+}
+
+// A retry with the same key gets the first answer on any node: no second authority call, no
+// second record; the same key with another request is refused; another client's key is its own.
+TEST_F(AccessTest, ARetryWithTheSameIdempotencyKeyGetsTheFirstAnswer) {
+  const idv::v1::VerifyRequest req = KeyedBind(*cluster_, "keyed-1", 11, "8c1d-retry-1");
+  idv::v1::VerifyResponse first;
+  ASSERT_TRUE(cluster_->VerifyOn(0, req, &first).ok());
+  EXPECT_EQ(first.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(first.binding(), idv::v1::BOUND);
+  EXPECT_FALSE(first.replayed());
+  const uint64_t asked = cluster_->SimChecks();
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    idv::v1::VerifyResponse again;
+    ASSERT_TRUE(cluster_->VerifyOn(node, req, &again).ok());
+    EXPECT_TRUE(again.replayed());
+    EXPECT_EQ(again.verification_id(), first.verification_id());
+    EXPECT_EQ(again.binding(), idv::v1::BOUND) << "the first answer, not ALREADY_BOUND";
+    EXPECT_EQ(again.outcome(), idv::v1::VERIFIED);
+  }
+  EXPECT_EQ(cluster_->SimChecks(), asked);
+  EXPECT_EQ(RecordsOf(*cluster_, "keyed-1"), 1);
+
+  // The same key with a different request: refused, nothing done.
+  idv::v1::VerifyRequest other = KeyedBind(*cluster_, "keyed-2", 12, "8c1d-retry-1");
+  idv::v1::VerifyResponse resp;
+  EXPECT_EQ(cluster_->VerifyOn(0, other, &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  other.set_bind(false);
+  other.set_account_id("keyed-1");
+  EXPECT_EQ(cluster_->VerifyOn(0, other, &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(RecordsOf(*cluster_, "keyed-2"), 0);
+  EXPECT_EQ(cluster_->SimChecks(), asked);
+
+  // Keys belong to their client: another client's call with the same key is a new call.
+  const std::string second = Create("second-flow", "", {"verify"});
+  idv::v1::VerifyResponse theirs;
+  ASSERT_TRUE(cluster_->VerifyOn(0, req, &theirs, second).ok());
+  EXPECT_FALSE(theirs.replayed());
+  EXPECT_NE(theirs.verification_id(), first.verification_id());
+  EXPECT_EQ(theirs.binding(), idv::v1::ALREADY_BOUND);
+  EXPECT_EQ(RecordsOf(*cluster_, "keyed-1"), 2);
+
+  // A malformed key is a call error.
+  idv::v1::VerifyRequest bad = req;
+  bad.set_idempotency_key("has space");
+  EXPECT_EQ(cluster_->VerifyOn(0, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad.set_idempotency_key(std::string(129, 'k'));
+  EXPECT_EQ(cluster_->VerifyOn(0, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// 40 calls with one key at once, spread over the nodes: one answer, one record, one binding.
+TEST_F(AccessTest, ConcurrentCallsWithOneIdempotencyKeyShareOneAnswer) {
+  constexpr int kCalls = 40;
+  const idv::v1::VerifyRequest req = KeyedBind(*cluster_, "keyed-storm", 13, "storm-key");
+  std::vector<idv::v1::VerifyResponse> resp(kCalls);
+  std::vector<grpc::Status> status(kCalls);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] {
+      status[i] =
+          cluster_->VerifyOn(static_cast<size_t>(i) % cluster_->node_count(), req, &resp[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int replayed = 0;
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_TRUE(status[i].ok()) << status[i].error_message();
+    EXPECT_EQ(resp[i].verification_id(), resp[0].verification_id());
+    EXPECT_EQ(resp[i].binding(), idv::v1::BOUND);
+    replayed += resp[i].replayed();
+  }
+  EXPECT_EQ(replayed, kCalls - 1);
+  EXPECT_EQ(RecordsOf(*cluster_, "keyed-storm"), 1);
+}
+
+// A Verify+bind whose caller gave up still completes; the caller learns what happened by
+// retrying with its idempotency key (here while the first call still waits for the authority).
+TEST(IdempotencyTest, ACancelledBindIsLearnedByItsRetry) {
+  Cluster c(Cluster::Options{});
+  c.Start({{"--latency_ms=400"}});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const idv::v1::VerifyRequest req = KeyedBind(c, "keyed-cancel", 14, "cancel-key");
+  const uint64_t before = c.SimChecks();
+  grpc::ClientContext ctx;
+  c.Authorize(ctx);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  idv::v1::VerifyResponse resp;
+  std::promise<grpc::Status> done;
+  c.stub(0).async()->Verify(&ctx, &req, &resp, [&done](grpc::Status s) { done.set_value(s); });
+  // Cancelled once the authority has the question.
+  for (absl::Time until = absl::Now() + absl::Seconds(5);
+       c.SimChecks() == before && absl::Now() < until;) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(c.SimChecks(), before + 1);
+  ctx.TryCancel();
+  EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::CANCELLED);
+
+  idv::v1::VerifyResponse retry;
+  ASSERT_TRUE(c.VerifyOn(0, req, &retry).ok());
+  EXPECT_TRUE(retry.replayed());
+  EXPECT_EQ(retry.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(retry.binding(), idv::v1::BOUND);
+  idv::v1::Binding binding;
+  ASSERT_TRUE(c.GetBinding("keyed-cancel", &binding).ok());
+  EXPECT_EQ(binding.verification_id(), retry.verification_id());
+  EXPECT_EQ(RecordsOf(c, "keyed-cancel"), 1);
+  EXPECT_EQ(c.SimChecks(), before + 1);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include <tuple>
 
 #include "audit/note.h"
+#include "common/proto_time.h"
+#include "idv/v1/verification.pb.h"
 #include "store/binding_rules.h"
 #include "store/open.h"
 #include "tests/store/commits.h"
@@ -319,6 +321,78 @@ TEST_P(StoreConformanceTest, PendingEntryIsClaimedAndSettledOnce) {
   EXPECT_TRUE(Claim(*store_, absl::Seconds(30))->empty());
 }
 
+VerificationCommit WithKey(VerificationCommit c, const std::string& key, absl::Time expires) {
+  idv::store::v1::IdempotencyEntry& e = c.idempotency.emplace();
+  e.set_tenant(c.record.tenant());
+  e.set_key_hash(key);
+  e.set_request_digest("digest-" + c.record.verification_id());
+  e.set_account_id(c.record.account_id());
+  *e.mutable_expires_at() = ToProto(expires);
+  idv::v1::VerifyResponse answered;
+  answered.set_verification_id(c.record.verification_id());
+  answered.set_outcome(idv::v1::VERIFIED);
+  e.set_response(answered.SerializeAsString());
+  return c;
+}
+
+TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
+  const absl::Time later = absl::Now() + absl::Hours(1);
+  auto first = CommitSync(WithKey(Commit("K1", "acct", Fp('a'), true), "key-1", later));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto kept = Await<idv::store::v1::IdempotencyEntry>(
+      [&](auto done) { store_->GetIdempotency("t", "key-1", std::move(done)); });
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->request_digest(), "digest-K1");
+  idv::v1::VerifyResponse answered;
+  ASSERT_TRUE(answered.ParseFromString(kept->response()));
+  EXPECT_EQ(answered.verification_id(), "K1");
+  EXPECT_EQ(answered.binding(), idv::v1::BOUND);  // the store's decision, kept with the answer
+  // Another tenant's key of the same hash is another key.
+  EXPECT_EQ(Await<idv::store::v1::IdempotencyEntry>(
+                [&](auto done) { store_->GetIdempotency("other", "key-1", std::move(done)); })
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+
+  // The same key again, in another group and twice in one: refused, nothing written.
+  EXPECT_EQ(
+      CommitSync(WithKey(Commit("K2", "acct2", Fp('b'), true), "key-1", later)).status().code(),
+      absl::StatusCode::kAlreadyExists);
+  std::promise<absl::StatusOr<CommitResult>> pa, pb;
+  store_->CommitVerification(WithKey(Commit("K3", "acct3", Fp('c'), true), "key-2", later),
+                             [&](absl::StatusOr<CommitResult> r) { pa.set_value(r); });
+  store_->CommitVerification(WithKey(Commit("K4", "acct4", Fp('d'), true), "key-2", later),
+                             [&](absl::StatusOr<CommitResult> r) { pb.set_value(r); });
+  auto ra = pa.get_future().get();
+  auto rb = pb.get_future().get();
+  EXPECT_TRUE(ra.ok()) << ra.status();
+  EXPECT_EQ(rb.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(GetVerification("t", "K2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetVerification("t", "K4").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(GetBinding("t", "acct2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(CheckStoredLog(*store_, "node-a", 2).ok());
+
+  // An expired entry is not found, is replaced by the next call with its key, and is purged.
+  ASSERT_TRUE(CommitSync(WithKey(Commit("K5", "acct5", Fp('e'), true), "key-3", absl::Now())).ok());
+  EXPECT_EQ(Await<idv::store::v1::IdempotencyEntry>(
+                [&](auto done) { store_->GetIdempotency("t", "key-3", std::move(done)); })
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(CommitSync(WithKey(Commit("K6", "acct6", Fp('f'), true), "key-3", later)).ok());
+  ASSERT_TRUE(CommitSync(WithKey(Commit("K7", "acct7", Fp('g'), true), "key-4", absl::Now())).ok());
+  auto purged =
+      Await<uint64_t>([&](auto done) { store_->PurgeIdempotency(absl::Now(), std::move(done)); });
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 1u);  // key-4; key-1, key-2 and the new key-3 live on
+  for (const char* live : {"key-1", "key-2", "key-3"}) {
+    EXPECT_TRUE(Await<idv::store::v1::IdempotencyEntry>([&](auto done) {
+                  store_->GetIdempotency("t", live, std::move(done));
+                }).ok())
+        << live;
+  }
+}
+
 TEST_P(StoreConformanceTest, CheckpointsAreSignedAndCoverTheLog) {
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(CommitSync(Commit(absl::StrCat("C", i), "a", Fp('c'), false)).ok());
@@ -487,7 +561,7 @@ TEST_P(StoreConformanceTest, IndexesAreBuiltForRecordsFromBeforeThem) {
   if (postgres()) {
     for (const char* sql :
          {"DROP TABLE idv_audit_stats", "DROP TABLE idv_audit_purges", "DROP TABLE idv_tenants",
-          "ALTER TABLE idv_audit DROP COLUMN account_id",
+          "DROP TABLE idv_idempotency", "ALTER TABLE idv_audit DROP COLUMN account_id",
           "DELETE FROM idv_schema WHERE version >= 2"}) {
       ASSERT_TRUE(Pg()->QueryValue(db_, sql).ok()) << sql;
     }
@@ -592,6 +666,31 @@ TEST_P(MultiNodeTest, OneAccountBoundByTwoNodesAtOnceGetsOneIdentity) {
     EXPECT_EQ(got, (std::multiset<idv::v1::BindingStatus>{idv::v1::BOUND,
                                                           idv::v1::ACCOUNT_HAS_OTHER_IDENTITY}));
   }
+}
+
+TEST_P(MultiNodeTest, OneIdempotencyKeyUsedOnTwoNodesAtOnceKeepsOneAnswer) {
+  std::unique_ptr<Store> b = OpenNode("node-b");
+  ASSERT_NE(b, nullptr);
+  const absl::Time later = absl::Now() + absl::Hours(1);
+  for (int round = 0; round < 10; ++round) {
+    const std::string key = absl::StrCat("race-", round);
+    std::promise<absl::StatusOr<CommitResult>> pa, pb;
+    store_->CommitVerification(
+        WithKey(Commit(absl::StrCat("A", round), absl::StrCat("a", round), Fp('a'), false), key,
+                later),
+        [&](absl::StatusOr<CommitResult> r) { pa.set_value(r); });
+    b->CommitVerification(
+        WithKey(Commit(absl::StrCat("B", round), absl::StrCat("b", round), Fp('b'), false), key,
+                later),
+        [&](absl::StatusOr<CommitResult> r) { pb.set_value(r); });
+    auto ra = pa.get_future().get();
+    auto rb = pb.get_future().get();
+    EXPECT_NE(ra.ok(), rb.ok()) << ra.status() << rb.status();
+    const absl::Status lost = ra.ok() ? rb.status() : ra.status();
+    EXPECT_EQ(lost.code(), absl::StatusCode::kAlreadyExists);
+  }
+  EXPECT_EQ(Pg()->QueryValue(db_, "SELECT count(*) FROM idv_idempotency").value_or("?"), "10");
+  EXPECT_EQ(Pg()->QueryValue(db_, "SELECT count(*) FROM idv_audit").value_or("?"), "10");
 }
 
 TEST_P(MultiNodeTest, EachNodeHasItsOwnLogAndReadsEveryLog) {

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +153,16 @@ void WriteFileOrDie(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << contents;
   if (!out) std::abort();
+}
+
+int64_t Process::RssAnonKib() const {
+  std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    int64_t kib = 0;
+    if (std::sscanf(line.c_str(), "RssAnon: %" SCNd64 " kB", &kib) == 1) return kib;
+  }
+  return 0;
 }
 
 }  // namespace idv::testing

@@ -35,6 +35,9 @@ class Process {
   // status.
   int Wait();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  // The child's anonymous resident memory (RssAnon), in KiB; 0 when it cannot be read.
+  int64_t RssAnonKib() const;
 
   // Everything the child printed so far.
   std::string Output();

@@ -56,6 +56,21 @@ absl::StatusOr<std::unique_ptr<Verifier>> GrpcPluginFactory::Create(
       }
       ssl.pem_root_certs = *std::move(ca);
     }
+    if (plugin.client_cert_file().empty() != plugin.client_key_file().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "backend \"", config.name(), "\": client_cert_file and client_key_file go together"));
+    }
+    if (!plugin.client_cert_file().empty()) {  // mutual TLS: idvd shows its own certificate
+      absl::StatusOr<std::string> cert = ReadFile(plugin.client_cert_file());
+      absl::StatusOr<std::string> key =
+          cert.ok() ? ReadFile(plugin.client_key_file()) : cert.status();
+      if (!key.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("backend \"", config.name(), "\": ", key.status().message()));
+      }
+      ssl.pem_cert_chain = *std::move(cert);
+      ssl.pem_private_key = *std::move(key);
+    }
     creds = grpc::SslCredentials(ssl);
   }
   absl::Duration timeout = kDefaultTimeout;

@@ -14,6 +14,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/files.h"
 #include "verifiers/registry_sim/sim_service.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7600", "HOST:PORT to serve on; port 0 picks one");
@@ -28,6 +29,10 @@ ABSL_FLAG(std::string, latency, "",
 ABSL_FLAG(double, error_rate, 0.0, "fraction of checks failed with UNAVAILABLE (0 to 1)");
 ABSL_FLAG(uint32_t, rate_limit, 0, "checks answered per second; more get RESOURCE_EXHAUSTED");
 ABSL_FLAG(double, pending_rate, 0.0, "fraction of first checks of a number answered PENDING");
+ABSL_FLAG(std::string, tls_cert, "", "serve TLS with this PEM certificate chain (and --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, client_ca, "",
+          "with TLS: require a client certificate issued by this PEM CA (mutual TLS)");
 
 namespace idv::sim {
 namespace {
@@ -84,7 +89,27 @@ int Main() {
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!absl::GetFlag(FLAGS_tls_cert).empty()) {
+    absl::StatusOr<std::string> cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
+    absl::StatusOr<std::string> key = ReadFile(absl::GetFlag(FLAGS_tls_key));
+    absl::StatusOr<std::string> ca = absl::GetFlag(FLAGS_client_ca).empty()
+                                         ? absl::StatusOr<std::string>("")
+                                         : ReadFile(absl::GetFlag(FLAGS_client_ca));
+    for (const absl::Status& s : {cert.status(), key.status(), ca.status()}) {
+      if (!s.ok()) {
+        spdlog::error("{}", std::string(s.message()));
+        return 2;
+      }
+    }
+    grpc::SslServerCredentialsOptions ssl(
+        ca->empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                    : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_key_cert_pairs.push_back({*key, *cert});
+    ssl.pem_root_certs = *ca;
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  builder.AddListeningPort(listen, creds, &port);
   builder.RegisterService(&plugin);
   builder.RegisterService(&control);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
