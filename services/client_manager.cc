@@ -1,6 +1,7 @@
 #include "services/client_manager.h"
 
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 
@@ -67,6 +68,25 @@ absl::Status ClientManager::ReloadClients() const {
   if (!clients.ok()) return clients.status();
   auth_.Reload(*clients);
   return absl::OkStatus();
+}
+
+void ClientManager::AwaitEveryNode(const std::string& client_id, absl::Duration timeout) const {
+  const absl::Time give_up = absl::Now() + timeout;
+  absl::StatusOr<std::vector<std::string>> unseen;
+  for (;;) {
+    unseen = Await<std::vector<std::string>>(
+        [&](auto done) { store_.ClientChangeUnseenBy(client_id, std::move(done)); });
+    if ((unseen.ok() && unseen->empty()) || absl::Now() >= give_up) break;
+    // Each node reads the change when the store's notification reaches it: milliseconds.
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (!unseen.ok()) {
+    spdlog::warn("client {}: cannot tell which nodes have its change: {}", client_id,
+                 std::string(unseen.status().message()));
+  } else if (!unseen->empty()) {
+    spdlog::warn("client {}: nodes {} have not read its change after {}", client_id,
+                 absl::StrJoin(*unseen, ", "), absl::FormatDuration(timeout));
+  }
 }
 
 absl::Status ClientManager::Store(const Principal& who, const std::string& action,
@@ -193,6 +213,7 @@ absl::StatusOr<idv::v1::Client> ClientManager::Revoke(const Principal& who,
   if (absl::Status s = Store(who, "RevokeClient", "revoked", *c, false, std::nullopt); !s.ok()) {
     return s;
   }
+  AwaitEveryNode(client_id, absl::Seconds(2));
   return ToClient(*c);
 }
 
@@ -209,6 +230,7 @@ absl::StatusOr<idv::v1::ClientSecret> ClientManager::Rotate(const Principal& who
       !s.ok()) {
     return s;
   }
+  AwaitEveryNode(client_id, absl::Seconds(2));
   *out.mutable_client() = ToClient(*c);
   return out;
 }

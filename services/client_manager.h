@@ -28,6 +28,8 @@ class ClientManager {
       const Principal& who, const idv::v1::ListClientsRequest& request) const;
   // NotFound for another tenant's client, unless `who` is a super-admin.
   absl::StatusOr<idv::v1::Client> Get(const Principal& who, const std::string& client_id) const;
+  // Revoke and Rotate return once every live node has read the change (or, after 2 s, naming in
+  // the log the nodes that have not): the next call with the old key is refused on every node.
   absl::StatusOr<idv::v1::Client> Revoke(const Principal& who, const std::string& client_id) const;
   absl::StatusOr<idv::v1::ClientSecret> Rotate(const Principal& who,
                                                const std::string& client_id) const;
@@ -52,6 +54,8 @@ class ClientManager {
   // A fresh secret for `client` (its hash and key version set); returns the API key.
   std::string NewSecret(idv::store::v1::ClientRecord& client) const;
   absl::Status ReloadClients() const;
+  // Waits (at most `timeout`) until every live node has read the latest change of `client_id`.
+  void AwaitEveryNode(const std::string& client_id, absl::Duration timeout) const;
 
   store::Store& store_;
   const crypto::KeyRing& keys_;

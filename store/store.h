@@ -157,8 +157,14 @@ class Store {
   virtual void ReadConfigVersions(size_t limit,
                                   Callback<std::vector<idv::store::v1::ConfigVersion>> done) = 0;
 
-  // API clients, by id.
+  // API clients, by id. On PostgreSQL this node also records that it has read every client
+  // change committed before the read (see ClientChangeUnseenBy).
   virtual void ListClients(Callback<std::vector<idv::store::v1::ClientRecord>> done) = 0;
+
+  // The live nodes that have not read the latest change of `client_id` yet (ListClients since it
+  // committed); empty when every one has, or when the engine has one node (LevelDB).
+  virtual void ClientChangeUnseenBy(std::string client_id,
+                                    Callback<std::vector<std::string>> done) = 0;
 
   // The number of nodes alive now (holding a lease; LevelDB: 1), for sharing cluster-wide limits.
   virtual void CountLiveNodes(Callback<int> done) = 0;

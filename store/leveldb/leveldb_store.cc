@@ -158,6 +158,12 @@ class LevelDbStore final : public Store {
     ScheduleRead(std::move(done), [this]() { return ReadClients(); });
   }
 
+  void ClientChangeUnseenBy(std::string, Callback<std::vector<std::string>> done) override {
+    ScheduleRead(std::move(done), []() -> absl::StatusOr<std::vector<std::string>> {
+      return std::vector<std::string>();
+    });
+  }
+
   void CountLiveNodes(Callback<int> done) override {
     ScheduleRead(std::move(done), []() -> absl::StatusOr<int> { return 1; });
   }

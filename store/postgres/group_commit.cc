@@ -406,11 +406,12 @@ void WriteRows(Batch& batch, const GroupContext& ctx, const Writes& w) {
   if (w.client_id.size() > 0) {
     // A client changed twice in one group: the later change is the one kept.
     batch.Add(
-        "INSERT INTO idv_clients (client_id, tenant, record, updated_at) "
-        "SELECT DISTINCT ON (id) id, t, r, now() FROM unnest($1::text[], $2::text[], $3::bytea[]) "
+        "INSERT INTO idv_clients (client_id, tenant, record, updated_at, change_xid) "
+        "SELECT DISTINCT ON (id) id, t, r, now(), pg_current_xact_id() "
+        "FROM unnest($1::text[], $2::text[], $3::bytea[]) "
         "WITH ORDINALITY AS u(id, t, r, n) ORDER BY id, n DESC "
         "ON CONFLICT (client_id) DO UPDATE SET tenant = excluded.tenant, record = excluded.record, "
-        "updated_at = now()",
+        "updated_at = now(), change_xid = excluded.change_xid",
         Params().Arr(w.client_id).Arr(w.client_tenant).Arr(w.client_record));
     batch.Add("SELECT pg_notify('idv_changes', 'client ' || id) FROM unnest($1::text[]) id",
               Params().Arr(w.client_id));

@@ -128,11 +128,34 @@ class PostgresStore final : public Store {
 
   void ListClients(Callback<std::vector<ClientRecord>> done) override {
     Read<std::vector<ClientRecord>>(
-        std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<ClientRecord>> {
-          absl::StatusOr<Result> r =
-              c.Prepared("SELECT record FROM idv_clients ORDER BY client_id");
+        std::move(done), [this](Conn& c) -> absl::StatusOr<std::vector<ClientRecord>> {
+          // One statement, one snapshot: the snapshot kept is the one the clients were read with.
+          absl::StatusOr<Result> r = c.Prepared(
+              "WITH seen AS (UPDATE idv_nodes SET clients_snapshot = pg_current_snapshot() "
+              "WHERE node_id = $1 AND owner = $2) "
+              "SELECT record FROM idv_clients ORDER BY client_id",
+              Params().Text(ctx_.node_id).Text(ctx_.owner));
           if (!r.ok()) return r.status();
           return ParseAll<ClientRecord>(*r, "client record");
+        });
+  }
+
+  void ClientChangeUnseenBy(std::string client_id,
+                            Callback<std::vector<std::string>> done) override {
+    Read<std::vector<std::string>>(
+        std::move(done),
+        [client_id = std::move(client_id)](Conn& c) -> absl::StatusOr<std::vector<std::string>> {
+          absl::StatusOr<Result> r = c.Prepared(
+              "SELECT n.node_id FROM idv_nodes AS n, idv_clients AS c "
+              "WHERE c.client_id = $1 AND c.change_xid IS NOT NULL AND n.lease_until > now() "
+              "AND (n.clients_snapshot IS NULL "
+              "OR NOT pg_visible_in_snapshot(c.change_xid, n.clients_snapshot)) "
+              "ORDER BY n.node_id",
+              Params().Text(client_id));
+          if (!r.ok()) return r.status();
+          std::vector<std::string> nodes;
+          for (int i = 0; i < r->rows(); ++i) nodes.push_back(r->Bytes(i, 0));
+          return nodes;
         });
   }
 
