@@ -3,6 +3,7 @@
 //   idvctl [--server HOST:PORT] [--token_file FILE] [--json] COMMAND [flags]
 //
 //   verify --account ID --type cn_resident_id --number NUMBER --name NAME [--bind]
+//          [--idempotency_key KEY]
 //   get-verification ID
 //   get-binding ACCOUNT_ID
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
@@ -47,6 +48,8 @@ ABSL_FLAG(std::string, type, "cn_resident_id", "verify/check: document type, low
 ABSL_FLAG(std::string, number, "", "verify: document number");
 ABSL_FLAG(std::string, name, "", "verify: full name");
 ABSL_FLAG(bool, bind, false, "verify: bind the identity to the account when verified");
+ABSL_FLAG(std::string, idempotency_key, "",
+          "verify: a retry with the same key gets the first answer (e.g. a UUID per attempt)");
 ABSL_FLAG(std::string, country, "", "verify/check: issuing country of a passport (ISO alpha-3)");
 ABSL_FLAG(bool, dry_run, false,
           "backends/policy: validate and show what would change, store nothing");
@@ -66,6 +69,7 @@ using google::protobuf::Message;
 constexpr char kUsage[] =
     "idvctl [--server HOST:PORT] [--token_file FILE] [--json] COMMAND\n"
     "  verify --account ID --type cn_resident_id --number NUMBER --name NAME [--bind]\n"
+    "         [--idempotency_key KEY]\n"
     "  get-verification VERIFICATION_ID\n"
     "  get-binding ACCOUNT_ID\n"
     "  check --type TYPE [--country CCC] [INPUT...]   (offline; without INPUTs reads stdin lines)\n"
@@ -209,6 +213,7 @@ int Verify() {
   idv::v1::VerifyRequest req;
   req.set_account_id(absl::GetFlag(FLAGS_account));
   req.set_bind(absl::GetFlag(FLAGS_bind));
+  req.set_idempotency_key(absl::GetFlag(FLAGS_idempotency_key));
   req.mutable_claim()->set_document_type(document_type);
   req.mutable_claim()->set_document_number(absl::GetFlag(FLAGS_number));
   req.mutable_claim()->set_full_name(absl::GetFlag(FLAGS_name));

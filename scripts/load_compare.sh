@@ -20,18 +20,20 @@ start_load_processes 1100000
 
 fresh=0
 run() {  # scenario concurrency -> calls/s p99 ("echo": warm traffic against idv-echo)
-  fresh=$((fresh + 60000))  # each run starts on identities no earlier run asked about
+  # Starts at identity $fresh, which the caller moves on before each run (run itself is called in
+  # a $(...) subshell, where an increment would be lost).
   local target=$idvd scenario=$1
   if [ "$scenario" = echo ]; then target=$echo_server scenario=warm; fi
   "$build/load-tests/idv-load" --target "$target" --token_file "$work/data/admin.key" \
     --identities "$work/pop.csv" --scenario "$scenario" --concurrency "$2" --duration "$seconds" \
     --first_identity "$fresh" \
-    --warmup 1 --progress=false --json | sed -E 's/.*"throughput":([0-9.]+).*"p99":([0-9]+).*/\1 \2/'
+    --warmup 1 --progress=false --json | sed -E 's/.*"throughput":([0-9.]+).*"errors":[0-9]+,"latency_us":\{[^}]*"p99":([0-9]+).*/\1 \2/'
 }
 declare -A tput p99
 for round in 1 2 3; do
   for spec in "empty $conc" "echo $conc" "warm $conc" "cold $conc" "invalid $conc" "bind 1" "bind 64"; do
     read -r s c <<< "$spec"
+    fresh=$((fresh + 60000))  # each run starts on identities no earlier run asked about
     read -r t p <<< "$(run "$s" "$c")"
     tput["$s/$c"]+="$t "
     p99["$s/$c"]+="$p "

@@ -18,6 +18,8 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 cd "$build"
-args=(-j2 --output-on-failure -E "Fuzz|Agreement|Cache.ThreadSanitizer")
+# IDV_SANITIZE_EXCLUDE: more tests to leave out (a ctest regular expression).
+exclude="Fuzz|Agreement|Cache.ThreadSanitizer${IDV_SANITIZE_EXCLUDE:+|$IDV_SANITIZE_EXCLUDE}"
+args=(-j2 --output-on-failure --timeout 900 -E "$exclude")
 if [ $# -ge 2 ]; then args+=(-R "$2"); fi
 ctest "${args[@]}"

@@ -235,7 +235,12 @@ TEST_F(HostileInputTest, CancelledCallsAndIdleConnectionsCostNothingLasting) {
   }
   std::cout << "idvd RssAnon after the first storm " << baseline / 1024 << " MiB, after four more "
             << "storms and 500 idle connections " << after / 1024 << " MiB\n";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizers' allocators keep freed memory (quarantine, shadow): only glibc's is measured.
+  std::cout << "memory not compared: sanitizer build\n";
+#else
   EXPECT_LT(after, bound);
+#endif
 }
 
 }  // namespace
