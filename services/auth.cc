@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/status.h"
 
 namespace idv::services {
 namespace {
@@ -225,8 +226,9 @@ absl::StatusOr<Principal> Authenticator::Admit(grpc::ServerContextBase& ctx,
         1, absl::ToInt64Milliseconds(absl::Ceil(retry_after, absl::Milliseconds(1))));
     ctx.AddTrailingMetadata("retry-after-ms", std::to_string(ms));
     return Refuse(ctx, method, client.tenant, id,
-                  absl::ResourceExhaustedError(
-                      absl::StrCat("this client is over its call rate; retry after ", ms, " ms")));
+                  WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
+                                     "this client is over its call rate; retry after ", ms, " ms")),
+                                 absl::Milliseconds(ms)));
   }
   return Principal(client.tenant, std::string(id), client.roles);
 }

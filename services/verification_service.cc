@@ -487,9 +487,11 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
       in_flight_.load(std::memory_order_relaxed) >= options_.max_in_flight) {
     WipeClaim(*request);
     ctx->AddTrailingMetadata("retry-after-ms", "100");
-    return FinishNow(ctx, absl::ResourceExhaustedError(absl::StrCat(
-                              "this node is working on ", options_.max_in_flight,
-                              " Verify calls, its limit; retry in 100 ms or on another node")));
+    return FinishNow(
+        ctx, WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
+                                "this node is working on ", options_.max_in_flight,
+                                " Verify calls, its limit; retry in 100 ms or on another node")),
+                            absl::Milliseconds(100)));
   }
   return (new VerifyCall(*this, ctx, std::move(request), response, *std::move(principal)))->Start();
 }

@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "idv/v1/audit.grpc.pb.h"
 #include "tests/integration/cluster.h"
 
@@ -472,6 +474,18 @@ TEST_F(LimitsTest, AClientOverItsRateIsToldWhenToRetry) {
       if (it != ctx.GetServerTrailingMetadata().end()) {
         retry_after = std::string(it->second.data(), it->second.size());
       }
+      // The same delay in the standard rich error model.
+      google::rpc::Status rich;
+      ASSERT_TRUE(rich.ParseFromString(s.error_details()));
+      bool has_retry_info = false;
+      for (const google::protobuf::Any& d : rich.details()) {
+        google::rpc::RetryInfo retry;
+        if (d.UnpackTo(&retry)) {
+          has_retry_info = true;
+          EXPECT_GT(retry.retry_delay().nanos() + retry.retry_delay().seconds(), 0);
+        }
+      }
+      EXPECT_TRUE(has_retry_info);
     }
   }
   EXPECT_GE(ok, 1);

@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "idv/v1/audit.grpc.pb.h"
 #include "tests/integration/cluster.h"
 
@@ -146,6 +148,17 @@ TEST_F(HostileInputTest, BadRequestsGetClearErrorsAndChangeNothing) {
     if (!c.mentions.empty()) {
       EXPECT_NE(s.error_message().find(c.mentions), std::string::npos)
           << c.what << ": " << s.error_message();
+      // The field, for programs: google.rpc.BadRequest in the rich error model.
+      google::rpc::Status rich;
+      ASSERT_TRUE(rich.ParseFromString(s.error_details())) << c.what;
+      std::string field;
+      for (const google::protobuf::Any& d : rich.details()) {
+        google::rpc::BadRequest bad;
+        if (d.UnpackTo(&bad) && bad.field_violations_size() == 1) {
+          field = bad.field_violations(0).field();
+        }
+      }
+      EXPECT_EQ(field, c.mentions) << c.what;
     }
   }
   for (const std::string& garbage : {std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),

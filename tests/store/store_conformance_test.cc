@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -14,6 +15,8 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "audit/note.h"
 #include "common/proto_time.h"
 #include "idv/v1/verification.pb.h"
@@ -390,6 +393,70 @@ TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
                   store_->GetIdempotency("t", live, std::move(done));
                 }).ok())
         << live;
+  }
+}
+
+// The LevelDB key prefixes ("r/") and PostgreSQL tables ("idv_accounts") the README's data
+// classification table lists (its third and fourth columns).
+std::pair<std::set<std::string>, std::set<std::string>> ClassifiedItems() {
+  std::ifstream in(IDV_README_PATH);
+  std::string line;
+  bool in_section = false;
+  std::set<std::string> prefixes, tables;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, "## ")) in_section = absl::StartsWith(line, "## Data at rest");
+    if (!in_section || !absl::StartsWith(line, "| ")) continue;
+    std::vector<std::string> cells = absl::StrSplit(line, '|');
+    if (cells.size() < 6) continue;
+    for (size_t col : {3u, 4u}) {
+      for (absl::string_view part : absl::StrSplit(cells[col], '`')) {
+        if (col == 3 && part.size() == 2 && part[1] == '/') prefixes.insert(std::string(part));
+        if (col == 4 && absl::StartsWith(part, "idv_")) tables.insert(std::string(part));
+      }
+    }
+  }
+  return {prefixes, tables};
+}
+
+// Whatever the store holds after one of each kind of write is in the README's classification.
+TEST_P(StoreConformanceTest, EveryStoredItemIsClassified) {
+  const auto [prefixes, tables] = ClassifiedItems();
+  ASSERT_GE(prefixes.size(), 10u) << "the README's table was not found";
+  ASSERT_GE(tables.size(), 10u);
+  // One of each: a binding with a PENDING re-check and an idempotency key, enough records for a
+  // checkpoint, a client, a tenant, a configuration version.
+  VerificationCommit bound =
+      WithKey(Commit("C1", "acct", Fp('a'), true), "key", absl::Now() + absl::Hours(1));
+  bound.recheck.emplace().set_verification_id("C1");
+  ASSERT_TRUE(CommitSync(std::move(bound)).ok());
+  VerificationCommit admin = Commit("C2", "", Fp('b'), false);
+  admin.client.emplace().set_client_id("client");
+  admin.tenant.emplace().set_name("tenant");
+  admin.config.emplace().set_version(1);
+  ASSERT_TRUE(CommitSync(std::move(admin)).ok());
+  ASSERT_TRUE(CommitSync(Commit("C3", "acct", Fp('a'), false)).ok());
+  store_->Close();
+  std::set<std::string> found;
+  if (postgres()) {
+    absl::StatusOr<std::string> names = Pg()->QueryValue(
+        db_,
+        "SELECT string_agg(c.relname, ',') FROM pg_class c JOIN pg_namespace n ON "
+        "n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') "
+        "AND NOT c.relispartition");
+    ASSERT_TRUE(names.ok()) << names.status();
+    for (absl::string_view t : absl::StrSplit(*names, ',')) found.insert(std::string(t));
+    for (const std::string& t : found) EXPECT_TRUE(tables.count(t)) << t << " is not classified";
+    for (const std::string& t : tables) EXPECT_TRUE(found.count(t)) << t << " does not exist";
+  } else {
+    store_.reset();
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_ + "/db", &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      found.insert(it->key().ToString().substr(0, 2));
+    for (const std::string& p : found) EXPECT_TRUE(prefixes.count(p)) << p << " is not classified";
+    EXPECT_GE(found.size(), 12u);  // the write above reached most kinds of key
   }
 }
 
