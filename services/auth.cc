@@ -37,6 +37,7 @@ constexpr MethodRoles kMethodRoles[] = {
     {"Verify", kRoleVerify},
     {"GetVerification", kRoleVerify | kRoleAudit},
     {"GetBinding", kRoleVerify | kRoleAudit},
+    {"Unbind", kRoleVerify},
     // idv.v1.AdminService: the configuration (shared by every tenant)
     {"ListBackends", kAdmins},
     {"GetPolicy", kAdmins},

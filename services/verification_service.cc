@@ -556,6 +556,39 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetBinding(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* VerificationServiceImpl::Unbind(grpc::CallbackServerContext* ctx,
+                                                          const idv::v1::UnbindRequest* request,
+                                                          idv::v1::UnbindResponse* response) {
+  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Unbind");
+  if (!principal.ok()) return FinishNow(ctx, principal.status());
+  idv::v1::VerifyRequest shape;
+  shape.set_account_id(request->account_id());
+  shape.mutable_claim();
+  if (absl::Status s = CheckShape(shape); !s.ok()) return FinishNow(ctx, s);
+  const absl::Time now = absl::Now();
+  store::VerificationCommit commit;
+  commit.record = audit::RecordBuilder::AdminChange(NewVerificationId(now), now, "Unbind",
+                                                    request->account_id(), 0, "account closed")
+                      .By(principal->tenant(), principal->client_id())
+                      .Account(request->account_id())
+                      .Build();
+  commit.remove_account = true;
+  response->set_record_id(commit.record.verification_id());
+  auto* reactor = ctx->DefaultReactor();
+  store_.CommitVerification(
+      std::move(commit), [reactor, response](absl::StatusOr<store::CommitResult> r) {
+        if (r.ok()) {
+          response->set_unbound(r->binding_removed);
+          response->set_idempotency_entries_removed(r->idempotency_removed);
+        }
+        reactor->Finish(r.ok() ? grpc::Status::OK
+                               : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                              absl::StrCat("the removal could not be recorded: ",
+                                                           r.status().message())));
+      });
+  return reactor;
+}
+
 void ToVerification(const idv::store::v1::AuditRecord& r, idv::v1::Verification* out) {
   out->set_verification_id(r.verification_id());
   out->set_account_id(r.account_id());

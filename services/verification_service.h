@@ -73,6 +73,9 @@ class VerificationServiceImpl final
   grpc::ServerUnaryReactor* GetBinding(grpc::CallbackServerContext* ctx,
                                        const idv::v1::GetBindingRequest* request,
                                        idv::v1::Binding* response) override;
+  grpc::ServerUnaryReactor* Unbind(grpc::CallbackServerContext* ctx,
+                                   const idv::v1::UnbindRequest* request,
+                                   idv::v1::UnbindResponse* response) override;
 
  private:
   class VerifyCall;

@@ -65,6 +65,12 @@ struct VerificationCommit {
   // (unexpired) entry holds the same (tenant, key_hash): a concurrent call with the same key won,
   // on this node or another. An expired entry is replaced.
   std::optional<idv::store::v1::IdempotencyEntry> idempotency;
+  // Account closure or a deletion request: removes the binding of (record.tenant,
+  // record.account_id) — the account's entry and its place in its identity's list, so the
+  // identity's cap counts it no more — and every idempotency entry of that account, in the same
+  // write as `record`. Every node is notified (kBindingRemoved). On LevelDB the affected key
+  // ranges are compacted before `done` runs, so the removed values leave the files.
+  bool remove_account = false;
 };
 
 // One stored audit record: its sequence in its node's log, its exact bytes (what the Merkle leaf
@@ -89,6 +95,10 @@ struct CommitResult {
   // The record's position in this node's log.
   uint64_t sequence = 0;
   idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
+  // With remove_account: whether the account had a binding, and how many idempotency entries of
+  // it were removed.
+  bool binding_removed = false;
+  uint64_t idempotency_removed = 0;
 };
 
 // What changed in the shared state, for nodes to react to (reload the configuration, the client

@@ -482,6 +482,53 @@ class LevelDbStore final : public Store {
     return status;
   }
 
+  // Removes the binding of (`tenant`, `account`) and its idempotency entries through the
+  // overlay; `keys` gets every key changed, for compaction.
+  absl::Status RemoveAccount(Overlay& overlay, const std::string& tenant,
+                             const std::string& account, CommitResult& out,
+                             std::vector<std::string>& keys) {
+    const std::string account_key = AccountKey(tenant, account);
+    absl::StatusOr<std::optional<std::string>> stored = overlay.Get(account_key);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value()) {
+      AccountBinding b;
+      if (!b.ParseFromString(**stored)) return absl::DataLossError("unparsable account binding");
+      const std::string identity_key =
+          IdentityKey(tenant, b.key_version(), b.identity_fingerprint());
+      absl::StatusOr<std::optional<std::string>> identity = overlay.Get(identity_key);
+      if (!identity.ok()) return identity.status();
+      IdentityBindings bindings;
+      if (identity->has_value() && !bindings.ParseFromString(**identity)) {
+        return absl::DataLossError("unparsable identity bindings");
+      }
+      IdentityBindings kept;
+      for (const auto& a : bindings.accounts()) {
+        if (a.account_id() != account) *kept.add_accounts() = a;
+      }
+      if (kept.accounts_size() == 0) {
+        overlay.Delete(identity_key);
+      } else {
+        overlay.Put(identity_key, kept.SerializeAsString());
+      }
+      overlay.Delete(account_key);
+      keys.push_back(account_key);
+      keys.push_back(identity_key);
+      out.binding_removed = true;
+    }
+    const std::string prefix = IdempotencyKey(tenant, "");
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      idv::store::v1::IdempotencyEntry e;
+      if (e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) &&
+          e.account_id() == account) {
+        overlay.Delete(it->key().ToString());
+        keys.push_back(it->key().ToString());
+        ++out.idempotency_removed;
+      }
+    }
+    return FromLevelDb(it->status(), "list idempotency keys");
+  }
+
   // Adds the group's counts to the stored counters, through the overlay (read, add, write).
   absl::Status AddCounts(Overlay& overlay, const std::map<StatsKey, int64_t>& counts) {
     for (const auto& [key, n] : counts) {
@@ -513,6 +560,7 @@ class LevelDbStore final : public Store {
     std::map<StatsKey, int64_t> counts;
     std::unique_lock<std::mutex> idempotency_lock(idempotency_mu_, std::defer_lock);
     const absl::Time now = absl::Now();
+    std::map<const Pending*, std::vector<std::string>> compact;  // keys a removal rewrote
     for (Pending& p : group) {
       AuditRecord& record = p.commit.record;
       std::string idempotency_key;
@@ -571,6 +619,16 @@ class LevelDbStore final : public Store {
           continue;
         }
       }
+      CommitResult removal;
+      if (p.commit.remove_account) {
+        if (!idempotency_lock.owns_lock()) idempotency_lock.lock();
+        if (absl::Status s =
+                RemoveAccount(overlay, record.tenant(), record.account_id(), removal, compact[&p]);
+            !s.ok()) {
+          results.push_back(s);
+          continue;
+        }
+      }
       idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
       if (p.commit.bind) {
         absl::StatusOr<idv::v1::BindingStatus> b = ApplyBinding(overlay, p.commit);
@@ -605,7 +663,9 @@ class LevelDbStore final : public Store {
       AppendBigEndian(&seq_value, seq, 8);
       overlay.Append(VerificationKey(record.verification_id()), seq_value);
       ldb::IndexRecord(record, seq, index_keys, counts);
-      results.push_back(CommitResult{seq, binding});
+      removal.sequence = seq;
+      removal.binding = binding;
+      results.push_back(removal);
     }
     for (const std::string& k : index_keys) overlay.Append(k, leveldb::Slice());
     const absl::Status counted = AddCounts(overlay, counts);
@@ -639,6 +699,23 @@ class LevelDbStore final : public Store {
       // Listeners learn of a client change before the caller does, so the caller's next call
       // meets the new table.
       if (change.has_value() && change->kind == Change::kClient) Notify(*change);
+      if (applied && c.remove_account) {
+        Notify(
+            {Change::kBindingRemoved, absl::StrCat(c.record.tenant(), "/", c.record.account_id())});
+        // The removed values leave the files before the caller hears it is done: compacting the
+        // keys' ranges flushes the memtable (and so the write-ahead log that held them) and
+        // rewrites every table that had them. On a reader thread: the writer goes on.
+        RunOnPool(readers_, std::move(group[i].done),
+                  [this, keys = std::move(compact[&group[i]]),
+                   result = std::move(results[i])]() mutable -> absl::StatusOr<CommitResult> {
+                    for (const std::string& k : keys) {
+                      const leveldb::Slice key(k);
+                      db_->CompactRange(&key, &key);
+                    }
+                    return std::move(result);
+                  });
+        continue;
+      }
       std::move(group[i].done)(written.ok() ? std::move(results[i]) : written);
       if (change.has_value() && change->kind == Change::kConfig) Notify(*change);
     }

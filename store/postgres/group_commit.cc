@@ -1,5 +1,6 @@
 #include "store/postgres/group_commit.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -41,6 +42,9 @@ struct GroupState {
   std::set<std::string> settleable;  // re-check entries deleted under this node's lease
   // (tenant, key hash) of live idempotency entries, stored or added by this group.
   std::set<std::pair<std::string, std::string>> idempotency_taken;
+  // Accounts whose binding the group removes, and the idempotency entries deleted per account.
+  std::vector<AccountKey> accounts_removed;
+  std::map<AccountKey, int64_t> idempotency_removed;
 };
 
 // Locks the idv_identities row of every identity the group binds that has one, in key order, and
@@ -149,6 +153,19 @@ void ReadTakenIdempotency(Batch& batch, const Array& tenants, const Array& keys,
       });
 }
 
+// Deletes the idempotency entries of the accounts the group removes, counting them per account.
+void DeleteIdempotencyOf(Batch& batch, const Array& tenants, const Array& accounts,
+                         GroupState& st) {
+  if (tenants.size() == 0) return;
+  batch.Add(
+      "DELETE FROM idv_idempotency AS i USING unnest($1::text[], $2::text[]) AS v(t, a) "
+      "WHERE i.tenant = v.t AND i.account_id = v.a RETURNING i.tenant, i.account_id",
+      Params().Arr(tenants).Arr(accounts), [&st](const Result& r) {
+        for (int i = 0; i < r.rows(); ++i) ++st.idempotency_removed[{r.Bytes(i, 0), r.Bytes(i, 1)}];
+        return absl::OkStatus();
+      });
+}
+
 // Deletes the re-check entries the group settles, where this node holds them.
 void TakeSettled(Batch& batch, const GroupContext& ctx, const Array& ids, GroupState& st) {
   if (ids.size() == 0) return;
@@ -215,6 +232,29 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
     w.client_record.Add(c.client->SerializeAsString());
   }
   idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
+  CommitResult result;
+  if (c.remove_account) {
+    const AccountKey ak{record.tenant(), record.account_id()};
+    std::optional<AccountBinding>& account = st.accounts[ak];
+    if (account.has_value()) {
+      const IdentityKey ik{ak.first, account->key_version(), account->identity_fingerprint()};
+      IdentityBindings& identity = st.identities[ik];
+      IdentityBindings kept;
+      for (const auto& a : identity.accounts()) {
+        if (a.account_id() != ak.second) *kept.add_accounts() = a;
+      }
+      identity = std::move(kept);
+      st.identities_changed.insert(ik);
+      st.accounts_removed.push_back(ak);
+      // A binding added earlier in this group is not inserted at all.
+      st.accounts_added.erase(std::remove(st.accounts_added.begin(), st.accounts_added.end(), ak),
+                              st.accounts_added.end());
+      account.reset();
+      result.binding_removed = true;
+    }
+    result.idempotency_removed = static_cast<uint64_t>(st.idempotency_removed[ak]);
+    st.idempotency_removed[ak] = 0;
+  }
   if (c.bind) {
     const IdentityKey ik = IdentityOf(record);
     const AccountKey ak{record.tenant(), record.account_id()};
@@ -252,19 +292,28 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
     w.recheck_tenant.Add(record.tenant());
     w.recheck_entry.Add(c.recheck->SerializeAsString());
   }
-  return CommitResult{seq, binding};
+  result.sequence = seq;
+  result.binding = binding;
+  return result;
 }
 
 // Writes the changed bindings of identities: an UPDATE of the locked rows (by ctid), an INSERT of
 // the new ones.
 void WriteIdentities(Batch& batch, const GroupState& st) {
-  Array ctids(Array::kTid), stored_bindings(Array::kBytea);
+  Array ctids(Array::kTid), stored_bindings(Array::kBytea), emptied(Array::kTid);
   Array tenants(Array::kText), versions(Array::kInt4), fingerprints(Array::kBytea),
       bindings(Array::kBytea);
   for (const IdentityKey& k : st.identities_changed) {
-    const std::string serialized = st.identities.at(k).SerializeAsString();
-    if (auto it = st.identities_stored.find(k); it != st.identities_stored.end()) {
-      ctids.Add(it->second);
+    const IdentityBindings& b = st.identities.at(k);
+    const auto stored = st.identities_stored.find(k);
+    // An identity left with no account (its last binding removed) keeps no row.
+    if (b.accounts_size() == 0) {
+      if (stored != st.identities_stored.end()) emptied.Add(stored->second);
+      continue;
+    }
+    const std::string serialized = b.SerializeAsString();
+    if (stored != st.identities_stored.end()) {
+      ctids.Add(stored->second);
       stored_bindings.Add(serialized);
       continue;
     }
@@ -279,6 +328,9 @@ void WriteIdentities(Batch& batch, const GroupState& st) {
         "FROM unnest($1::tid[], $2::bytea[]) AS v(id, b) WHERE i.ctid = v.id",
         Params().Arr(ctids).Arr(stored_bindings));
   }
+  if (emptied.size() > 0) {
+    batch.Add("DELETE FROM idv_identities WHERE ctid = ANY($1::tid[])", Params().Arr(emptied));
+  }
   if (tenants.size() > 0) {
     batch.Add(
         "INSERT INTO idv_identities (tenant, key_version, fingerprint, bindings) "
@@ -289,6 +341,21 @@ void WriteIdentities(Batch& batch, const GroupState& st) {
 
 void WriteBindings(Batch& batch, const GroupState& st) {
   WriteIdentities(batch, st);
+  if (!st.accounts_removed.empty()) {
+    Array tenants(Array::kText), accounts(Array::kText);
+    for (const AccountKey& k : st.accounts_removed) {
+      tenants.Add(k.first);
+      accounts.Add(k.second);
+    }
+    batch.Add(
+        "DELETE FROM idv_accounts AS a USING unnest($1::text[], $2::text[]) AS v(t, id) "
+        "WHERE a.tenant = v.t AND a.account_id = v.id",
+        Params().Arr(tenants).Arr(accounts));
+    batch.Add(
+        "SELECT pg_notify('idv_changes', 'unbind ' || t || '/' || a) "
+        "FROM unnest($1::text[], $2::text[]) AS v(t, a)",
+        Params().Arr(tenants).Arr(accounts));
+  }
   if (!st.accounts_added.empty()) {
     Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
         fingerprints(Array::kBytea), bindings(Array::kBytea);
@@ -444,7 +511,9 @@ void Fence(Batch& batch, const GroupContext& ctx) {
 absl::Status Prepare(Conn& conn, const GroupContext& ctx,
                      const std::vector<VerificationCommit*>& commits, GroupState& st) {
   Array versions(Array::kInt8), settles(Array::kText), new_clients(Array::kText),
-      new_tenants(Array::kText), idem_tenants(Array::kText), idem_keys(Array::kBytea);
+      new_tenants(Array::kText), idem_tenants(Array::kText), idem_keys(Array::kBytea),
+      removed_tenants(Array::kText), removed_accounts(Array::kText);
+  std::vector<AccountKey> removed;
   for (const VerificationCommit* c : commits) {
     if (c->idempotency.has_value()) {
       idem_tenants.Add(c->record.tenant());
@@ -455,6 +524,12 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
     if (c->bind) {
       st.identities[IdentityOf(c->record)];
       st.accounts[{c->record.tenant(), c->record.account_id()}];
+    }
+    if (c->remove_account) {
+      st.accounts[{c->record.tenant(), c->record.account_id()}];
+      removed.emplace_back(c->record.tenant(), c->record.account_id());
+      removed_tenants.Add(c->record.tenant());
+      removed_accounts.Add(c->record.account_id());
     }
     if (c->config.has_value()) versions.AddInt64(static_cast<int64_t>(c->config->version()));
     if (c->settles_recheck) settles.Add(c->record.verification_id());
@@ -468,7 +543,26 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
   ReadTakenNames(batch, new_clients, new_tenants, st);
   TakeSettled(batch, ctx, settles, st);
   ReadTakenIdempotency(batch, idem_tenants, idem_keys, st);
-  return batch.Run(conn);
+  DeleteIdempotencyOf(batch, removed_tenants, removed_accounts, st);
+  if (absl::Status s = batch.Run(conn); !s.ok()) return s;
+  if (removed_tenants.size() == 0) return absl::OkStatus();
+  // The identities of the bindings removed are known only now: lock and read those not locked
+  // yet (another round trip, for removals only; a deadlock with another node's group is detected
+  // by PostgreSQL and that group is run again).
+  GroupState more;
+  for (const AccountKey& key : removed) {
+    const std::optional<AccountBinding>& account = st.accounts[key];
+    if (!account.has_value()) continue;
+    const IdentityKey ik{key.first, account->key_version(), account->identity_fingerprint()};
+    if (st.identities.count(ik) == 0) more.identities[ik];
+  }
+  if (more.identities.empty()) return absl::OkStatus();
+  Batch second;
+  LockIdentities(second, more);
+  if (absl::Status s = second.Run(conn); !s.ok()) return s;
+  st.identities.merge(more.identities);
+  st.identities_stored.merge(more.identities_stored);
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -659,6 +659,49 @@ TEST_F(AccessTest, ARetryWithTheSameIdempotencyKeyGetsTheFirstAnswer) {
   EXPECT_EQ(cluster_->VerifyOn(0, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Account closure: the binding goes on every node, the identity's place under the cap is
+// freed, the account's idempotency entries go with it.
+TEST_F(AccessTest, UnbindFreesTheIdentityOnEveryNode) {
+  auto unbind = [&](const std::string& account, size_t node, idv::v1::UnbindResponse* out) {
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx);
+    idv::v1::UnbindRequest req;
+    req.set_account_id(account);
+    return cluster_->stub(node).Unbind(&ctx, req, out);
+  };
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "u-1", 30, "u1-key"), &resp).ok());
+  ASSERT_EQ(resp.binding(), idv::v1::BOUND);
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "u-2", 30, "u2-key"), &resp).ok());
+  ASSERT_EQ(resp.binding(), idv::v1::BOUND);
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "u-3", 30, "u3-key"), &resp).ok());
+  ASSERT_EQ(resp.binding(), idv::v1::LIMIT_REACHED);  // cap 2
+
+  idv::v1::UnbindResponse out;
+  ASSERT_TRUE(unbind("u-1", 0, &out).ok());
+  EXPECT_TRUE(out.unbound());
+  EXPECT_EQ(out.idempotency_entries_removed(), 1u);
+  EXPECT_EQ(out.record_id().size(), 26u);
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    idv::v1::Binding binding;
+    EXPECT_EQ(cluster_->GetBindingOn(node, "u-1", &binding).error_code(),
+              grpc::StatusCode::NOT_FOUND)
+        << "node " << node;
+  }
+  // The freed place is taken by the next sign-up, on another node.
+  ASSERT_TRUE(cluster_->VerifyOn(Other(), KeyedBind(*cluster_, "u-3", 30, "u3-retry"), &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::BOUND);
+  // u-1's key went with it: the same request is a new call now (and the cap is full again).
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "u-1", 30, "u1-key"), &resp).ok());
+  EXPECT_FALSE(resp.replayed());
+  EXPECT_EQ(resp.binding(), idv::v1::LIMIT_REACHED);
+  // Nothing left to remove: OK, unbound false.
+  ASSERT_TRUE(unbind("never-bound", Other(), &out).ok());
+  EXPECT_FALSE(out.unbound());
+  // A malformed account id is a call error.
+  EXPECT_EQ(unbind(std::string("a\nb"), 0, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 // 40 calls with one key at once, spread over the nodes: one answer, one record, one binding.
 TEST_F(AccessTest, ConcurrentCallsWithOneIdempotencyKeyShareOneAnswer) {
   constexpr int kCalls = 40;

@@ -3,6 +3,8 @@
 // own node ids on one database) runs where the engine has it.
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
+#include <leveldb/dumpfile.h>
+#include <leveldb/env.h>
 #include <sodium.h>
 
 #include <condition_variable>
@@ -16,6 +18,8 @@
 #include <tuple>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "audit/note.h"
 #include "common/proto_time.h"
@@ -393,6 +397,97 @@ TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
                   store_->GetIdempotency("t", live, std::move(done));
                 }).ok())
         << live;
+  }
+}
+
+// Lines of LevelDB's own dump of every file of its directory (write-ahead logs and tables, old
+// versions included) that hold a value for `key`, as `put` or `val` entries.
+std::vector<std::string> StoredVersions(const std::string& db_dir, const std::string& key) {
+  std::string escaped;
+  for (unsigned char c : key) {
+    escaped += (c >= ' ' && c <= '~') ? std::string(1, static_cast<char>(c))
+                                      : absl::StrFormat("\\x%02x", c);
+  }
+  std::vector<std::string> found;
+  for (const auto& f : std::filesystem::directory_iterator(db_dir)) {
+    class Sink : public leveldb::WritableFile {
+     public:
+      leveldb::Status Append(const leveldb::Slice& d) override {
+        text.append(d.data(), d.size());
+        return leveldb::Status::OK();
+      }
+      leveldb::Status Close() override { return leveldb::Status::OK(); }
+      leveldb::Status Flush() override { return leveldb::Status::OK(); }
+      leveldb::Status Sync() override { return leveldb::Status::OK(); }
+      std::string text;
+    } sink;
+    if (!leveldb::DumpFile(leveldb::Env::Default(), f.path().string(), &sink).ok()) continue;
+    for (absl::string_view line : absl::StrSplit(sink.text, '\n')) {
+      const bool has_key = absl::StrContains(line, "'" + escaped + "'");
+      if (has_key && (absl::StrContains(line, "put '") || absl::StrContains(line, " : val "))) {
+        found.push_back(absl::StrCat(f.path().filename().string(), ": ", line.substr(0, 80)));
+      }
+    }
+  }
+  return found;
+}
+
+// Removing an account's binding frees its place under the identity's cap, takes its
+// idempotency entries with it, and (LevelDB) leaves no version of the removed values in any file.
+TEST_P(StoreConformanceTest, ARemovedAccountFreesItsIdentityAndLeavesNoTrace) {
+  const std::string fp = Fp('r');
+  ASSERT_EQ(CommitSync(Commit("B1", "closing", fp, true, 2))->binding, idv::v1::BOUND);
+  ASSERT_EQ(CommitSync(Commit("B2", "staying", fp, true, 2))->binding, idv::v1::BOUND);
+  ASSERT_EQ(CommitSync(Commit("B3", "waiting", fp, true, 2))->binding, idv::v1::LIMIT_REACHED);
+  const absl::Time later = absl::Now() + absl::Hours(1);
+  ASSERT_TRUE(CommitSync(WithKey(Commit("K1", "closing", fp, false), "k-closing", later)).ok());
+  ASSERT_TRUE(CommitSync(WithKey(Commit("K2", "staying", fp, false), "k-staying", later)).ok());
+
+  VerificationCommit close = Commit("U1", "closing", "", false);
+  close.remove_account = true;
+  absl::StatusOr<CommitResult> closed = CommitSync(std::move(close));
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_TRUE(closed->binding_removed);
+  EXPECT_EQ(closed->idempotency_removed, 1u);
+  EXPECT_EQ(GetBinding("t", "closing").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(GetBinding("t", "staying").ok());
+  auto key = [&](const std::string& k) {
+    return Await<idv::store::v1::IdempotencyEntry>(
+               [&](auto done) { store_->GetIdempotency("t", k, std::move(done)); })
+        .status()
+        .code();
+  };
+  EXPECT_EQ(key("k-closing"), absl::StatusCode::kNotFound);
+  EXPECT_EQ(key("k-staying"), absl::StatusCode::kOk);
+  EXPECT_TRUE(GetVerification("t", "U1").ok());  // the removal is on the record
+  // The identity's cap counts the removed account no more.
+  EXPECT_EQ(CommitSync(Commit("B4", "waiting", fp, true, 2))->binding, idv::v1::BOUND);
+  // An account without a binding: nothing to remove, still recorded.
+  VerificationCommit none = Commit("U2", "never-bound", "", false);
+  none.remove_account = true;
+  EXPECT_FALSE(CommitSync(std::move(none))->binding_removed);
+
+  for (const char* account : {"staying", "waiting"}) {
+    VerificationCommit c = Commit(absl::StrCat("U-", account), account, "", false);
+    c.remove_account = true;
+    ASSERT_TRUE(CommitSync(std::move(c))->binding_removed) << account;
+  }
+  if (postgres()) {
+    EXPECT_EQ(Pg()->QueryValue(db_, "SELECT count(*) FROM idv_identities").value_or("?"), "0");
+    EXPECT_EQ(Pg()->QueryValue(db_, "SELECT count(*) FROM idv_accounts").value_or("?"), "0");
+  } else {
+    std::string account_key = "r/t";
+    account_key.push_back('\0');
+    for (const char* account : {"closing", "staying", "waiting"}) {
+      const std::vector<std::string> left = StoredVersions(dir_ + "/db", account_key + account);
+      EXPECT_TRUE(left.empty()) << account << ":\n" << absl::StrJoin(left, "\n");
+    }
+    std::string identity_key = "b/t";
+    identity_key.push_back('\0');
+    // The identity key: tenant, key version 1, fingerprint (see store/leveldb/leveldb_store.cc).
+    std::string version = {'\0', '\0', '\0', '\1'};
+    const std::vector<std::string> left = StoredVersions(dir_ + "/db", identity_key + version + fp);
+    EXPECT_TRUE(left.empty()) << absl::StrJoin(left, "\n");
   }
 }
 
