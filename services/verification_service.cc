@@ -407,9 +407,11 @@ class VerificationServiceImpl::VerifyCall {
     std::vector<VerifyCall*> waiting;
     if (leads_key_) {
       std::lock_guard<std::mutex> lock(service_.keys_mu_);
-      auto it = service_.keys_in_flight_.find(InFlightKey());
-      waiting = std::move(it->second);
-      service_.keys_in_flight_.erase(it);
+      if (auto it = service_.keys_in_flight_.find(InFlightKey());
+          it != service_.keys_in_flight_.end()) {
+        waiting = std::move(it->second);
+        service_.keys_in_flight_.erase(it);
+      }
     }
     if (status.ok()) {
       const std::string bytes = response_.SerializeAsString();

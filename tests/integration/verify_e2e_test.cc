@@ -330,10 +330,9 @@ TEST(StartupTest, MissingMasterKeyRefusesToStart) {
 TEST(StartupTest, PlaintextOffLoopbackIsRefused) {
   TempDir dir;
   const std::string config = dir.path() + "/idvd.textproto";
-  testing::WriteFileOrDie(
-      config, absl::StrCat("listen: \"0.0.0.0:0\" data_dir: \"", dir.path(),
-                           "/data\" keys { master_key_file: \"", dir.path(),
-                           "/master.key\" create_if_missing: true }"));
+  testing::WriteFileOrDie(config, absl::StrCat("listen: \"0.0.0.0:0\" data_dir: \"", dir.path(),
+                                               "/data\" keys { master_key_file: \"", dir.path(),
+                                               "/master.key\" create_if_missing: true }"));
   auto idvd = Process::Start({IDVD_PATH, "--config=" + config});
   ASSERT_TRUE(idvd.ok());
   const int status = (*idvd)->Wait();
@@ -341,6 +340,32 @@ TEST(StartupTest, PlaintextOffLoopbackIsRefused) {
   EXPECT_NE(WEXITSTATUS(status), 0);
   EXPECT_NE((*idvd)->Output().find("refusing to serve plaintext on 0.0.0.0:0"), std::string::npos)
       << (*idvd)->Output();
+}
+
+// gRPC would share a port in use through SO_REUSEPORT, and the second idvd would answer part of
+// the traffic with another database; idvd turns that off, so the second one fails to start.
+TEST(StartupTest, ASecondIdvdOnAPortInUseFailsToStart) {
+  TempDir dir;
+  auto config = [&](const std::string& name, const std::string& listen) {
+    const std::string path = absl::StrCat(dir.path(), "/", name, ".textproto");
+    testing::WriteFileOrDie(
+        path, absl::StrCat("listen: \"", listen, "\" data_dir: \"", dir.path(), "/", name,
+                           "\" keys { master_key_file: \"", dir.path(), "/", name,
+                           ".key\" create_if_missing: true }"));
+    return path;
+  };
+  auto first = Process::Start({IDVD_PATH, "--config=" + config("first", "127.0.0.1:0")});
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<std::string> address = (*first)->WaitForListening();
+  ASSERT_TRUE(address.ok()) << address.status();
+  auto second = Process::Start({IDVD_PATH, "--config=" + config("second", *address)});
+  ASSERT_TRUE(second.ok());
+  const int status = (*second)->Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE((*second)->Output().find("cannot listen on " + *address), std::string::npos)
+      << (*second)->Output();
+  EXPECT_TRUE((*first)->running());
 }
 
 TEST(StartupTest, BadConfigNamesTheLine) {
