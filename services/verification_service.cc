@@ -28,18 +28,28 @@ constexpr size_t kMaxPhone = 32;
 constexpr size_t kMaxCountry = 8;
 constexpr size_t kMaxIdempotencyKey = 128;
 
-// Request shape problems are call errors (INVALID_ARGUMENT), not answers about a person.
-absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
-  if (r.account_id().empty()) return absl::InvalidArgumentError("account_id is required");
-  if (r.account_id().size() > kMaxAccountId) {
+bool HasControlCharacter(absl::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+absl::Status CheckAccountId(absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("account_id is required");
+  if (id.size() > kMaxAccountId) {
     return absl::InvalidArgumentError("account_id is longer than 128 bytes");
   }
   // Account ids are shown in listings and exports: no NUL or other control characters.
-  for (unsigned char c : r.account_id()) {
-    if (c < 0x20 || c == 0x7f) {
-      return absl::InvalidArgumentError("account_id contains a control character");
-    }
+  if (HasControlCharacter(id)) {
+    return absl::InvalidArgumentError("account_id contains a control character");
   }
+  return absl::OkStatus();
+}
+
+// Request shape problems are call errors (INVALID_ARGUMENT), not answers about a person.
+absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
+  if (absl::Status s = CheckAccountId(r.account_id()); !s.ok()) return s;
   if (r.idempotency_key().size() > kMaxIdempotencyKey) {
     return absl::InvalidArgumentError("idempotency_key is longer than 128 bytes");
   }
@@ -58,10 +68,8 @@ absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
         {"claim.phone_number", &c.phone_number()},
         {"claim.issuing_country", &c.issuing_country()}}) {
     if (value->size() > 4096) continue;  // refused below for its length
-    for (unsigned char ch : *value) {
-      if (ch < 0x20 || ch == 0x7f) {
-        return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
-      }
+    if (HasControlCharacter(*value)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, " contains a control character"));
     }
   }
   if (c.document_number().size() > kMaxDocumentNumber) {
@@ -83,6 +91,16 @@ bool HasDeadline(const grpc::CallbackServerContext& ctx) {
   const auto deadline = ctx.deadline();
   return deadline != std::chrono::system_clock::time_point::max() &&
          deadline - std::chrono::system_clock::now() < std::chrono::hours(24 * 365);
+}
+
+// The record keeps the authority's real answer; a tenant answering MISMATCH and NOT_FOUND alike
+// shows the caller the uniform one (`response`: a VerifyResponse or a Verification).
+template <typename Response>
+void MaskForCaller(Limits* limits, const std::string& tenant, Response& response) {
+  if (limits == nullptr) return;
+  idv::v1::Outcome outcome = response.outcome();
+  limits->MaskNotVerified(tenant, &outcome, response.mutable_reason(), response.mutable_checks());
+  response.set_outcome(outcome);
 }
 
 absl::Time CallDeadline(const grpc::CallbackServerContext& ctx, absl::Duration max_call_time) {
@@ -363,7 +381,7 @@ class VerificationServiceImpl::VerifyCall {
       e.set_account_id(request_.account_id());
       *e.mutable_expires_at() = ToProto(decided + service_.options_.idempotency_window);
       idv::v1::VerifyResponse answered = response_;
-      MaskForCaller(answered);
+      MaskForCaller(service_.options_.limits, principal_.tenant(), answered);
       e.set_response(answered.SerializeAsString());
     }
     // The plaintext is not needed past this point; it is wiped when the engine lets go too.
@@ -375,7 +393,7 @@ class VerificationServiceImpl::VerifyCall {
           if (result.ok() && recheck.has_value()) service_.rechecker_->Add(*std::move(recheck));
           if (result.ok()) {
             response_.set_binding(result->binding);
-            MaskForCaller(response_);
+            MaskForCaller(service_.options_.limits, principal_.tenant(), response_);
             Finish(grpc::Status::OK);
           } else if (absl::IsAlreadyExists(result.status()) && !key_hash_.empty()) {
             LookUpKey(/*after_conflict=*/true);  // another node's call with the key won
@@ -390,16 +408,6 @@ class VerificationServiceImpl::VerifyCall {
                                              result.status().message())));
           }
         });
-  }
-
-  // The record keeps the real answer; the caller may get the uniform one.
-  void MaskForCaller(idv::v1::VerifyResponse& response) const {
-    if (Limits* limits = service_.options_.limits; limits != nullptr) {
-      idv::v1::Outcome outcome = response.outcome();
-      limits->MaskNotVerified(principal_.tenant(), &outcome, response.mutable_reason(),
-                              response.mutable_checks());
-      response.set_outcome(outcome);
-    }
   }
 
   void Finish(const grpc::Status& status) {
@@ -515,12 +523,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
                              absl::StatusOr<idv::store::v1::AuditRecord> r) {
                            if (r.ok()) {
                              ToVerification(*r, response);
-                             if (mask != nullptr) {
-                               idv::v1::Outcome outcome = response->outcome();
-                               mask->MaskNotVerified(tenant, &outcome, response->mutable_reason(),
-                                                     response->mutable_checks());
-                               response->set_outcome(outcome);
-                             }
+                             MaskForCaller(mask, tenant, *response);
                            }
                            reactor->Finish(ToGrpcStatus(r.status()));
                          });
@@ -563,10 +566,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Unbind(grpc::CallbackServerCo
                                                           idv::v1::UnbindResponse* response) {
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Unbind");
   if (!principal.ok()) return FinishNow(ctx, principal.status());
-  idv::v1::VerifyRequest shape;
-  shape.set_account_id(request->account_id());
-  shape.mutable_claim();
-  if (absl::Status s = CheckShape(shape); !s.ok()) return FinishNow(ctx, s);
+  if (absl::Status s = CheckAccountId(request->account_id()); !s.ok()) return FinishNow(ctx, s);
   const absl::Time now = absl::Now();
   store::VerificationCommit commit;
   commit.record = audit::RecordBuilder::AdminChange(NewVerificationId(now), now, "Unbind",

@@ -14,8 +14,8 @@
 #define IDV_TESTS_INTEGRATION_CLUSTER_H_
 
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
