@@ -22,6 +22,7 @@ int Usage(const std::string& why) {
                "[--expires 720h|RFC3339] [--description TEXT] | list [--tenant T|*] | get ID | "
                "revoke ID | rotate ID\n"
             << "  tenants create NAME [--description TEXT] | list\n"
+            << "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]\n"
             << "FILE is a BackendConfig or Policy in text format (.textproto, .txtpb) or JSON "
                "(.json).\n";
   return 2;
@@ -158,6 +159,17 @@ int RunTenants(const AdminContext& ctx, const std::vector<std::string>& args) {
     return Call(ctx, &Stub::ListTenants, idv::v1::ListTenantsRequest());
   }
   return Usage("tenants: unknown verb or wrong number of arguments");
+}
+
+int RunAccounts(const AdminContext& ctx, const std::vector<std::string>& args) {
+  if (args.size() == 2 && args[0] == "delete") {
+    idv::v1::DeleteAccountDataRequest req;
+    req.set_tenant(ctx.tenant);
+    req.set_account_id(args[1]);
+    req.set_reason(ctx.reason);
+    return Call(ctx, &idv::v1::AdminService::Stub::DeleteAccountData, req);
+  }
+  return Usage("accounts: unknown verb or wrong number of arguments");
 }
 
 }  // namespace idv::cli

@@ -1,4 +1,4 @@
-// `idvctl backends|policy|clients|tenants ...`: AdminService from the command line.
+// `idvctl backends|policy|clients|tenants|accounts ...`: AdminService from the command line.
 #ifndef IDV_CLI_ADMIN_H_
 #define IDV_CLI_ADMIN_H_
 
@@ -26,6 +26,8 @@ struct AdminContext {
   std::vector<std::string> roles;
   std::string expires;  // RFC 3339 time, or a duration from now such as "720h"
   std::string description;
+  // accounts delete: why (kept in the audit record).
+  std::string reason;
 };
 
 // args: everything after "backends" or "policy". Returns the exit code (2 for usage errors).
@@ -35,6 +37,8 @@ int RunPolicy(const AdminContext& ctx, const std::vector<std::string>& args);
 // [--tenant T|*] | get ID | revoke ID | rotate ID`, and `tenants create NAME | list`.
 int RunClients(const AdminContext& ctx, const std::vector<std::string>& args);
 int RunTenants(const AdminContext& ctx, const std::vector<std::string>& args);
+// `accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]`: a deletion request.
+int RunAccounts(const AdminContext& ctx, const std::vector<std::string>& args);
 
 }  // namespace idv::cli
 

@@ -6,6 +6,8 @@
 //          [--idempotency_key KEY]
 //   get-verification ID
 //   get-binding ACCOUNT_ID
+//   unbind ACCOUNT_ID                               account closure
+//   accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   a deletion request (admin)
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
@@ -59,6 +61,8 @@ ABSL_FLAG(std::vector<std::string>, roles, {},
           "clients create: roles, comma-separated (verify, audit, admin, super-admin)");
 ABSL_FLAG(std::string, expires, "", "clients create: expiry, RFC 3339 or a duration (720h)");
 ABSL_FLAG(std::string, description, "", "clients/tenants create: what it is for");
+ABSL_FLAG(std::string, reason, "",
+          "accounts delete: why, kept in the audit record (no identity data)");
 ABSL_FLAG(std::vector<std::string>, trusted, {},
           "audit verify: files of signed checkpoints kept outside idv, comma-separated");
 
@@ -72,6 +76,7 @@ constexpr char kUsage[] =
     "         [--idempotency_key KEY]\n"
     "  get-verification VERIFICATION_ID\n"
     "  get-binding ACCOUNT_ID\n"
+    "  unbind ACCOUNT_ID                     (account closure: the binding is removed)\n"
     "  check --type TYPE [--country CCC] [INPUT...]   (offline; without INPUTs reads stdin lines)\n"
     "        TYPE: cn_resident_id, cn_residence_permit_hmt, cn_permanent_residence,\n"
     "              hmt_travel_permit, passport, name, phone\n"
@@ -80,6 +85,7 @@ constexpr char kUsage[] =
     "  clients create [ID] --roles R,... [--tenant T] [--expires 720h] [--description TEXT] |\n"
     "          list [--tenant T|*] | get ID | revoke ID | rotate ID\n"
     "  tenants create NAME [--description TEXT] | list\n"
+    "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   (a deletion request)\n"
     "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | stats [day] |\n"
     "        checkpoint [NODE] |\n"
     "        get NODE INDEX |\n"
@@ -233,6 +239,12 @@ int GetBinding(const std::string& account) {
   return Call(&idv::v1::VerificationService::Stub::GetBinding, req);
 }
 
+int Unbind(const std::string& account) {
+  idv::v1::UnbindRequest req;
+  req.set_account_id(account);
+  return Call(&idv::v1::VerificationService::Stub::Unbind, req);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -253,8 +265,9 @@ int main(int argc, char** argv) {
   if (command == "verify" && args.size() == 2) return Verify();
   if (command == "get-verification" && args.size() == 3) return GetVerification(args[2]);
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
+  if (command == "unbind" && args.size() == 3) return Unbind(args[2]);
   if (command == "backends" || command == "policy" || command == "audit" || command == "clients" ||
-      command == "tenants") {
+      command == "tenants" || command == "accounts") {
     idv::cli::AdminContext ctx;
     ctx.channel = Connect();
     ctx.prepare = PrepareContext;
@@ -265,6 +278,7 @@ int main(int argc, char** argv) {
     ctx.roles = absl::GetFlag(FLAGS_roles);
     ctx.expires = absl::GetFlag(FLAGS_expires);
     ctx.description = absl::GetFlag(FLAGS_description);
+    ctx.reason = absl::GetFlag(FLAGS_reason);
     const std::vector<std::string> rest(args.begin() + 2, args.end());
     if (command == "audit") {
       return idv::cli::RunAudit(ctx, rest, absl::GetFlag(FLAGS_trusted),
@@ -272,6 +286,7 @@ int main(int argc, char** argv) {
     }
     if (command == "clients") return idv::cli::RunClients(ctx, rest);
     if (command == "tenants") return idv::cli::RunTenants(ctx, rest);
+    if (command == "accounts") return idv::cli::RunAccounts(ctx, rest);
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);
   }

@@ -232,4 +232,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListTenants(grpc::CallbackServerCont
                    [this](const Principal&) { return clients_.ListTenants(); });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::DeleteAccountData(
+    grpc::CallbackServerContext* ctx, const idv::v1::DeleteAccountDataRequest* request,
+    idv::v1::DeleteAccountDataResponse* response) {
+  return RunPooled(
+      auth_, pool_, ctx, "DeleteAccountData", response,
+      [this, req = *request](const Principal& p) { return clients_.DeleteAccountData(p, req); });
+}
+
 }  // namespace idv::services

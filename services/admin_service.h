@@ -57,6 +57,9 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* CreateTenant(grpc::CallbackServerContext* ctx,
                                          const idv::v1::CreateTenantRequest* request,
                                          idv::v1::Tenant* response) override;
+  grpc::ServerUnaryReactor* DeleteAccountData(
+      grpc::CallbackServerContext* ctx, const idv::v1::DeleteAccountDataRequest* request,
+      idv::v1::DeleteAccountDataResponse* response) override;
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* ctx,
                                         const idv::v1::ListTenantsRequest* request,
                                         idv::v1::ListTenantsResponse* response) override;

@@ -53,6 +53,7 @@ constexpr MethodRoles kMethodRoles[] = {
     {"RotateClientSecret", kAdmins},
     {"CreateTenant", kRoleSuperAdmin},
     {"ListTenants", kRoleSuperAdmin},
+    {"DeleteAccountData", kAdmins},
     // idv.v1.AuditService (the caller's tenant's records)
     {"ListRecords", kRoleAudit},
     {"ExportRecords", kRoleAudit},

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "audit/records.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/account_removal.h"
 #include "services/verification_id.h"
 
 namespace idv::services {
@@ -257,6 +258,30 @@ absl::StatusOr<idv::v1::Tenant> ClientManager::CreateTenant(
   *out.mutable_created_at() = t.created_at();
   out.set_created_by(t.created_by());
   out.set_description(t.description());
+  return out;
+}
+
+absl::StatusOr<idv::v1::DeleteAccountDataResponse> ClientManager::DeleteAccountData(
+    const Principal& who, const idv::v1::DeleteAccountDataRequest& req) const {
+  const std::string tenant = req.tenant().empty() ? who.tenant() : req.tenant();
+  if (tenant != who.tenant() && !SuperAdmin(who)) {
+    return absl::PermissionDeniedError("only a super-admin deletes another tenant's data");
+  }
+  if (absl::Status s = CheckAccountId(req.account_id()); !s.ok()) return s;
+  if (req.reason().size() > kMaxDescription || HasControlCharacter(req.reason())) {
+    return absl::InvalidArgumentError("reason: at most 256 bytes, no control characters");
+  }
+  store::VerificationCommit commit = AccountRemovalCommit(
+      tenant, who.client_id(), req.account_id(), "DeleteAccountData",
+      req.reason().empty() ? "deletion request" : absl::StrCat("deletion request: ", req.reason()),
+      absl::Now());
+  idv::v1::DeleteAccountDataResponse out;
+  out.set_record_id(commit.record.verification_id());
+  absl::StatusOr<store::CommitResult> r = Await<store::CommitResult>(
+      [&](auto done) { store_.CommitVerification(std::move(commit), std::move(done)); });
+  if (!r.ok()) return r.status();
+  out.set_binding_removed(r->binding_removed);
+  out.set_idempotency_entries_removed(r->idempotency_removed);
   return out;
 }
 

@@ -1,9 +1,10 @@
 // API clients and tenants, administered at run time (idv.v1.AdminService's client and tenant
-// RPCs, without gRPC). An `admin` works on its own tenant's clients; a `super-admin` on any
-// tenant's, and creates tenants. Each change is stored with its audit record in one atomic write
-// (Store::CommitVerification), and the client table of this node is reloaded before the call
-// returns; other nodes reload on the store's notification. Secrets are generated here, returned
-// once, and stored only as keyed hashes. Methods block on the store: call them from a pool.
+// RPCs, and deletion requests, without gRPC). An `admin` works on its own tenant's clients; a
+// `super-admin` on any tenant's, and creates tenants. Each change is stored with its audit record
+// in one atomic write (Store::CommitVerification), and the client table of this node is reloaded
+// before the call returns; other nodes reload on the store's notification. Secrets are generated
+// here, returned once, and stored only as keyed hashes. Methods block on the store: call them from
+// a pool.
 #ifndef IDV_SERVICES_CLIENT_MANAGER_H_
 #define IDV_SERVICES_CLIENT_MANAGER_H_
 
@@ -36,6 +37,10 @@ class ClientManager {
   absl::StatusOr<idv::v1::Tenant> CreateTenant(const Principal& who,
                                                const idv::v1::CreateTenantRequest& request) const;
   absl::StatusOr<idv::v1::ListTenantsResponse> ListTenants() const;
+  // A deletion request (see AdminService.DeleteAccountData) in `who`'s tenant, or any tenant for
+  // a super-admin.
+  absl::StatusOr<idv::v1::DeleteAccountDataResponse> DeleteAccountData(
+      const Principal& who, const idv::v1::DeleteAccountDataRequest& request) const;
 
   // Stores from before the super-admin role: when no client has ever had it, every admin client
   // of the tenant "default" (the first-start administrator) gets it, with an audit record, so that

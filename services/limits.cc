@@ -92,11 +92,15 @@ Limits::Rate Limits::RateOf(Kind kind, const idv::config::v1::LimitSet& set) con
   return r;
 }
 
+std::string Limits::BucketId(Kind kind, absl::string_view tenant, absl::string_view key) {
+  return absl::StrCat(std::string(1, kind), tenant.size(), ":", tenant, key);
+}
+
 template <typename Fn>
 auto Limits::WithBucket(Kind kind, absl::string_view tenant, absl::string_view key,
                         const Rate& rate, absl::Time now, Fn fn) {
-  std::string id = absl::StrCat(std::string(1, kind), tenant.size(), ":", tenant, key);
-  Shard& shard = shards_[absl::HashOf(id) % kShards];
+  const std::string id = BucketId(kind, tenant, key);
+  Shard& shard = ShardOf(id);
   absl::MutexLock lock(&shard.mu);
   auto it = shard.buckets.find(id);
   if (it == shard.buckets.end()) {
@@ -157,6 +161,13 @@ bool Limits::AllowAccount(absl::string_view tenant, absl::string_view account_id
     tokens -= 1;
     return true;
   });
+}
+
+void Limits::ForgetAccount(absl::string_view tenant, absl::string_view account_id) {
+  const std::string id = BucketId(kAccount, tenant, account_id);
+  Shard& shard = ShardOf(id);
+  absl::MutexLock lock(&shard.mu);
+  shard.buckets.erase(id);
 }
 
 bool Limits::ReserveIdentity(absl::string_view tenant, absl::string_view identity, absl::Time now) {

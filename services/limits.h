@@ -55,6 +55,8 @@ class Limits {
                  absl::Duration* retry_after);
   // One Verify for `account_id`: false when the account was tried too often.
   bool AllowAccount(absl::string_view tenant, absl::string_view account_id, absl::Time now);
+  // Drops the account's bucket (its data was deleted): the next call starts from a full one.
+  void ForgetAccount(absl::string_view tenant, absl::string_view account_id);
   // Before an authority is asked about `identity` (a fingerprint): reserves the cost of a failure
   // from its budget, or answers false when the budget has no room for one. Calls in flight
   // together cannot overdraw it.
@@ -83,6 +85,8 @@ class Limits {
   Rate RateOf(Kind kind, const idv::config::v1::LimitSet& set) const;
   // Refills the bucket of (kind, tenant, key) to `now`, then lets `fn(tokens)` look at and change
   // its tokens; returns what fn returns.
+  static std::string BucketId(Kind kind, absl::string_view tenant, absl::string_view key);
+  Shard& ShardOf(const std::string& id) { return shards_[absl::HashOf(id) % kShards]; }
   template <typename Fn>
   auto WithBucket(Kind kind, absl::string_view tenant, absl::string_view key, const Rate& rate,
                   absl::Time now, Fn fn);

@@ -250,7 +250,8 @@ struct Server::Parts {
 
 // What other nodes change reaches this one through the store: configuration versions are swapped
 // in (and the result cache emptied, as after a local change), the client table reloaded, and the
-// live nodes recounted when one starts (limits are shared by division).
+// live nodes recounted when one starts (limits are shared by division); a removed account's
+// rate-limit bucket is dropped.
 void Server::Subscribe(Parts& parts) {
   cache::Cache* cache = parts.cache.get();
   if (cache != nullptr) parts.config_manager->OnSwap([cache] { cache->Clear(); });
@@ -261,6 +262,12 @@ void Server::Subscribe(Parts& parts) {
   parts.store->Subscribe([limits](const store::Change& change) {
     if (change.kind == store::Change::kNodeStarted || change.kind == store::Change::kResync) {
       limits->RefreshNow();
+    }
+    if (change.kind == store::Change::kBindingRemoved) {
+      const size_t slash = change.key.find('/');  // tenant names have none
+      if (slash != std::string::npos) {
+        limits->ForgetAccount(change.key.substr(0, slash), change.key.substr(slash + 1));
+      }
     }
   });
   parts.store->Subscribe([config, auth, store](const store::Change& change) {

@@ -13,6 +13,7 @@
 #include "identity/claim.h"
 #include "identity/derived.h"
 #include "identity/mask.h"
+#include "services/account_removal.h"
 #include "services/rechecker.h"
 #include "services/status.h"
 #include "services/verdicts.h"
@@ -21,31 +22,11 @@
 namespace idv::services {
 namespace {
 
-constexpr size_t kMaxAccountId = 128;
 constexpr size_t kMaxDocumentNumber = 64;
 constexpr size_t kMaxName = 256;
 constexpr size_t kMaxPhone = 32;
 constexpr size_t kMaxCountry = 8;
 constexpr size_t kMaxIdempotencyKey = 128;
-
-bool HasControlCharacter(absl::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return true;
-  }
-  return false;
-}
-
-absl::Status CheckAccountId(absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError("account_id is required");
-  if (id.size() > kMaxAccountId) {
-    return absl::InvalidArgumentError("account_id is longer than 128 bytes");
-  }
-  // Account ids are shown in listings and exports: no NUL or other control characters.
-  if (HasControlCharacter(id)) {
-    return absl::InvalidArgumentError("account_id contains a control character");
-  }
-  return absl::OkStatus();
-}
 
 // Request shape problems are call errors (INVALID_ARGUMENT), not answers about a person.
 absl::Status CheckShape(const idv::v1::VerifyRequest& r) {
@@ -567,14 +548,9 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Unbind(grpc::CallbackServerCo
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Unbind");
   if (!principal.ok()) return FinishNow(ctx, principal.status());
   if (absl::Status s = CheckAccountId(request->account_id()); !s.ok()) return FinishNow(ctx, s);
-  const absl::Time now = absl::Now();
-  store::VerificationCommit commit;
-  commit.record = audit::RecordBuilder::AdminChange(NewVerificationId(now), now, "Unbind",
-                                                    request->account_id(), 0, "account closed")
-                      .By(principal->tenant(), principal->client_id())
-                      .Account(request->account_id())
-                      .Build();
-  commit.remove_account = true;
+  store::VerificationCommit commit =
+      AccountRemovalCommit(principal->tenant(), principal->client_id(), request->account_id(),
+                           "Unbind", "account closed", absl::Now());
   response->set_record_id(commit.record.verification_id());
   auto* reactor = ctx->DefaultReactor();
   store_.CommitVerification(

@@ -332,6 +332,19 @@ TEST_F(AccessTest, BadClientRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(tenants.tenants_size(), 2);  // default and "once"
 }
 
+// A Verify that binds `person` to `account`, with idempotency key `key` (none when empty).
+idv::v1::VerifyRequest KeyedBind(const Cluster& c, const std::string& account, int person,
+                                 const std::string& key) {
+  idv::v1::VerifyRequest req;
+  req.set_account_id(account);
+  req.set_bind(true);
+  req.set_idempotency_key(key);
+  req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+  req.mutable_claim()->set_document_number(c.people()[person].number);
+  req.mutable_claim()->set_full_name(c.people()[person].name);
+  return req;
+}
+
 // Limits for the whole cluster (each node enforces its share): an identity's authority budget of
 // 9 failures an hour, 6 attempts an hour per account, and 3 calls a second (burst 3) for the
 // clients of tenant "slow".
@@ -447,6 +460,77 @@ TEST_F(LimitsTest, AnAccountTriedTooOftenIsRejectedWithoutAskingTheAuthority) {
   EXPECT_EQ(answered, 6 / Nodes());
   EXPECT_EQ(rejected, 12 - 6 / Nodes());
   EXPECT_EQ(cluster_->SimChecks() - before, static_cast<uint64_t>(answered));
+}
+
+// A deletion request (admin): the binding, the account's idempotency entries and its attempt
+// budget go on every node; only the tenant's own admin (or a super-admin) may ask.
+TEST_F(LimitsTest, DeleteAccountDataRemovesTheAccountsStateOnEveryNode) {
+  auto attempt = [&](size_t node, idv::v1::VerifyResponse* resp) {
+    const idv::v1::VerifyRequest req = KeyedBind(*cluster_, "closing", 61, "");
+    return cluster_->VerifyOn(node, req, resp);
+  };
+  // Spend the account's attempts on every node (its share of 6 an hour each).
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    idv::v1::VerifyResponse resp;
+    for (int i = 0; i < 6 / Nodes(); ++i) {
+      ASSERT_TRUE(attempt(node, &resp).ok());
+      ASSERT_EQ(resp.outcome(), idv::v1::VERIFIED);
+    }
+    ASSERT_TRUE(attempt(node, &resp).ok());
+    ASSERT_EQ(resp.reason().code(), idv::v1::TOO_MANY_ATTEMPTS) << "node " << node;
+  }
+  idv::v1::VerifyResponse keyed;
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "closing", 61, "closing-key"), &keyed)
+                  .error_code() == grpc::StatusCode::OK);
+
+  idv::v1::DeleteAccountDataRequest req;
+  req.set_account_id("closing");
+  req.set_reason("ticket 4711");
+  idv::v1::DeleteAccountDataResponse out;
+  // Not a sign-up flow's call, and not another tenant's admin's.
+  const std::string verifier = Create("flow-x", "", {"verify"});
+  EXPECT_EQ(
+      Admin(&idv::v1::AdminService::Stub::DeleteAccountData, req, &out, verifier).error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
+  CreateTenant("other");
+  const std::string other_admin = Create("other-admin", "other", {"admin"});
+  idv::v1::DeleteAccountDataRequest theirs = req;
+  theirs.set_tenant("default");
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::DeleteAccountData, theirs, &out, other_admin)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  // In its own tenant the other admin finds nothing to delete: the binding is default's.
+  ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::DeleteAccountData, req, &out, other_admin).ok());
+  EXPECT_FALSE(out.binding_removed());
+  idv::v1::Binding binding;
+  ASSERT_TRUE(cluster_->GetBindingOn(0, "closing", &binding).ok());
+
+  grpc::Status s = Admin(&idv::v1::AdminService::Stub::DeleteAccountData, req, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(out.binding_removed());
+  EXPECT_EQ(out.idempotency_entries_removed(), 1u);
+  EXPECT_EQ(out.record_id().size(), 26u);
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    EXPECT_EQ(cluster_->GetBindingOn(node, "closing", &binding).error_code(),
+              grpc::StatusCode::NOT_FOUND)
+        << "node " << node;
+  }
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    // The attempt budget is full again on every node (other nodes drop it when the store's
+    // notification reaches them: wait for that, at most 5 s).
+    idv::v1::VerifyResponse resp;
+    for (absl::Time until = absl::Now() + absl::Seconds(5);;) {
+      ASSERT_TRUE(attempt(node, &resp).ok());
+      if (resp.outcome() == idv::v1::VERIFIED || absl::Now() > until) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED) << "node " << node;
+  }
+  // A malformed request is refused and removes nothing.
+  req.set_reason(std::string(300, 'r'));
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::DeleteAccountData, req, &out).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(cluster_->GetBindingOn(0, "closing", &binding).ok());  // bound again just above
 }
 
 TEST_F(LimitsTest, AClientOverItsRateIsToldWhenToRetry) {
@@ -595,18 +679,6 @@ int RecordsOf(Cluster& c, const std::string& account, size_t node = 0) {
   const grpc::Status s = stub->ListRecords(&ctx, req, &resp);
   EXPECT_TRUE(s.ok()) << s.error_message();
   return resp.records_size();
-}
-
-idv::v1::VerifyRequest KeyedBind(const Cluster& c, const std::string& account, int person,
-                                 const std::string& key) {
-  idv::v1::VerifyRequest req;
-  req.set_account_id(account);
-  req.set_bind(true);
-  req.set_idempotency_key(key);
-  req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
-  req.mutable_claim()->set_document_number(c.people()[person].number);
-  req.mutable_claim()->set_full_name(c.people()[person].name);
-  return req;
 }
 
 // A retry with the same key gets the first answer on any node: no second authority call, no
