@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/files.h"
@@ -23,6 +24,7 @@ int Usage(const std::string& why) {
                "revoke ID | rotate ID\n"
             << "  tenants create NAME [--description TEXT] | list\n"
             << "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]\n"
+            << "  keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]\n"
             << "FILE is a BackendConfig or Policy in text format (.textproto, .txtpb) or JSON "
                "(.json).\n";
   return 2;
@@ -170,6 +172,27 @@ int RunAccounts(const AdminContext& ctx, const std::vector<std::string>& args) {
     return Call(ctx, &idv::v1::AdminService::Stub::DeleteAccountData, req);
   }
   return Usage("accounts: unknown verb or wrong number of arguments");
+}
+
+int RunKeys(const AdminContext& ctx, const std::vector<std::string>& args) {
+  using Stub = idv::v1::AdminService::Stub;
+  const std::string verb = args.empty() ? "" : args[0];
+  if (verb == "status" && args.size() == 1) {
+    return Call(ctx, &Stub::GetKeyStatus, idv::v1::GetKeyStatusRequest());
+  }
+  if (verb == "rotate" && args.size() == 1) {
+    idv::v1::RotateKeysRequest req;
+    req.set_dry_run(ctx.dry_run);
+    return Call(ctx, &Stub::RotateKeys, req);
+  }
+  uint32_t oldest = 0;
+  if (verb == "retire" && args.size() == 2 && absl::SimpleAtoi(args[1], &oldest)) {
+    idv::v1::RetireKeyVersionsRequest req;
+    req.set_oldest_kept(oldest);
+    req.set_dry_run(ctx.dry_run);
+    return Call(ctx, &Stub::RetireKeyVersions, req);
+  }
+  return Usage("keys: unknown verb or wrong number of arguments");
 }
 
 }  // namespace idv::cli

@@ -1,4 +1,4 @@
-// `idvctl backends|policy|clients|tenants|accounts ...`: AdminService from the command line.
+// `idvctl backends|policy|clients|tenants|accounts|keys ...`: AdminService from the command line.
 #ifndef IDV_CLI_ADMIN_H_
 #define IDV_CLI_ADMIN_H_
 
@@ -39,6 +39,8 @@ int RunClients(const AdminContext& ctx, const std::vector<std::string>& args);
 int RunTenants(const AdminContext& ctx, const std::vector<std::string>& args);
 // `accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]`: a deletion request.
 int RunAccounts(const AdminContext& ctx, const std::vector<std::string>& args);
+// `keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]`.
+int RunKeys(const AdminContext& ctx, const std::vector<std::string>& args);
 
 }  // namespace idv::cli
 

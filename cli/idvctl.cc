@@ -8,6 +8,7 @@
 //   get-binding ACCOUNT_ID
 //   unbind ACCOUNT_ID                               account closure
 //   accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   a deletion request (admin)
+//   keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]
 //   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
@@ -86,6 +87,7 @@ constexpr char kUsage[] =
     "          list [--tenant T|*] | get ID | revoke ID | rotate ID\n"
     "  tenants create NAME [--description TEXT] | list\n"
     "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   (a deletion request)\n"
+    "  keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]\n"
     "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | stats [day] |\n"
     "        checkpoint [NODE] |\n"
     "        get NODE INDEX |\n"
@@ -267,7 +269,7 @@ int main(int argc, char** argv) {
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
   if (command == "unbind" && args.size() == 3) return Unbind(args[2]);
   if (command == "backends" || command == "policy" || command == "audit" || command == "clients" ||
-      command == "tenants" || command == "accounts") {
+      command == "tenants" || command == "accounts" || command == "keys") {
     idv::cli::AdminContext ctx;
     ctx.channel = Connect();
     ctx.prepare = PrepareContext;
@@ -287,6 +289,7 @@ int main(int argc, char** argv) {
     if (command == "clients") return idv::cli::RunClients(ctx, rest);
     if (command == "tenants") return idv::cli::RunTenants(ctx, rest);
     if (command == "accounts") return idv::cli::RunAccounts(ctx, rest);
+    if (command == "keys") return idv::cli::RunKeys(ctx, rest);
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);
   }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -125,21 +126,63 @@ absl::StatusOr<std::unique_ptr<KeyRing>> KeyRing::Create(SecretBytes master,
                                                          uint32_t current_version) {
   if (master.size() != kKeyBytes) return absl::InvalidArgumentError("master key must be 32 bytes");
   if (current_version == 0) return absl::InvalidArgumentError("key version starts at 1");
-  std::vector<SecretBytes> keys;
-  keys.reserve(current_version * kPurposeCount);
-  for (uint32_t v = 1; v <= current_version; ++v) {
-    for (int p = 0; p < kPurposeCount; ++p) {
-      SecretBytes k = SecretBytes::Allocate(kKeyBytes);
-      crypto_kdf_derive_from_key(k.data(), kKeyBytes, v, kContexts[p], master.data());
-      k.MakeReadOnly();
-      keys.push_back(std::move(k));
-    }
+  if (current_version > kMaxVersions) {
+    return absl::InvalidArgumentError(absl::StrCat("key version above ", kMaxVersions));
   }
-  return std::unique_ptr<KeyRing>(new KeyRing(current_version, std::move(keys)));
+  sodium_mprotect_noaccess(master.data());
+  std::unique_ptr<KeyRing> ring(new KeyRing(std::move(master)));
+  if (absl::Status s = ring->SetLiveVersions(current_version, 1); !s.ok()) return s;
+  return ring;
+}
+
+void KeyRing::DeriveThrough(uint32_t version) {
+  if (version <= derived_) return;
+  sodium_mprotect_readonly(master_.data());
+  for (uint32_t v = derived_ + 1; v <= version; ++v) {
+    SecretBytes k = SecretBytes::Allocate(kKeyBytes * kPurposeCount);
+    for (int p = 0; p < kPurposeCount; ++p) {
+      crypto_kdf_derive_from_key(k.data() + p * kKeyBytes, kKeyBytes, v, kContexts[p],
+                                 master_.data());
+    }
+    k.MakeReadOnly();
+    keys_[v - 1] = std::move(k);
+  }
+  sodium_mprotect_noaccess(master_.data());
+  derived_ = version;
+}
+
+absl::Status KeyRing::SetLiveVersions(uint32_t current, uint32_t oldest) {
+  if (current > kMaxVersions) {
+    return absl::InvalidArgumentError(absl::StrCat("key version above ", kMaxVersions));
+  }
+  if (oldest == 0 || oldest > current) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("oldest live key version ", oldest, " is not in 1..", current));
+  }
+  std::lock_guard<std::mutex> lock(derive_mu_);
+  if (current < current_.load(std::memory_order_relaxed)) {
+    return absl::InvalidArgumentError(absl::StrCat("key version ", current, " is older than ",
+                                                   current_.load(std::memory_order_relaxed)));
+  }
+  DeriveThrough(current);
+  oldest_.store(oldest, std::memory_order_release);
+  current_.store(current, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+std::vector<Fingerprint> KeyRing::LiveIdentityFingerprints(
+    absl::string_view tenant, const identity::NormalizedClaim& claim) const {
+  const uint32_t oldest = oldest_version();
+  const uint32_t current = std::max(current_version(), oldest);
+  std::vector<Fingerprint> out;
+  for (uint32_t v = current; v >= oldest && v >= 1; --v) {
+    out.push_back(IdentityFingerprint(tenant, claim, v));
+  }
+  return out;
 }
 
 const uint8_t* KeyRing::PurposeKey(Purpose purpose, uint32_t version) const {
-  return keys_[(version - 1) * kPurposeCount + purpose].data();
+  return keys_[version - 1].data() + purpose * kKeyBytes;
 }
 
 void KeyRing::TenantKey(Purpose purpose, uint32_t version, absl::string_view tenant,
@@ -179,31 +222,32 @@ Fingerprint KeyRing::ClaimFingerprint(absl::string_view tenant,
                                       const identity::NormalizedClaim& claim) const {
   const std::string type = absl::StrCat(static_cast<int>(claim.document_type));
   return TenantHash(
-      kClaim, current_version_, tenant,
+      kClaim, current_version(), tenant,
       {type, claim.issuing_country, claim.document_number, claim.full_name, claim.phone_number});
 }
 
 Fingerprint KeyRing::IdempotencyKeyHash(absl::string_view tenant, absl::string_view client_id,
-                                        absl::string_view key) const {
-  return TenantHash(kIdempotency, current_version_, tenant, {"key", client_id, key});
+                                        absl::string_view key, uint32_t version) const {
+  return TenantHash(kIdempotency, version, tenant, {"key", client_id, key});
 }
 
-Fingerprint KeyRing::RequestDigest(absl::string_view tenant,
-                                   absl::string_view request_bytes) const {
-  return TenantHash(kIdempotency, current_version_, tenant, {"request", request_bytes});
+Fingerprint KeyRing::RequestDigest(absl::string_view tenant, absl::string_view request_bytes,
+                                   uint32_t version) const {
+  return TenantHash(kIdempotency, version, tenant, {"request", request_bytes});
 }
 
 std::string KeyRing::Seal(absl::string_view plaintext, absl::string_view associated) const {
   constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
   std::string out(4 + kNonce + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   auto* p = reinterpret_cast<uint8_t*>(out.data());
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(current_version_ >> (8 * i));
+  const uint32_t version = current_version();
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(version >> (8 * i));
   randombytes_buf(p + 4, kNonce);
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       p + 4 + kNonce, &written, reinterpret_cast<const uint8_t*>(plaintext.data()),
       plaintext.size(), reinterpret_cast<const uint8_t*>(associated.data()), associated.size(),
-      nullptr, p + 4, PurposeKey(kSeal, current_version_));
+      nullptr, p + 4, PurposeKey(kSeal, version));
   out.resize(4 + kNonce + written);
   return out;
 }
@@ -216,7 +260,7 @@ absl::StatusOr<std::string> KeyRing::Unseal(absl::string_view sealed,
   const auto* p = reinterpret_cast<const uint8_t*>(sealed.data());
   uint32_t version = 0;
   for (int i = 0; i < 4; ++i) version |= static_cast<uint32_t>(p[i]) << (8 * i);
-  if (version == 0 || version > current_version_) {
+  if (!Knows(version)) {
     return absl::DataLossError("sealed with an unknown key version");
   }
   std::string out(sealed.size() - kOverhead, '\0');

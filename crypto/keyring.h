@@ -6,16 +6,25 @@
 // BLAKE2b-256 under the tenant key, so the same person has unrelated fingerprints at two operators,
 // and a low-entropy ID number is never hashed without a secret key.
 //
+// Key versions (AdminService.RotateKeys): every purpose key exists per version, all derived from
+// the one master key (crypto_kdf's subkey id is the version). A new version needs no new secret
+// to distribute to the nodes, only its number in the shared configuration. Versions
+// oldest..current are live: new fingerprints are made with the current one, lookups try every
+// live one. The master key stays in guarded memory, inaccessible (PROT_NONE) except while a new
+// version is derived.
+//
 // All key material lives in libsodium guarded memory (sodium_malloc: guard pages, mlock, wiped on
-// free) and is read-only once derived. A KeyRing is immutable after Create and safe to use from any
-// number of threads.
+// free) and is read-only once derived. A KeyRing is safe to use from any number of threads;
+// SetLiveVersions may run concurrently with every other method.
 #ifndef IDV_CRYPTO_KEYRING_H_
 #define IDV_CRYPTO_KEYRING_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -71,11 +80,22 @@ struct Fingerprint {
 
 class KeyRing {
  public:
-  // Derives the purpose keys of versions 1..current_version from `master`, which it then wipes.
+  static constexpr uint32_t kMaxVersions = 255;
+
+  // Derives the purpose keys of versions 1..current_version from `master` (kept, inaccessible,
+  // for later versions). Every version up to current_version is live.
   static absl::StatusOr<std::unique_ptr<KeyRing>> Create(SecretBytes master,
                                                          uint32_t current_version);
 
-  uint32_t current_version() const { return current_version_; }
+  // Makes versions `oldest`..`current` the live ones, deriving any not derived yet. Versions
+  // only move forward: InvalidArgument when `current` is below current_version(), `oldest` is
+  // 0 or above `current`, or `current` exceeds kMaxVersions.
+  absl::Status SetLiveVersions(uint32_t current, uint32_t oldest);
+
+  uint32_t current_version() const { return current_.load(std::memory_order_acquire); }
+  uint32_t oldest_version() const { return oldest_.load(std::memory_order_acquire); }
+  // Whether stored data made under `version` can be used (1 <= version <= current).
+  bool Knows(uint32_t version) const { return version >= 1 && version <= current_version(); }
 
   // The binding index: keyed over (document type, document number).
   // REQUIRES: 1 <= version <= current_version().
@@ -83,8 +103,12 @@ class KeyRing {
                                   uint32_t version) const;
   Fingerprint IdentityFingerprint(absl::string_view tenant,
                                   const identity::NormalizedClaim& claim) const {
-    return IdentityFingerprint(tenant, claim, current_version_);
+    return IdentityFingerprint(tenant, claim, current_version());
   }
+  // The identity's fingerprints under every live version: the current one first, then the
+  // earlier ones, newest first (one consistent set, even while versions change).
+  std::vector<Fingerprint> LiveIdentityFingerprints(absl::string_view tenant,
+                                                    const identity::NormalizedClaim& claim) const;
   // The result-cache key: keyed over (document type, number, name, phone, issuing country).
   Fingerprint ClaimFingerprint(absl::string_view tenant,
                                const identity::NormalizedClaim& claim) const;
@@ -106,10 +130,12 @@ class KeyRing {
                                                    uint32_t version) const;
 
   // Idempotency: the stored form of a client's key, and the digest of the request made with it,
-  // both keyed under the tenant's idempotency key of the current version.
+  // both keyed under the tenant's idempotency key of `version`.
+  // REQUIRES: Knows(version).
   Fingerprint IdempotencyKeyHash(absl::string_view tenant, absl::string_view client_id,
-                                 absl::string_view key) const;
-  Fingerprint RequestDigest(absl::string_view tenant, absl::string_view request_bytes) const;
+                                 absl::string_view key, uint32_t version) const;
+  Fingerprint RequestDigest(absl::string_view tenant, absl::string_view request_bytes,
+                            uint32_t version) const;
 
  private:
   enum Purpose {
@@ -122,8 +148,9 @@ class KeyRing {
     kPurposeCount = 6
   };
 
-  KeyRing(uint32_t current_version, std::vector<SecretBytes> keys)
-      : current_version_(current_version), keys_(std::move(keys)) {}
+  explicit KeyRing(SecretBytes master) : master_(std::move(master)) {}
+  // Derives the keys of versions up to `version` not derived yet. Under derive_mu_.
+  void DeriveThrough(uint32_t version);
   const uint8_t* PurposeKey(Purpose purpose, uint32_t version) const;
   // Writes the tenant's key for `purpose` into `out` (kKeyBytes).
   void TenantKey(Purpose purpose, uint32_t version, absl::string_view tenant, uint8_t* out) const;
@@ -131,9 +158,15 @@ class KeyRing {
   Fingerprint TenantHash(Purpose purpose, uint32_t version, absl::string_view tenant,
                          std::initializer_list<absl::string_view> fields) const;
 
-  const uint32_t current_version_;
-  // keys_[(version - 1) * kPurposeCount + purpose]
-  const std::vector<SecretBytes> keys_;
+  std::mutex derive_mu_;
+  // The master key, PROT_NONE but inside DeriveThrough.
+  SecretBytes master_;
+  uint32_t derived_ = 0;  // guarded by derive_mu_
+  // keys_[version - 1]: the kPurposeCount purpose keys of `version`, kKeyBytes each. An entry is
+  // written once, before current_ (release) makes its version visible, and never again.
+  std::array<SecretBytes, kMaxVersions> keys_;
+  std::atomic<uint32_t> current_{0};
+  std::atomic<uint32_t> oldest_{1};
 };
 
 }  // namespace idv::crypto

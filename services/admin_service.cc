@@ -40,6 +40,16 @@ Message* FindByName(google::protobuf::RepeatedPtrField<Message>* items, const st
   return nullptr;
 }
 
+void FillUsage(const std::vector<store::KeyUsage>& usage, idv::v1::KeyStatus* out) {
+  for (const store::KeyUsage& u : usage) {
+    idv::v1::KeyVersionUsage* v = out->add_usage();
+    v->set_version(u.key_version);
+    v->set_bindings(u.bindings);
+    v->set_clients(u.clients);
+    v->set_rechecks(u.rechecks);
+  }
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::ApplyChange(grpc::CallbackServerContext* ctx,
@@ -178,6 +188,81 @@ grpc::ServerUnaryReactor* AdminServiceImpl::ListConfigVersions(
 }  // namespace idv::services
 
 namespace idv::services {
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RotateKeys(grpc::CallbackServerContext* ctx,
+                                                       const idv::v1::RotateKeysRequest* request,
+                                                       idv::v1::ConfigChange* response) {
+  ChangeRequest change;
+  change.action = "RotateKeys";
+  change.target = "keys";
+  change.dry_run = request->dry_run();
+  change.edit = [this](ConfigVersion& config) {
+    const uint32_t current = std::max(config.keys().current(), keys_.current_version());
+    if (current >= crypto::KeyRing::kMaxVersions) {
+      return absl::FailedPreconditionError("no key version is left after this one");
+    }
+    config.mutable_keys()->set_current(current + 1);
+    if (config.keys().oldest() == 0) config.mutable_keys()->set_oldest(keys_.oldest_version());
+    return absl::OkStatus();
+  };
+  return ApplyChange(ctx, "RotateKeys", std::move(change), response);
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::RetireKeyVersions(
+    grpc::CallbackServerContext* ctx, const idv::v1::RetireKeyVersionsRequest* request,
+    idv::v1::ConfigChange* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, "RetireKeyVersions");
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  const uint32_t kept = request->oldest_kept();
+  if (kept <= keys_.oldest_version() || kept > keys_.current_version()) {
+    return FinishNow(ctx, absl::InvalidArgumentError(absl::StrCat(
+                              "oldest_kept must be in ", keys_.oldest_version() + 1, "..",
+                              keys_.current_version(), " (the live versions after the oldest)")));
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_.CountKeyUsage([this, reactor, response, who = *who, kept, dry_run = request->dry_run()](
+                           absl::StatusOr<std::vector<store::KeyUsage>> usage) {
+    if (!usage.ok()) return reactor->Finish(ToGrpcStatus(usage.status()));
+    for (const store::KeyUsage& u : *usage) {
+      if (u.key_version >= kept || u.key_version == 0) continue;
+      return reactor->Finish(ToGrpcStatus(absl::FailedPreconditionError(
+          absl::StrCat("key version ", u.key_version, " is still used by ", u.bindings,
+                       " binding(s), ", u.clients, " client(s) and ", u.rechecks,
+                       " PENDING verification(s); see GetKeyStatus and README \"Keys\""))));
+    }
+    ChangeRequest change;
+    change.action = "RetireKeyVersions";
+    change.target = "keys";
+    change.dry_run = dry_run;
+    change.edit = [this, kept](ConfigVersion& config) {
+      config.mutable_keys()->set_current(
+          std::max(config.keys().current(), keys_.current_version()));
+      config.mutable_keys()->set_oldest(kept);
+      return absl::OkStatus();
+    };
+    config_.Change(who, std::move(change),
+                   [reactor, response](absl::StatusOr<idv::v1::ConfigChange> r) {
+                     if (r.ok()) *response = *std::move(r);
+                     reactor->Finish(ToGrpcStatus(r.status()));
+                   });
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetKeyStatus(grpc::CallbackServerContext* ctx,
+                                                         const idv::v1::GetKeyStatusRequest*,
+                                                         idv::v1::KeyStatus* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, "GetKeyStatus");
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  response->set_current_version(keys_.current_version());
+  response->set_oldest_version(keys_.oldest_version());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_.CountKeyUsage([reactor, response](absl::StatusOr<std::vector<store::KeyUsage>> usage) {
+    if (usage.ok()) FillUsage(*usage, response);
+    reactor->Finish(ToGrpcStatus(usage.status()));
+  });
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateClient(
     grpc::CallbackServerContext* ctx, const idv::v1::CreateClientRequest* request,

@@ -16,8 +16,14 @@ namespace idv::services {
 
 class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
  public:
-  AdminServiceImpl(const Authenticator& auth, ConfigManager& config, const ClientManager& clients)
-      : auth_(auth), config_(config), clients_(clients), pool_(1, "idv-admin") {}
+  AdminServiceImpl(const Authenticator& auth, ConfigManager& config, const ClientManager& clients,
+                   const crypto::KeyRing& keys, store::Store& store)
+      : auth_(auth),
+        config_(config),
+        clients_(clients),
+        keys_(keys),
+        store_(store),
+        pool_(1, "idv-admin") {}
   ~AdminServiceImpl() override { pool_.Shutdown(); }
 
   grpc::ServerUnaryReactor* ListBackends(grpc::CallbackServerContext* ctx,
@@ -60,6 +66,15 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* DeleteAccountData(
       grpc::CallbackServerContext* ctx, const idv::v1::DeleteAccountDataRequest* request,
       idv::v1::DeleteAccountDataResponse* response) override;
+  grpc::ServerUnaryReactor* RotateKeys(grpc::CallbackServerContext* ctx,
+                                       const idv::v1::RotateKeysRequest* request,
+                                       idv::v1::ConfigChange* response) override;
+  grpc::ServerUnaryReactor* RetireKeyVersions(grpc::CallbackServerContext* ctx,
+                                              const idv::v1::RetireKeyVersionsRequest* request,
+                                              idv::v1::ConfigChange* response) override;
+  grpc::ServerUnaryReactor* GetKeyStatus(grpc::CallbackServerContext* ctx,
+                                         const idv::v1::GetKeyStatusRequest* request,
+                                         idv::v1::KeyStatus* response) override;
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* ctx,
                                         const idv::v1::ListTenantsRequest* request,
                                         idv::v1::ListTenantsResponse* response) override;
@@ -72,6 +87,8 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
   const Authenticator& auth_;
   ConfigManager& config_;
   const ClientManager& clients_;
+  const crypto::KeyRing& keys_;
+  store::Store& store_;
   store::ThreadPool pool_;
 };
 

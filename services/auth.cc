@@ -54,6 +54,10 @@ constexpr MethodRoles kMethodRoles[] = {
     {"CreateTenant", kRoleSuperAdmin},
     {"ListTenants", kRoleSuperAdmin},
     {"DeleteAccountData", kAdmins},
+    // idv.v1.AdminService: key versions
+    {"GetKeyStatus", kAdmins},
+    {"RotateKeys", kRoleSuperAdmin},
+    {"RetireKeyVersions", kRoleSuperAdmin},
     // idv.v1.AuditService (the caller's tenant's records)
     {"ListRecords", kRoleAudit},
     {"ExportRecords", kRoleAudit},

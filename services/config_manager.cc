@@ -83,6 +83,12 @@ std::vector<std::string> DescribeChanges(const ConfigVersion& before, const Conf
   std::vector<std::string> lines;
   DiffByName("backend", before.backends(), after.backends(), lines);
   DiffByName("policy", before.policies(), after.policies(), lines);
+  if (after.keys().current() != before.keys().current()) {
+    lines.push_back(absl::StrCat("key version ", after.keys().current(), " made current"));
+  }
+  if (after.keys().oldest() != before.keys().oldest()) {
+    lines.push_back(absl::StrCat("key versions below ", after.keys().oldest(), " retired"));
+  }
   return lines;
 }
 

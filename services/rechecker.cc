@@ -205,11 +205,16 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
   idv::v1::Reason reason;
   google::protobuf::RepeatedPtrField<idv::v1::Check> checks;
   FillVerdict(verdict, &outcome, &reason, &checks);
+  // With the claim at hand the identity's fingerprints are made afresh: a key rotation since the
+  // PENDING answer moves its binding to the current version like any re-verification.
+  std::vector<store::KeyedFingerprint> live;
+  if (claim != nullptr) live = ToKeyed(keys_.LiveIdentityFingerprints(entry.tenant(), *claim));
   audit::RecordBuilder record = audit::RecordBuilder::Settlement(entry.verification_id(), now);
   record.By(entry.tenant(), entry.client_id())
       .Account(entry.account_id())
       .Document(entry.document_type(), entry.masked_document_number(), entry.masked_name())
-      .Identity(entry.identity_fingerprint(), entry.key_version())
+      .Identity(live.empty() ? entry.identity_fingerprint() : live.front().fingerprint,
+                live.empty() ? entry.key_version() : live.front().key_version)
       .Result(outcome, reason, checks, {}, /*cached=*/false);
   if (outcome == idv::v1::VERIFIED && claim != nullptr && claim->birth_date.has_value()) {
     record.Derived(identity::Derive(*claim->birth_date, identity::TodayInChina(now)));
@@ -217,6 +222,7 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
   commit.record = std::move(record).Build();
   commit.bind = entry.bind() && outcome == idv::v1::VERIFIED;
   commit.max_accounts_per_identity = entry.max_accounts_per_identity();
+  if (!live.empty()) commit.earlier_fingerprints.assign(live.begin() + 1, live.end());
   commit.settles_recheck = true;
   store_.CommitVerification(std::move(commit), [this, id = entry.verification_id()](
                                                    absl::StatusOr<store::CommitResult> result) {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -144,16 +145,16 @@ class Health {
   bool draining_ = false;                                 // guarded by mu_
 };
 
-// Checkpoints signed with the key ring's audit key (current version), named after the log.
+// Checkpoints signed with the key ring's audit key of `version` (the config file's
+// keys.current_version: RotateKeys does not change the signing key), named after the log.
 store::CheckpointPolicy CheckpointPolicyFor(const idv::config::v1::AuditConfig& a,
-                                            const crypto::KeyRing& keys) {
+                                            const crypto::KeyRing& keys, uint32_t version) {
   store::CheckpointPolicy p;
   if (!a.origin_prefix().empty()) p.origin_prefix = a.origin_prefix();
   if (a.checkpoint_every_records() > 0) p.every_records = a.checkpoint_every_records();
   if (a.has_checkpoint_interval() && FromProto(a.checkpoint_interval()) >= absl::Seconds(1)) {
     p.every = FromProto(a.checkpoint_interval());  // shorter would keep the writer awake
   }
-  const uint32_t version = keys.current_version();
   const audit::PublicKey pk = keys.AuditPublicKey(version);
   p.sign = [&keys, version, pk](const audit::Checkpoint& c) {
     absl::StatusOr<std::string> note = audit::SignNote(
@@ -181,6 +182,21 @@ absl::StatusOr<std::unique_ptr<crypto::KeyRing>> LoadKeys(const idv::config::v1:
   return crypto::KeyRing::Create(*std::move(master), c.keys().current_version());
 }
 
+// Makes the key versions of configuration `config` live in `keys`. A configuration from before
+// key rotation names none: then `file_version` (keys.current_version) is current.
+void ApplyKeyVersions(const idv::store::v1::ConfigVersion& config, uint32_t file_version,
+                      crypto::KeyRing& keys) {
+  const uint32_t current = std::max(file_version, config.keys().current());
+  const uint32_t oldest = std::clamp(config.keys().oldest(), 1u, current);
+  if (current == keys.current_version() && oldest == keys.oldest_version()) return;
+  if (absl::Status s = keys.SetLiveVersions(current, oldest); !s.ok()) {
+    spdlog::error("key versions of configuration {}: {}", config.version(),
+                  std::string(s.message()));
+    return;
+  }
+  spdlog::info("key version {} is current; versions {}..{} are live", current, oldest, current);
+}
+
 }  // namespace
 
 absl::StatusOr<KeysAndStore> OpenKeysAndStore(idv::config::v1::ServerConfig config) {
@@ -191,7 +207,7 @@ absl::StatusOr<KeysAndStore> OpenKeysAndStore(idv::config::v1::ServerConfig conf
   out.keys = *std::move(keys);
   store::OpenOptions so;
   so.data_dir = config.data_dir();
-  so.checkpoints = CheckpointPolicyFor(config.audit(), *out.keys);
+  so.checkpoints = CheckpointPolicyFor(config.audit(), *out.keys, config.keys().current_version());
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Open(config.store(), so);
   if (!store.ok()) return store.status();
   out.store = *std::move(store);
@@ -249,12 +265,18 @@ struct Server::Parts {
 };
 
 // What other nodes change reaches this one through the store: configuration versions are swapped
-// in (and the result cache emptied, as after a local change), the client table reloaded, and the
-// live nodes recounted when one starts (limits are shared by division); a removed account's
-// rate-limit bucket is dropped.
+// in (their key versions made live, and the result cache emptied, as after a local change), the
+// client table reloaded, and the live nodes recounted when one starts (limits are shared by
+// division); a removed account's rate-limit bucket is dropped.
 void Server::Subscribe(Parts& parts) {
   cache::Cache* cache = parts.cache.get();
-  if (cache != nullptr) parts.config_manager->OnSwap([cache] { cache->Clear(); });
+  crypto::KeyRing* keys = parts.keys.get();
+  ConfigManager* manager = parts.config_manager.get();
+  parts.config_manager->OnSwap(
+      [cache, keys, manager, file_version = parts.config.keys().current_version()] {
+        ApplyKeyVersions(manager->current(), file_version, *keys);
+        if (cache != nullptr) cache->Clear();
+      });
   ConfigManager* config = parts.config_manager.get();
   Authenticator* auth = parts.auth.get();
   store::Store* store = parts.store.get();
@@ -307,7 +329,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     }
     health->Store(serving);
   };
-  so.checkpoints = CheckpointPolicyFor(c.audit(), *parts->keys);
+  so.checkpoints = CheckpointPolicyFor(c.audit(), *parts->keys, c.keys().current_version());
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Open(c.store(), so);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
@@ -317,6 +339,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       ConfigManager::Open(*parts->store, parts->registry, c);
   if (!config_manager.ok()) return config_manager.status();
   parts->config_manager = *std::move(config_manager);
+  ApplyKeyVersions(parts->config_manager->current(), c.keys().current_version(), *parts->keys);
 
   parts->admin_key_path = c.data_dir() + "/admin.key";
   absl::StatusOr<bool> created =
@@ -381,11 +404,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       parts->cache.get(), vo);
   parts->clients = std::make_unique<ClientManager>(*parts->store, *parts->keys, *parts->auth);
   if (absl::Status s = parts->clients->GrantSuperAdminIfNone(); !s.ok()) return s;
-  parts->admin =
-      std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager, *parts->clients);
+  parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager,
+                                                    *parts->clients, *parts->keys, *parts->store);
   parts->auditor =
       std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
-                                parts->keys->AuditPublicKey(parts->keys->current_version()));
+                                parts->keys->AuditPublicKey(c.keys().current_version()));
   parts->audit = std::make_unique<AuditServiceImpl>(*parts->auth, *parts->auditor);
 
   if (c.tls().cert_file().empty() && !IsLoopback(c.listen())) {

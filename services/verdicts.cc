@@ -44,4 +44,14 @@ void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outc
   }
 }
 
+std::vector<store::KeyedFingerprint> ToKeyed(const std::vector<crypto::Fingerprint>& fps) {
+  std::vector<store::KeyedFingerprint> out;
+  out.reserve(fps.size());
+  for (const crypto::Fingerprint& fp : fps) {
+    out.push_back(
+        {fp.version, std::string(reinterpret_cast<const char*>(fp.bytes.data()), fp.bytes.size())});
+  }
+  return out;
+}
+
 }  // namespace idv::services

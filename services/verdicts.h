@@ -3,7 +3,11 @@
 #ifndef IDV_SERVICES_VERDICTS_H_
 #define IDV_SERVICES_VERDICTS_H_
 
+#include <vector>
+
+#include "crypto/keyring.h"
 #include "idv/v1/verification.pb.h"
+#include "store/store.h"
 #include "verifiers/policy_engine.h"
 
 namespace idv::services {
@@ -15,6 +19,9 @@ const char* ReasonMessage(idv::v1::ReasonCode code);
 void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outcome,
                  idv::v1::Reason* reason,
                  google::protobuf::RepeatedPtrField<idv::v1::Check>* checks);
+
+// Fingerprints as a commit carries them (VerificationCommit::earlier_fingerprints).
+std::vector<store::KeyedFingerprint> ToKeyed(const std::vector<crypto::Fingerprint>& fps);
 
 }  // namespace idv::services
 

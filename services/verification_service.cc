@@ -132,11 +132,18 @@ class VerificationServiceImpl::VerifyCall {
       Work();  // may finish and delete this
       return reactor;
     }
-    const crypto::Fingerprint key = service_.keys_.IdempotencyKeyHash(
-        principal_.tenant(), principal_.client_id(), request_.idempotency_key());
-    key_hash_.assign(reinterpret_cast<const char*>(key.bytes.data()), key.bytes.size());
-    key_version_ = key.version;
-    request_digest_ = RequestDigest();
+    // The key is kept under the current key version's hash, and looked up under every live
+    // version's (a retry may come after a rotation).
+    const crypto::KeyRing& keys = service_.keys_;
+    key_version_ = keys.current_version();
+    for (uint32_t v = key_version_; v >= keys.oldest_version() && v >= 1; --v) {
+      const crypto::Fingerprint key = keys.IdempotencyKeyHash(
+          principal_.tenant(), principal_.client_id(), request_.idempotency_key(), v);
+      lookup_hashes_.emplace_back(reinterpret_cast<const char*>(key.bytes.data()),
+                                  key.bytes.size());
+    }
+    key_hash_ = lookup_hashes_.front();
+    request_digest_ = RequestDigest(key_version_);
     LookUpKey(/*after_conflict=*/false);  // may finish and delete this
     return reactor;
   }
@@ -146,7 +153,7 @@ class VerificationServiceImpl::VerifyCall {
   // works on the call, or waits for the call on this node that works with the same key.
   void LookUpKey(bool after_conflict) {
     service_.store_.GetIdempotency(
-        principal_.tenant(), key_hash_,
+        principal_.tenant(), lookup_hashes_,
         [this, after_conflict](absl::StatusOr<idv::store::v1::IdempotencyEntry> entry) {
           if (entry.ok()) {
             Replay(*entry);
@@ -177,7 +184,11 @@ class VerificationServiceImpl::VerifyCall {
   }
 
   void Replay(const idv::store::v1::IdempotencyEntry& entry) {
-    if (entry.request_digest() != request_digest_) {
+    const bool same_request = service_.keys_.Knows(entry.key_version()) &&
+                              entry.request_digest() == (entry.key_version() == key_version_
+                                                             ? request_digest_
+                                                             : RequestDigest(entry.key_version()));
+    if (!same_request) {
       Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           "the idempotency key was used before with a different request"));
       return;
@@ -192,8 +203,9 @@ class VerificationServiceImpl::VerifyCall {
 
   std::string InFlightKey() const { return absl::StrCat(principal_.tenant(), "/", key_hash_); }
 
-  // Keyed hash of the request without its idempotency key, serialized deterministically.
-  std::string RequestDigest() const {
+  // Keyed hash (under key `version`) of the request without its idempotency key, serialized
+  // deterministically.
+  std::string RequestDigest(uint32_t version) const {
     idv::v1::VerifyRequest copy = request_;
     copy.clear_idempotency_key();
     std::string bytes;
@@ -203,7 +215,8 @@ class VerificationServiceImpl::VerifyCall {
       coded.SetSerializationDeterministic(true);
       copy.SerializeToCodedStream(&coded);
     }
-    const crypto::Fingerprint digest = service_.keys_.RequestDigest(principal_.tenant(), bytes);
+    const crypto::Fingerprint digest =
+        service_.keys_.RequestDigest(principal_.tenant(), bytes, version);
     WipeClaim(copy);
     identity::Wipe(bytes);
     return std::string(reinterpret_cast<const char*>(digest.bytes.data()), digest.bytes.size());
@@ -228,7 +241,10 @@ class VerificationServiceImpl::VerifyCall {
       Reject();
       return;
     }
-    fingerprint_ = service_.keys_.IdentityFingerprint(principal_.tenant(), *claim_);
+    std::vector<crypto::Fingerprint> live =
+        service_.keys_.LiveIdentityFingerprints(principal_.tenant(), *claim_);
+    fingerprint_ = live.front();
+    earlier_.assign(live.begin() + 1, live.end());
     const crypto::Fingerprint claim_fp =
         service_.keys_.ClaimFingerprint(principal_.tenant(), *claim_);
     std::copy(claim_fp.bytes.begin(), claim_fp.bytes.end(), cache_key_.begin());
@@ -280,9 +296,11 @@ class VerificationServiceImpl::VerifyCall {
     Commit();  // may finish and delete this
   }
 
+  // The identity's budget is kept under its fingerprint of the oldest live key version, which
+  // a rotation does not change.
   absl::string_view IdentityKey() const {
-    return absl::string_view(reinterpret_cast<const char*>(fingerprint_.bytes.data()),
-                             fingerprint_.bytes.size());
+    const crypto::Fingerprint& fp = earlier_.empty() ? fingerprint_ : earlier_.back();
+    return absl::string_view(reinterpret_cast<const char*>(fp.bytes.data()), fp.bytes.size());
   }
 
   void OnVerdict(const verifiers::PolicyVerdict& verdict) {
@@ -348,6 +366,7 @@ class VerificationServiceImpl::VerifyCall {
     const idv::store::v1::AuditRecord& r = commit.record;
     commit.bind = request_.bind() && response_.outcome() == idv::v1::VERIFIED;
     commit.max_accounts_per_identity = service_.options_.max_accounts_per_identity;
+    if (commit.bind) commit.earlier_fingerprints = ToKeyed(earlier_);
     if (recheck_for_ > absl::ZeroDuration() && service_.rechecker_ != nullptr) {
       commit.recheck = RecheckEntryFor(r);
     }
@@ -425,11 +444,15 @@ class VerificationServiceImpl::VerifyCall {
   const absl::Time deadline_;
   std::shared_ptr<identity::NormalizedClaim> claim_;
   crypto::Fingerprint fingerprint_;  // version 0 until computed
-  absl::Duration recheck_for_;       // non-zero: PENDING, to be re-asked
+  // The identity's fingerprints under the earlier live key versions, newest first.
+  std::vector<crypto::Fingerprint> earlier_;
+  absl::Duration recheck_for_;  // non-zero: PENDING, to be re-asked
   // With an idempotency key: its keyed hash (and key version), the request's digest, and whether
   // this call holds the key on this node (keys_in_flight_).
   std::string key_hash_;
   uint32_t key_version_ = 0;
+  // key_hash_ first, then the key's hashes under the earlier live key versions.
+  std::vector<std::string> lookup_hashes_;
   std::string request_digest_;
   bool leads_key_ = false;
   cache::CacheKey cache_key_{};  // the claim fingerprint

@@ -34,6 +34,12 @@
 
 namespace idv::store {
 
+// An identity fingerprint and the key version that made it.
+struct KeyedFingerprint {
+  uint32_t key_version = 0;
+  std::string fingerprint;
+};
+
 // One verification (or administrative change, or settled PENDING verification) to record.
 struct VerificationCommit {
   // Everything but `sequence`, `node_id` and `binding`, which the store fills in.
@@ -42,6 +48,11 @@ struct VerificationCommit {
   bool bind = false;
   // With `bind`: the most accounts of the tenant one identity may be bound to.
   uint32_t max_accounts_per_identity = 5;
+  // With `bind`: the same identity's fingerprints under the earlier live key versions (the
+  // record's is the current one). The decision counts the identity's accounts under all of them
+  // against the cap, finds the account bound under any of them (ALREADY_BOUND), and then moves
+  // that binding to the record's fingerprint, in the same write.
+  std::vector<KeyedFingerprint> earlier_fingerprints;
   // An administrative change: the new configuration version, stored in the same write as
   // `record`. The commit fails with Aborted when that version number is taken (a concurrent
   // change won, on this node or another), and nothing of it is written.
@@ -95,10 +106,24 @@ struct CommitResult {
   // The record's position in this node's log.
   uint64_t sequence = 0;
   idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
+  // With bind: the binding was found under an earlier key version and moved to the current one.
+  bool binding_moved = false;
   // With remove_account: whether the account had a binding, and how many idempotency entries of
   // it were removed.
   bool binding_removed = false;
   uint64_t idempotency_removed = 0;
+};
+
+// What stored data still depends on one key version (AdminService.GetKeyStatus): a version can
+// be retired once nothing does.
+struct KeyUsage {
+  uint32_t key_version = 0;
+  // Accounts bound under it (their identity's fingerprint is of this version).
+  uint64_t bindings = 0;
+  // API clients whose secret hash is keyed with it.
+  uint64_t clients = 0;
+  // PENDING verifications waiting for a re-check, their claim sealed under it.
+  uint64_t rechecks = 0;
 };
 
 // What changed in the shared state, for nodes to react to (reload the configuration, the client
@@ -237,13 +262,17 @@ class Store {
   // InvalidArgument when `through` is not after what was purged, or beyond the log.
   virtual void PurgeAuditLog(uint64_t through, uint64_t purge_record, Callback<uint64_t> done) = 0;
 
-  // The live idempotency entry of (`tenant`, `key_hash`); NotFound when there is none or it
-  // expired.
-  virtual void GetIdempotency(std::string tenant, std::string key_hash,
+  // The live idempotency entry of (`tenant`, k) for the first k of `key_hashes` that has one (one
+  // key hashed under each live key version, the current one first); NotFound when none has one.
+  virtual void GetIdempotency(std::string tenant, std::vector<std::string> key_hashes,
                               Callback<idv::store::v1::IdempotencyEntry> done) = 0;
 
   // Deletes idempotency entries that expired before `now`; the number deleted.
   virtual void PurgeIdempotency(absl::Time now, Callback<uint64_t> done) = 0;
+
+  // For every key version some stored binding, client or re-check entry was made under, how many;
+  // ordered by version. Reads every such row: an administrative call, not for request paths.
+  virtual void CountKeyUsage(Callback<std::vector<KeyUsage>> done) = 0;
 
   // Adds a listener for changes (see ChangeListener). Call before serving.
   virtual void Subscribe(ChangeListener listener) = 0;

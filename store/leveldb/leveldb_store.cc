@@ -289,17 +289,60 @@ class LevelDbStore final : public Store {
     });
   }
 
-  void GetIdempotency(std::string tenant, std::string key_hash,
+  void GetIdempotency(std::string tenant, std::vector<std::string> key_hashes,
                       Callback<idv::store::v1::IdempotencyEntry> done) override {
-    ScheduleRead(std::move(done),
-                 [this, key = IdempotencyKey(tenant, key_hash)]()
-                     -> absl::StatusOr<idv::store::v1::IdempotencyEntry> {
-                   constexpr absl::string_view kNotFound = "no such idempotency key";
-                   absl::StatusOr<idv::store::v1::IdempotencyEntry> e =
-                       ReadMessage<idv::store::v1::IdempotencyEntry>(key, kNotFound);
-                   if (e.ok() && !IsLive(*e, absl::Now())) return absl::NotFoundError(kNotFound);
-                   return e;
-                 });
+    ScheduleRead(
+        std::move(done),
+        [this, tenant = std::move(tenant),
+         key_hashes = std::move(key_hashes)]() -> absl::StatusOr<idv::store::v1::IdempotencyEntry> {
+          constexpr absl::string_view kNotFound = "no such idempotency key";
+          for (const std::string& key_hash : key_hashes) {
+            absl::StatusOr<idv::store::v1::IdempotencyEntry> e =
+                ReadMessage<idv::store::v1::IdempotencyEntry>(IdempotencyKey(tenant, key_hash),
+                                                              kNotFound);
+            if (e.ok() && !IsLive(*e, absl::Now())) continue;
+            if (!absl::IsNotFound(e.status())) return e;
+          }
+          return absl::NotFoundError(kNotFound);
+        });
+  }
+
+  void CountKeyUsage(Callback<std::vector<KeyUsage>> done) override {
+    ScheduleRead(std::move(done), [this]() -> absl::StatusOr<std::vector<KeyUsage>> {
+      std::map<uint32_t, KeyUsage> usage;
+      leveldb::ReadOptions ro;
+      ro.fill_cache = false;
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+      auto scan = [&](absl::string_view prefix, auto parse_version, uint64_t KeyUsage::*field) {
+        for (it->Seek(leveldb::Slice(prefix.data(), prefix.size()));
+             it->Valid() && it->key().starts_with(leveldb::Slice(prefix.data(), prefix.size()));
+             it->Next()) {
+          absl::StatusOr<uint32_t> v = parse_version(it->value());
+          if (!v.ok()) return v.status();
+          KeyUsage& u = usage[*v];
+          u.key_version = *v;
+          ++(u.*field);
+        }
+        return FromLevelDb(it->status(), "count key usage");
+      };
+      auto version_of = [](auto message) {
+        return [message](const leveldb::Slice& value) mutable -> absl::StatusOr<uint32_t> {
+          if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            return absl::DataLossError("unparsable record while counting key usage");
+          }
+          return message.key_version();
+        };
+      };
+      absl::Status s = scan("r/", version_of(AccountBinding()), &KeyUsage::bindings);
+      if (s.ok()) s = scan("c/", version_of(ClientRecord()), &KeyUsage::clients);
+      if (s.ok()) {
+        s = scan("q/", version_of(idv::store::v1::RecheckEntry()), &KeyUsage::rechecks);
+      }
+      if (!s.ok()) return s;
+      std::vector<KeyUsage> out;
+      for (const auto& [v, u] : usage) out.push_back(u);
+      return out;
+    });
   }
 
   void PurgeIdempotency(absl::Time now, Callback<uint64_t> done) override {
@@ -461,8 +504,8 @@ class LevelDbStore final : public Store {
   }
 
   // Decides the binding of one commit and adds its writes to the overlay.
-  absl::StatusOr<idv::v1::BindingStatus> ApplyBinding(Overlay& overlay,
-                                                      const VerificationCommit& c) {
+  absl::StatusOr<idv::v1::BindingStatus> ApplyBinding(Overlay& overlay, const VerificationCommit& c,
+                                                      bool* moved) {
     const AuditRecord& r = c.record;
     const std::string account_key = AccountKey(r.tenant(), r.account_id());
     const std::string identity_key =
@@ -474,10 +517,34 @@ class LevelDbStore final : public Store {
         GetMessage<IdentityBindings>(overlay, identity_key);
     if (!identity.ok()) return identity.status();
     IdentityBindings bindings = identity->value_or(IdentityBindings());
-    const idv::v1::BindingStatus status = store::ApplyBinding(c, *account, bindings);
-    if (status == idv::v1::BOUND) {
+    std::vector<std::string> earlier_keys;
+    std::vector<IdentityBindings> earlier(c.earlier_fingerprints.size());
+    std::vector<IdentityBindings*> earlier_ptrs;
+    for (size_t i = 0; i < c.earlier_fingerprints.size(); ++i) {
+      const KeyedFingerprint& e = c.earlier_fingerprints[i];
+      earlier_keys.push_back(IdentityKey(r.tenant(), e.key_version, e.fingerprint));
+      absl::StatusOr<std::optional<IdentityBindings>> b =
+          GetMessage<IdentityBindings>(overlay, earlier_keys.back());
+      if (!b.ok()) return b.status();
+      earlier[i] = b->value_or(IdentityBindings());
+      earlier_ptrs.push_back(&earlier[i]);
+    }
+    int moved_from = -1;
+    const idv::v1::BindingStatus status =
+        store::ApplyBinding(c, *account, bindings, earlier_ptrs, &moved_from);
+    if (status == idv::v1::BOUND || moved_from >= 0) {
       overlay.Put(identity_key, bindings.SerializeAsString());
       overlay.Put(account_key, (*account)->SerializeAsString());
+    }
+    if (moved_from >= 0) {
+      const std::string& key = earlier_keys[static_cast<size_t>(moved_from)];
+      const IdentityBindings& left = earlier[static_cast<size_t>(moved_from)];
+      if (left.accounts_size() == 0) {
+        overlay.Delete(key);
+      } else {
+        overlay.Put(key, left.SerializeAsString());
+      }
+      *moved = true;
     }
     return status;
   }
@@ -631,7 +698,8 @@ class LevelDbStore final : public Store {
       }
       idv::v1::BindingStatus binding = idv::v1::NOT_REQUESTED;
       if (p.commit.bind) {
-        absl::StatusOr<idv::v1::BindingStatus> b = ApplyBinding(overlay, p.commit);
+        absl::StatusOr<idv::v1::BindingStatus> b =
+            ApplyBinding(overlay, p.commit, &removal.binding_moved);
         if (!b.ok()) {
           results.push_back(b.status());
           continue;

@@ -36,6 +36,8 @@ struct GroupState {
   std::set<IdentityKey> identities_changed;
   std::map<AccountKey, std::optional<AccountBinding>> accounts;
   std::vector<AccountKey> accounts_added;
+  // Accounts whose binding moved to the current key version (their row is updated).
+  std::vector<AccountKey> accounts_moved;
   std::set<uint64_t> config_taken;
   std::set<std::string> clients_taken;  // of the ids the group creates
   std::set<std::string> tenants_taken;
@@ -258,10 +260,27 @@ absl::StatusOr<CommitResult> Decide(const GroupContext& ctx, VerificationCommit&
   if (c.bind) {
     const IdentityKey ik = IdentityOf(record);
     const AccountKey ak{record.tenant(), record.account_id()};
-    binding = ApplyBinding(c, st.accounts[ak], st.identities[ik]);
+    std::vector<IdentityKey> earlier_keys;
+    std::vector<IdentityBindings*> earlier;
+    for (const KeyedFingerprint& e : c.earlier_fingerprints) {
+      earlier_keys.emplace_back(record.tenant(), e.key_version, e.fingerprint);
+      earlier.push_back(&st.identities[earlier_keys.back()]);
+    }
+    int moved_from = -1;
+    binding = ApplyBinding(c, st.accounts[ak], st.identities[ik], earlier, &moved_from);
     if (binding == idv::v1::BOUND) {
       st.identities_changed.insert(ik);
       st.accounts_added.push_back(ak);
+    }
+    if (moved_from >= 0) {
+      st.identities_changed.insert(ik);
+      st.identities_changed.insert(earlier_keys[static_cast<size_t>(moved_from)]);
+      // Added by this group: its INSERT carries the new version already.
+      if (std::find(st.accounts_added.begin(), st.accounts_added.end(), ak) ==
+          st.accounts_added.end()) {
+        st.accounts_moved.push_back(ak);
+      }
+      result.binding_moved = true;
     }
   }
   record.set_binding(binding);
@@ -355,6 +374,24 @@ void WriteBindings(Batch& batch, const GroupState& st) {
         "SELECT pg_notify('idv_changes', 'unbind ' || t || '/' || a) "
         "FROM unnest($1::text[], $2::text[]) AS v(t, a)",
         Params().Arr(tenants).Arr(accounts));
+  }
+  if (!st.accounts_moved.empty()) {
+    Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
+        fingerprints(Array::kBytea), bindings(Array::kBytea);
+    for (const AccountKey& k : st.accounts_moved) {
+      const std::optional<AccountBinding>& b = st.accounts.at(k);
+      if (!b.has_value()) continue;  // removed later in the group
+      tenants.Add(k.first);
+      accounts.Add(k.second);
+      versions.AddInt32(static_cast<int32_t>(b->key_version()));
+      fingerprints.Add(b->identity_fingerprint());
+      bindings.Add(b->SerializeAsString());
+    }
+    batch.Add(
+        "UPDATE idv_accounts AS a SET key_version = v.k, fingerprint = v.f, binding = v.b "
+        "FROM unnest($1::text[], $2::text[], $3::integer[], $4::bytea[], $5::bytea[]) "
+        "AS v(t, id, k, f, b) WHERE a.tenant = v.t AND a.account_id = v.id",
+        Params().Arr(tenants).Arr(accounts).Arr(versions).Arr(fingerprints).Arr(bindings));
   }
   if (!st.accounts_added.empty()) {
     Array tenants(Array::kText), accounts(Array::kText), versions(Array::kInt4),
@@ -523,6 +560,9 @@ absl::Status Prepare(Conn& conn, const GroupContext& ctx,
     if (c->tenant.has_value()) new_tenants.Add(c->tenant->name());
     if (c->bind) {
       st.identities[IdentityOf(c->record)];
+      for (const KeyedFingerprint& e : c->earlier_fingerprints) {
+        st.identities[{c->record.tenant(), e.key_version, e.fingerprint}];
+      }
       st.accounts[{c->record.tenant(), c->record.account_id()}];
     }
     if (c->remove_account) {

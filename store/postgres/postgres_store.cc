@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -348,16 +349,20 @@ class PostgresStore final : public Store {
         });
   }
 
-  void GetIdempotency(std::string tenant, std::string key_hash,
+  void GetIdempotency(std::string tenant, std::vector<std::string> key_hashes,
                       Callback<idv::store::v1::IdempotencyEntry> done) override {
     Read<idv::store::v1::IdempotencyEntry>(
         std::move(done),
-        [tenant = std::move(tenant), key_hash = std::move(key_hash)](
+        [tenant = std::move(tenant), key_hashes = std::move(key_hashes)](
             Conn& c) -> absl::StatusOr<idv::store::v1::IdempotencyEntry> {
+          pg::Array keys(pg::Array::kBytea);
+          for (const std::string& k : key_hashes) keys.Add(k);
+          // The first key in the given order (the current key version's) wins.
           absl::StatusOr<Result> r = c.Prepared(
-              "SELECT entry FROM idv_idempotency WHERE tenant = $1 AND key_hash = $2 "
-              "AND expires_at > now()",
-              Params().Text(tenant).Bytes(key_hash));
+              "SELECT i.entry FROM unnest($2::bytea[]) WITH ORDINALITY AS v(k, n) "
+              "JOIN idv_idempotency AS i ON i.tenant = $1 AND i.key_hash = v.k "
+              "WHERE i.expires_at > now() ORDER BY v.n LIMIT 1",
+              Params().Text(tenant).Arr(keys));
           if (!r.ok()) return r.status();
           if (r->rows() == 0) return absl::NotFoundError("no such idempotency key");
           idv::store::v1::IdempotencyEntry e;
@@ -365,6 +370,41 @@ class PostgresStore final : public Store {
             return absl::DataLossError("unparsable idempotency entry in store");
           }
           return e;
+        });
+  }
+
+  void CountKeyUsage(Callback<std::vector<KeyUsage>> done) override {
+    Read<std::vector<KeyUsage>>(
+        std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<KeyUsage>> {
+          std::map<uint32_t, KeyUsage> usage;
+          auto at = [&usage](uint32_t v) -> KeyUsage& {
+            KeyUsage& u = usage[v];
+            u.key_version = v;
+            return u;
+          };
+          absl::StatusOr<Result> r =
+              c.Exec("SELECT key_version, count(*) FROM idv_accounts GROUP BY key_version");
+          if (!r.ok()) return r.status();
+          for (int i = 0; i < r->rows(); ++i) {
+            at(static_cast<uint32_t>(r->Int32(i, 0))).bindings =
+                static_cast<uint64_t>(r->Int64(i, 1));
+          }
+          // Clients and re-check entries are few: their versions are inside the stored messages.
+          r = c.Exec("SELECT record FROM idv_clients");
+          if (!r.ok()) return r.status();
+          absl::StatusOr<std::vector<ClientRecord>> clients =
+              ParseAll<ClientRecord>(*r, "client record");
+          if (!clients.ok()) return clients.status();
+          for (const ClientRecord& client : *clients) ++at(client.key_version()).clients;
+          r = c.Exec("SELECT entry FROM idv_rechecks");
+          if (!r.ok()) return r.status();
+          absl::StatusOr<std::vector<idv::store::v1::RecheckEntry>> rechecks =
+              ParseAll<idv::store::v1::RecheckEntry>(*r, "re-check entry");
+          if (!rechecks.ok()) return rechecks.status();
+          for (const auto& e : *rechecks) ++at(e.key_version()).rechecks;
+          std::vector<KeyUsage> out;
+          for (const auto& [v, u] : usage) out.push_back(u);
+          return out;
         });
   }
 

@@ -104,8 +104,7 @@ class LevelDbStoreTest : public ::testing::Test {
 };
 
 TEST(BindingRulesTest, Decisions) {
-  idv::store::v1::IdentityBindings none, full;
-  for (int i = 0; i < 2; ++i) full.add_accounts()->set_account_id("a" + std::to_string(i));
+  constexpr uint32_t none = 0, full = 2;
   AccountBinding mine;
   mine.set_identity_fingerprint(Fp('x'));
   mine.set_key_version(1);

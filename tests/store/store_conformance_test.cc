@@ -215,6 +215,57 @@ TEST_P(StoreConformanceTest, BindingOutcomes) {
   EXPECT_EQ(GetBinding("t", "a1")->identity_fingerprint(), Fp('x'));
 }
 
+// After a key rotation the same person has a new fingerprint; the commit carries the earlier
+// one too. The cap counts the identity once across versions, the account bound under version 1
+// is ALREADY_BOUND and moves to version 2, and what each version still holds is counted.
+TEST_P(StoreConformanceTest, BindingsAreFoundAcrossKeyVersionsAndMoveToTheCurrentOne) {
+  ASSERT_EQ(CommitSync(Commit("1", "a1", Fp('x'), true, 2))->binding, idv::v1::BOUND);
+  ASSERT_EQ(CommitSync(Commit("2", "a2", Fp('x'), true, 2))->binding, idv::v1::BOUND);
+  auto under_v2 = [](const std::string& id, const std::string& account) {
+    VerificationCommit c = Commit(id, account, Fp('X'), true, 2);
+    c.record.set_key_version(2);
+    c.earlier_fingerprints.push_back({1, Fp('x')});
+    return c;
+  };
+  // Without the earlier fingerprint the identity would look new, and a3 would be bound.
+  absl::StatusOr<CommitResult> r = CommitSync(under_v2("3", "a3"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->binding, idv::v1::LIMIT_REACHED);
+  r = CommitSync(under_v2("4", "a1"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->binding, idv::v1::ALREADY_BOUND);
+  EXPECT_TRUE(r->binding_moved);
+  absl::StatusOr<AccountBinding> b = GetBinding("t", "a1");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->key_version(), 2u);
+  EXPECT_EQ(b->identity_fingerprint(), Fp('X'));
+  EXPECT_EQ(b->verification_id(), "1");  // when and by which verification it was bound stays
+  r = CommitSync(under_v2("5", "a1"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->binding, idv::v1::ALREADY_BOUND);
+  EXPECT_FALSE(r->binding_moved);
+  // Still one identity with two accounts.
+  EXPECT_EQ(CommitSync(under_v2("6", "a3"))->binding, idv::v1::LIMIT_REACHED);
+  // Another person's account is not moved by a fingerprint it does not have.
+  EXPECT_EQ(CommitSync(Commit("8", "b1", Fp('y'), true, 2))->binding, idv::v1::BOUND);
+  EXPECT_EQ(CommitSync(under_v2("9", "b1"))->binding, idv::v1::ACCOUNT_HAS_OTHER_IDENTITY);
+
+  // Unbinding the moved account frees its place under the version it moved to.
+  VerificationCommit removal = Commit("10", "a1", "", false);
+  removal.remove_account = true;
+  ASSERT_TRUE(CommitSync(std::move(removal))->binding_removed);
+  EXPECT_EQ(CommitSync(under_v2("11", "a3"))->binding, idv::v1::BOUND);
+
+  absl::StatusOr<std::vector<KeyUsage>> usage =
+      Await<std::vector<KeyUsage>>([&](auto done) { store_->CountKeyUsage(std::move(done)); });
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->size(), 2u);
+  EXPECT_EQ((*usage)[0].key_version, 1u);
+  EXPECT_EQ((*usage)[0].bindings, 2u);  // a2, b1
+  EXPECT_EQ((*usage)[1].key_version, 2u);
+  EXPECT_EQ((*usage)[1].bindings, 1u);  // a3
+}
+
 // Many concurrent binds of one identity land in few groups; decisions inside a group must still
 // see the group's earlier writes, so exactly `max` accounts get bound.
 TEST_P(StoreConformanceTest, ConcurrentBindsRespectTheCap) {
@@ -347,7 +398,7 @@ TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
   auto first = CommitSync(WithKey(Commit("K1", "acct", Fp('a'), true), "key-1", later));
   ASSERT_TRUE(first.ok()) << first.status();
   auto kept = Await<idv::store::v1::IdempotencyEntry>(
-      [&](auto done) { store_->GetIdempotency("t", "key-1", std::move(done)); });
+      [&](auto done) { store_->GetIdempotency("t", {"key-1"}, std::move(done)); });
   ASSERT_TRUE(kept.ok()) << kept.status();
   EXPECT_EQ(kept->request_digest(), "digest-K1");
   idv::v1::VerifyResponse answered;
@@ -356,7 +407,7 @@ TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
   EXPECT_EQ(answered.binding(), idv::v1::BOUND);  // the store's decision, kept with the answer
   // Another tenant's key of the same hash is another key.
   EXPECT_EQ(Await<idv::store::v1::IdempotencyEntry>(
-                [&](auto done) { store_->GetIdempotency("other", "key-1", std::move(done)); })
+                [&](auto done) { store_->GetIdempotency("other", {"key-1"}, std::move(done)); })
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
@@ -382,7 +433,7 @@ TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
   // An expired entry is not found, is replaced by the next call with its key, and is purged.
   ASSERT_TRUE(CommitSync(WithKey(Commit("K5", "acct5", Fp('e'), true), "key-3", absl::Now())).ok());
   EXPECT_EQ(Await<idv::store::v1::IdempotencyEntry>(
-                [&](auto done) { store_->GetIdempotency("t", "key-3", std::move(done)); })
+                [&](auto done) { store_->GetIdempotency("t", {"key-3"}, std::move(done)); })
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
@@ -394,7 +445,7 @@ TEST_P(StoreConformanceTest, AnIdempotencyKeyKeepsOneAnswerUntilItExpires) {
   EXPECT_EQ(*purged, 1u);  // key-4; key-1, key-2 and the new key-3 live on
   for (const char* live : {"key-1", "key-2", "key-3"}) {
     EXPECT_TRUE(Await<idv::store::v1::IdempotencyEntry>([&](auto done) {
-                  store_->GetIdempotency("t", live, std::move(done));
+                  store_->GetIdempotency("t", {live}, std::move(done));
                 }).ok())
         << live;
   }
@@ -453,7 +504,7 @@ TEST_P(StoreConformanceTest, ARemovedAccountFreesItsIdentityAndLeavesNoTrace) {
   EXPECT_TRUE(GetBinding("t", "staying").ok());
   auto key = [&](const std::string& k) {
     return Await<idv::store::v1::IdempotencyEntry>(
-               [&](auto done) { store_->GetIdempotency("t", k, std::move(done)); })
+               [&](auto done) { store_->GetIdempotency("t", {k}, std::move(done)); })
         .status()
         .code();
   };
