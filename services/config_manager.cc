@@ -1,5 +1,6 @@
 #include "services/config_manager.h"
 
+#include <algorithm>
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -86,7 +87,8 @@ std::vector<std::string> DescribeChanges(const ConfigVersion& before, const Conf
   if (after.keys().current() != before.keys().current()) {
     lines.push_back(absl::StrCat("key version ", after.keys().current(), " made current"));
   }
-  if (after.keys().oldest() != before.keys().oldest()) {
+  // Unset (a version from before key rotation) is the same as 1.
+  if (std::max(after.keys().oldest(), 1u) != std::max(before.keys().oldest(), 1u)) {
     lines.push_back(absl::StrCat("key versions below ", after.keys().oldest(), " retired"));
   }
   return lines;

@@ -113,6 +113,33 @@ TEST_F(KeyRingTest, TypedTwoWaysOneFingerprint) {
   EXPECT_EQ(ring->ClaimFingerprint("t", a.claim), ring->ClaimFingerprint("t", b.claim));
 }
 
+// A version added at run time is the one a ring created with it has (derived from the same
+// master key), every live version is looked up current first, and versions never go back.
+TEST_F(KeyRingTest, VersionsAddedAtRunTimeMatchAndOnlyMoveForward) {
+  auto ring = Ring("master.key");
+  auto two = Ring("master.key", 2);
+  const auto claim = Claim("11010519491231002X", "张三");
+  const std::string box = ring->Seal("pending claim", "v-1");
+  ASSERT_TRUE(ring->SetLiveVersions(2, 1).ok());
+  EXPECT_EQ(ring->current_version(), 2u);
+  std::vector<Fingerprint> live = ring->LiveIdentityFingerprints("t", claim);
+  ASSERT_EQ(live.size(), 2u);
+  EXPECT_EQ(live[0], two->IdentityFingerprint("t", claim, 2));
+  EXPECT_EQ(live[1], two->IdentityFingerprint("t", claim, 1));
+  EXPECT_NE(live[0].bytes, live[1].bytes);
+  EXPECT_EQ(ring->Unseal(box, "v-1").value_or(""), "pending claim");  // sealed under version 1
+  EXPECT_EQ(two->Unseal(ring->Seal("new", "v-2"), "v-2").value_or(""), "new");
+  EXPECT_EQ(ring->IdempotencyKeyHash("t", "c", "k", 2), two->IdempotencyKeyHash("t", "c", "k", 2));
+
+  ASSERT_TRUE(ring->SetLiveVersions(2, 2).ok());
+  EXPECT_EQ(ring->LiveIdentityFingerprints("t", claim).size(), 1u);
+  EXPECT_EQ(ring->SetLiveVersions(1, 1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ring->SetLiveVersions(3, 4).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ring->SetLiveVersions(KeyRing::kMaxVersions + 1, 1).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ring->current_version(), 2u);
+}
+
 TEST_F(KeyRingTest, SealedBoxesOpenOnlyIntactAndForTheirOwner) {
   auto ring = Ring("master.key");
   const std::string box = ring->Seal("11010519491231002X|张三", "verification-1");

@@ -774,6 +774,92 @@ TEST_F(AccessTest, UnbindFreesTheIdentityOnEveryNode) {
   EXPECT_EQ(unbind(std::string("a\nb"), 0, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A key rotation, as an operator runs it: bindings made before it are still found on every node
+// and count against the cap, a re-verification moves its binding to the new version, a retry of
+// a call made before it is still answered from its kept answer, and the old version cannot be
+// retired while a binding uses it.
+TEST_F(AccessTest, KeyRotationKeepsCapsAndMovesBindingsOnEveryNode) {
+  idv::v1::VerifyResponse resp;
+  const idv::v1::VerifyRequest first = KeyedBind(*cluster_, "r-1", 70, "rot-key");
+  ASSERT_TRUE(cluster_->VerifyOn(0, first, &resp).ok());
+  ASSERT_EQ(resp.binding(), idv::v1::BOUND);
+  const std::string first_id = resp.verification_id();
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "r-2", 70, ""), &resp).ok());
+  ASSERT_EQ(resp.binding(), idv::v1::BOUND);  // cap 2: full
+  idv::v1::Binding binding;
+  ASSERT_TRUE(cluster_->GetBindingOn(0, "r-1", &binding).ok());
+  EXPECT_EQ(binding.identity_fingerprint().substr(0, 3), "v1:");
+
+  // A sign-up flow may not rotate keys; the operator's super-admin may.
+  const std::string verifier = Create("flow-rot", "", {"verify"});
+  idv::v1::ConfigChange change;
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::RotateKeys, idv::v1::RotateKeysRequest(), &change,
+                  verifier)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status s =
+      Admin(&idv::v1::AdminService::Stub::RotateKeys, idv::v1::RotateKeysRequest(), &change);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(change.applied());
+  ASSERT_EQ(change.changes_size(), 1);
+  EXPECT_EQ(change.changes(0), "key version 2 made current");
+  // Every node takes the new version from the shared configuration (at most 5 s).
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    idv::v1::KeyStatus status;
+    for (absl::Time until = absl::Now() + absl::Seconds(5);;) {
+      ASSERT_TRUE(Admin(&idv::v1::AdminService::Stub::GetKeyStatus, idv::v1::GetKeyStatusRequest(),
+                        &status, "<own>", node)
+                      .ok());
+      if (status.current_version() == 2 || absl::Now() > until) break;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ASSERT_EQ(status.current_version(), 2u) << "node " << node;
+    EXPECT_EQ(status.oldest_version(), 1u);
+  }
+
+  // The identity still has its two accounts: a third is refused, on another node too.
+  ASSERT_TRUE(cluster_->VerifyOn(Other(), KeyedBind(*cluster_, "r-3", 70, ""), &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::LIMIT_REACHED);
+  // A retry of the call made before the rotation gets its first answer.
+  ASSERT_TRUE(cluster_->VerifyOn(Other(), first, &resp).ok());
+  EXPECT_TRUE(resp.replayed());
+  EXPECT_EQ(resp.verification_id(), first_id);
+  // The first account re-verifies: ALREADY_BOUND, and its binding moves to version 2.
+  ASSERT_TRUE(cluster_->VerifyOn(Other(), KeyedBind(*cluster_, "r-1", 70, ""), &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::ALREADY_BOUND);
+  for (size_t node = 0; node < cluster_->node_count(); ++node) {
+    ASSERT_TRUE(cluster_->GetBindingOn(node, "r-1", &binding).ok());
+    EXPECT_EQ(binding.identity_fingerprint().substr(0, 3), "v2:") << "node " << node;
+    ASSERT_TRUE(cluster_->GetBindingOn(node, "r-2", &binding).ok());
+    EXPECT_EQ(binding.identity_fingerprint().substr(0, 3), "v1:") << "node " << node;
+  }
+  ASSERT_TRUE(cluster_->VerifyOn(0, KeyedBind(*cluster_, "r-3", 70, ""), &resp).ok());
+  EXPECT_EQ(resp.binding(), idv::v1::LIMIT_REACHED);
+
+  // What each version still holds; version 1 cannot be retired while r-2 (and the clients made
+  // before the rotation) use it.
+  idv::v1::KeyStatus status;
+  ASSERT_TRUE(
+      Admin(&idv::v1::AdminService::Stub::GetKeyStatus, idv::v1::GetKeyStatusRequest(), &status)
+          .ok());
+  ASSERT_GE(status.usage_size(), 2);
+  EXPECT_EQ(status.usage(0).version(), 1u);
+  EXPECT_EQ(status.usage(0).bindings(), 1u);
+  EXPECT_GE(status.usage(0).clients(), 1u);
+  EXPECT_EQ(status.usage(1).version(), 2u);
+  EXPECT_EQ(status.usage(1).bindings(), 1u);
+  idv::v1::RetireKeyVersionsRequest retire;
+  retire.set_oldest_kept(2);
+  s = Admin(&idv::v1::AdminService::Stub::RetireKeyVersions, retire, &change);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("key version 1 is still used by 1 binding(s)"),
+            std::string::npos)
+      << s.error_message();
+  retire.set_oldest_kept(3);
+  EXPECT_EQ(Admin(&idv::v1::AdminService::Stub::RetireKeyVersions, retire, &change).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 // 40 calls with one key at once, spread over the nodes: one answer, one record, one binding.
 TEST_F(AccessTest, ConcurrentCallsWithOneIdempotencyKeyShareOneAnswer) {
   constexpr int kCalls = 40;
