@@ -9,7 +9,8 @@
 //   unbind ACCOUNT_ID                               account closure
 //   accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   a deletion request (admin)
 //   keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]
-//   check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
+//   backup create NAME | verify FILE --master_key KEY | restore FILE --master_key KEY --data_dir
+//   DIR check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
 //   policy get | put FILE [--dry-run]
 //   audit list [TOKEN] [--account ID] | export FILE [csv] | stats [day] | checkpoint [NODE] |
@@ -34,6 +35,7 @@
 #include "absl/strings/strip.h"
 #include "cli/admin.h"
 #include "cli/audit.h"
+#include "cli/backup.h"
 #include "cli/check.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -64,6 +66,8 @@ ABSL_FLAG(std::string, expires, "", "clients create: expiry, RFC 3339 or a durat
 ABSL_FLAG(std::string, description, "", "clients/tenants create: what it is for");
 ABSL_FLAG(std::string, reason, "",
           "accounts delete: why, kept in the audit record (no identity data)");
+ABSL_FLAG(std::string, master_key, "", "backup verify/restore: the master key file");
+ABSL_FLAG(std::string, data_dir, "", "backup restore: the data directory to restore into");
 ABSL_FLAG(std::vector<std::string>, trusted, {},
           "audit verify: files of signed checkpoints kept outside idv, comma-separated");
 
@@ -88,6 +92,8 @@ constexpr char kUsage[] =
     "  tenants create NAME [--description TEXT] | list\n"
     "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   (a deletion request)\n"
     "  keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]\n"
+    "  backup create NAME | verify FILE --master_key KEY_FILE |\n"
+    "         restore FILE --master_key KEY_FILE --data_dir DIR   (LevelDB; offline)\n"
     "  audit list [PAGE_TOKEN] [--account ID] | export FILE [csv] | stats [day] |\n"
     "        checkpoint [NODE] |\n"
     "        get NODE INDEX |\n"
@@ -269,7 +275,7 @@ int main(int argc, char** argv) {
   if (command == "get-binding" && args.size() == 3) return GetBinding(args[2]);
   if (command == "unbind" && args.size() == 3) return Unbind(args[2]);
   if (command == "backends" || command == "policy" || command == "audit" || command == "clients" ||
-      command == "tenants" || command == "accounts" || command == "keys") {
+      command == "tenants" || command == "accounts" || command == "keys" || command == "backup") {
     idv::cli::AdminContext ctx;
     ctx.channel = Connect();
     ctx.prepare = PrepareContext;
@@ -290,6 +296,12 @@ int main(int argc, char** argv) {
     if (command == "tenants") return idv::cli::RunTenants(ctx, rest);
     if (command == "accounts") return idv::cli::RunAccounts(ctx, rest);
     if (command == "keys") return idv::cli::RunKeys(ctx, rest);
+    if (command == "backup") {
+      idv::cli::BackupOptions options;
+      options.master_key_file = absl::GetFlag(FLAGS_master_key);
+      options.data_dir = absl::GetFlag(FLAGS_data_dir);
+      return idv::cli::RunBackup(ctx, options, rest);
+    }
     return command == "backends" ? idv::cli::RunBackends(ctx, rest)
                                  : idv::cli::RunPolicy(ctx, rest);
   }

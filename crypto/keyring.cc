@@ -15,8 +15,8 @@ namespace idv::crypto {
 namespace {
 
 // crypto_kdf contexts: exactly crypto_kdf_CONTEXTBYTES (8) characters each, one per purpose.
-constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt",
-                                     "idv-seal", "idv-asig", "idv-idem"};
+constexpr const char* kContexts[] = {"idv-iden", "idv-clam", "idv-clnt", "idv-seal",
+                                     "idv-asig", "idv-idem", "idv-bkup"};
 static_assert(sizeof("idv-iden") - 1 == crypto_kdf_CONTEXTBYTES);
 
 // Feeds one length-prefixed field to a BLAKE2b state, so that field boundaries are unambiguous

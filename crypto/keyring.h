@@ -124,6 +124,10 @@ class KeyRing {
   std::array<uint8_t, 32> AuditPublicKey(uint32_t version) const;
   std::array<uint8_t, 64> SignAudit(absl::string_view message, uint32_t version) const;
 
+  // The 32-byte key that encrypts backups made under `version` (crypto/backup_stream.h). Lives in
+  // guarded read-only memory as long as the ring. REQUIRES: Knows(version).
+  const uint8_t* BackupKey(uint32_t version) const { return PurposeKey(kBackup, version); }
+
   // Keyed hash of an API client's secret, for storing and for constant-time comparison.
   std::array<uint8_t, kHashBytes> ClientSecretHash(absl::string_view client_id,
                                                    absl::string_view secret,
@@ -145,7 +149,8 @@ class KeyRing {
     kSeal = 3,
     kAuditSigning = 4,
     kIdempotency = 5,
-    kPurposeCount = 6
+    kBackup = 6,
+    kPurposeCount = 7
   };
 
   explicit KeyRing(SecretBytes master) : master_(std::move(master)) {}

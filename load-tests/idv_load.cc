@@ -11,6 +11,12 @@
 // backend call), bind (sign-ups that bind fresh accounts), invalid (offline rejections), mixed
 // (70/20/5/5 of those), and empty: the standard health Check, an empty unary RPC, as the
 // reference for what gRPC alone does with the same settings.
+//
+// With --ack_log FILE every answered Verify is logged as "<unix micros> <verification id>
+// <account id> <binding>" when its answer arrives (what the server acknowledged, and when).
+// --check_acks FILE --acked_before MICROS runs no load: it asks the target for every logged
+// verification acknowledged before MICROS (GetVerification) and, for a BOUND one, its account's
+// binding (GetBinding), and prints how many are missing (the disaster-recovery drill's check).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -46,6 +52,11 @@ ABSL_FLAG(int, working_set, 1000, "warm: identities in the working set");
 ABSL_FLAG(uint64_t, first_identity, 0,
           "cold/bind: skip this many fresh identities (so repeated runs stay cache misses)");
 ABSL_FLAG(bool, json, false, "print the result as one JSON object");
+ABSL_FLAG(std::string, ack_log, "", "log every answered Verify to this file");
+ABSL_FLAG(std::string, check_acks, "",
+          "no load: check that the verifications of this ack log are stored on the target");
+ABSL_FLAG(int64_t, acked_before, INT64_MAX,
+          "check_acks: only those acknowledged before this time (Unix microseconds)");
 ABSL_FLAG(bool, progress, true, "print a progress line every second (stderr)");
 
 namespace idv::load {
@@ -164,10 +175,14 @@ class Load {
     stubs_[c]->async()->Verify(
         &call->ctx, &call->request, &call->response, [this, call, intended, done](grpc::Status s) {
           Finish(intended, s, call->response.outcome(), call->response.cached());
+          if (s.ok() && ack_log_ != nullptr) LogAck(call->request, call->response);
           delete call;
           done();
         });
   }
+
+  // Logs every answered Verify to `out` (see --ack_log).
+  void set_ack_log(std::ostream* out) { ack_log_ = out; }
 
   void StartMeasuring(absl::Time at) { measure_from_ = at; }
   void StopMeasuring(absl::Time at) { measure_until_ = at; }
@@ -228,6 +243,14 @@ class Load {
     }
   }
 
+  void LogAck(const idv::v1::VerifyRequest& req, const idv::v1::VerifyResponse& resp) {
+    const std::string line =
+        absl::StrCat(absl::ToUnixMicros(absl::Now()), " ", resp.verification_id(), " ",
+                     req.account_id(), " ", idv::v1::BindingStatus_Name(resp.binding()), "\n");
+    absl::MutexLock lock(&ack_mu_);
+    *ack_log_ << line;
+  }
+
   static constexpr int kOutcomes = idv::v1::Outcome_ARRAYSIZE;
   static constexpr int kCodes = 17;  // gRPC status codes 0..16
 
@@ -242,6 +265,8 @@ class Load {
   std::atomic<uint64_t> by_outcome_[kOutcomes] = {};
   std::atomic<uint64_t> by_error_[kCodes] = {};
   std::atomic<uint64_t> cached_{0};
+  absl::Mutex ack_mu_;
+  std::ostream* ack_log_ = nullptr;  // written under ack_mu_
 };
 
 std::string ReadToken(const std::string& path) {
@@ -251,7 +276,59 @@ std::string ReadToken(const std::string& path) {
   return std::string(absl::StripAsciiWhitespace(token));
 }
 
+// --check_acks: every verification of the log acknowledged before --acked_before is stored on
+// the target, and every binding it made too.
+int CheckAcks() {
+  std::ifstream in(absl::GetFlag(FLAGS_check_acks));
+  if (!in) {
+    std::cerr << "idv-load: cannot read " << absl::GetFlag(FLAGS_check_acks) << "\n";
+    return 2;
+  }
+  auto stub = idv::v1::VerificationService::NewStub(
+      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
+  const std::string authorization = "Bearer " + ReadToken(absl::GetFlag(FLAGS_token_file));
+  const int64_t before = absl::GetFlag(FLAGS_acked_before);
+  uint64_t checked = 0, later = 0, bindings = 0, missing_records = 0, missing_bindings = 0;
+  int64_t at = 0;
+  std::string id, account, binding;
+  while (in >> at >> id >> account >> binding) {
+    if (at >= before) {
+      ++later;
+      continue;
+    }
+    ++checked;
+    auto context = [&](grpc::ClientContext& ctx) {
+      ctx.AddMetadata("authorization", authorization);
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    };
+    grpc::ClientContext vctx;
+    context(vctx);
+    idv::v1::GetVerificationRequest vreq;
+    vreq.set_verification_id(id);
+    idv::v1::Verification v;
+    if (!stub->GetVerification(&vctx, vreq, &v).ok()) {
+      if (++missing_records <= 5) std::cerr << "missing record " << id << "\n";
+    }
+    if (binding != "BOUND") continue;
+    ++bindings;
+    grpc::ClientContext bctx;
+    context(bctx);
+    idv::v1::GetBindingRequest breq;
+    breq.set_account_id(account);
+    idv::v1::Binding b;
+    if (!stub->GetBinding(&bctx, breq, &b).ok() || b.verification_id() != id) {
+      if (++missing_bindings <= 5) std::cerr << "missing binding of " << account << "\n";
+    }
+  }
+  std::cout << absl::StrFormat(
+      "{\"checked\":%d,\"bindings\":%d,\"missing_records\":%d,\"missing_bindings\":%d,"
+      "\"acked_later\":%d}\n",
+      checked, bindings, missing_records, missing_bindings, later);
+  return missing_records == 0 && missing_bindings == 0 && checked > 0 ? 0 : 1;
+}
+
 int Main() {
+  if (!absl::GetFlag(FLAGS_check_acks).empty()) return CheckAcks();
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
   std::vector<Identity> people;
   if (scenario != "empty") {
@@ -266,6 +343,11 @@ int Main() {
   }
   Workload work(std::move(people), scenario, absl::GetFlag(FLAGS_working_set));
   Load load(work, ReadToken(absl::GetFlag(FLAGS_token_file)), absl::GetFlag(FLAGS_channels));
+  std::ofstream ack_log;
+  if (!absl::GetFlag(FLAGS_ack_log).empty()) {
+    ack_log.open(absl::GetFlag(FLAGS_ack_log), std::ios::trunc);
+    load.set_ack_log(&ack_log);
+  }
 
   const absl::Duration warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup));
   const absl::Duration duration = absl::Seconds(absl::GetFlag(FLAGS_duration));

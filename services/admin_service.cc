@@ -1,9 +1,13 @@
 #include "services/admin_service.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "services/pooled_call.h"
 #include "services/status.h"
+#include "store/backup.h"
 
 namespace idv::services {
 namespace {
@@ -262,6 +266,39 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetKeyStatus(grpc::CallbackServerCon
     reactor->Finish(ToGrpcStatus(usage.status()));
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::CreateBackup(
+    grpc::CallbackServerContext* ctx, const idv::v1::CreateBackupRequest* request,
+    idv::v1::BackupInfo* response) {
+  return RunPooled(
+      auth_, pool_, ctx, "CreateBackup", response,
+      [this, name = request->name()](const Principal&) -> absl::StatusOr<idv::v1::BackupInfo> {
+        if (backup_dir_.empty()) {
+          return absl::FailedPreconditionError("no backup directory configured (backup.dir)");
+        }
+        const bool valid = !name.empty() && name.size() <= 128 && name[0] != '.' &&
+                           std::all_of(name.begin(), name.end(), [](char c) {
+                             return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                                    c == '.' || c == '_' || c == '-';
+                           });
+        if (!valid) {
+          return absl::InvalidArgumentError(
+              "name: 1 to 128 characters of [A-Za-z0-9._-], not starting with '.'");
+        }
+        const absl::Time start = absl::Now();
+        absl::StatusOr<store::BackupSummary> made =
+            store::CreateBackup(store_, keys_, store_.node_id(), backup_dir_ + "/" + name);
+        if (!made.ok()) return made.status();
+        idv::v1::BackupInfo info;
+        info.set_path(backup_dir_ + "/" + name);
+        info.set_file_bytes(made->file_bytes);
+        info.set_pairs(made->trailer.pairs());
+        info.set_audit_records(made->trailer.audit_records());
+        info.set_key_version(made->manifest.key_version());
+        info.set_seconds(absl::ToDoubleSeconds(absl::Now() - start));
+        return info;
+      });
 }
 
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateClient(

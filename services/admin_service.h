@@ -17,12 +17,13 @@ namespace idv::services {
 class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
  public:
   AdminServiceImpl(const Authenticator& auth, ConfigManager& config, const ClientManager& clients,
-                   const crypto::KeyRing& keys, store::Store& store)
+                   const crypto::KeyRing& keys, store::Store& store, std::string backup_dir = "")
       : auth_(auth),
         config_(config),
         clients_(clients),
         keys_(keys),
         store_(store),
+        backup_dir_(std::move(backup_dir)),
         pool_(1, "idv-admin") {}
   ~AdminServiceImpl() override { pool_.Shutdown(); }
 
@@ -75,6 +76,9 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* GetKeyStatus(grpc::CallbackServerContext* ctx,
                                          const idv::v1::GetKeyStatusRequest* request,
                                          idv::v1::KeyStatus* response) override;
+  grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
+                                         const idv::v1::CreateBackupRequest* request,
+                                         idv::v1::BackupInfo* response) override;
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* ctx,
                                         const idv::v1::ListTenantsRequest* request,
                                         idv::v1::ListTenantsResponse* response) override;
@@ -89,6 +93,7 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
   const ClientManager& clients_;
   const crypto::KeyRing& keys_;
   store::Store& store_;
+  const std::string backup_dir_;
   store::ThreadPool pool_;
 };
 

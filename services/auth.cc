@@ -58,6 +58,7 @@ constexpr MethodRoles kMethodRoles[] = {
     {"GetKeyStatus", kAdmins},
     {"RotateKeys", kRoleSuperAdmin},
     {"RetireKeyVersions", kRoleSuperAdmin},
+    {"CreateBackup", kRoleSuperAdmin},
     // idv.v1.AuditService (the caller's tenant's records)
     {"ListRecords", kRoleAudit},
     {"ExportRecords", kRoleAudit},

@@ -49,7 +49,7 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
 absl::Status MakeDirectory(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("cannot create data directory ", path, ": ", std::strerror(errno)));
+      absl::StrCat("cannot create directory ", path, ": ", std::strerror(errno)));
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
@@ -404,8 +404,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       parts->cache.get(), vo);
   parts->clients = std::make_unique<ClientManager>(*parts->store, *parts->keys, *parts->auth);
   if (absl::Status s = parts->clients->GrantSuperAdminIfNone(); !s.ok()) return s;
-  parts->admin = std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager,
-                                                    *parts->clients, *parts->keys, *parts->store);
+  if (!c.backup().dir().empty()) {
+    if (absl::Status s = MakeDirectory(c.backup().dir()); !s.ok()) return s;
+  }
+  parts->admin =
+      std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager, *parts->clients,
+                                         *parts->keys, *parts->store, c.backup().dir());
   parts->auditor =
       std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
                                 parts->keys->AuditPublicKey(c.keys().current_version()));

@@ -274,6 +274,17 @@ class Store {
   // ordered by version. Reads every such row: an administrative call, not for request paths.
   virtual void CountKeyUsage(Callback<std::vector<KeyUsage>> done) = 0;
 
+  // For backups: every stored key and value, from one consistent snapshot, in key order, given to
+  // `sink`; stops at the first error `sink` returns. Blocks its caller (an administrative
+  // thread), never the writer: commits go on meanwhile and are not in the snapshot. LevelDB only:
+  // Unimplemented on PostgreSQL, whose own tools back it up (README "Backups").
+  virtual absl::Status ExportSnapshot(
+      const std::function<absl::Status(absl::string_view key, absl::string_view value)>& sink) {
+    (void)sink;
+    return absl::UnimplementedError(
+        "this store engine is backed up with its own tools (README \"Backups\")");
+  }
+
   // Adds a listener for changes (see ChangeListener). Call before serving.
   virtual void Subscribe(ChangeListener listener) = 0;
 

@@ -307,6 +307,24 @@ class LevelDbStore final : public Store {
         });
   }
 
+  absl::Status ExportSnapshot(
+      const std::function<absl::Status(absl::string_view, absl::string_view)>& sink) override {
+    leveldb::ReadOptions ro;
+    ro.fill_cache = false;
+    ro.snapshot = db_->GetSnapshot();
+    absl::Status s;
+    {
+      std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+      for (it->SeekToFirst(); it->Valid() && s.ok(); it->Next()) {
+        s = sink(absl::string_view(it->key().data(), it->key().size()),
+                 absl::string_view(it->value().data(), it->value().size()));
+      }
+      if (s.ok()) s = FromLevelDb(it->status(), "read the snapshot");
+    }
+    db_->ReleaseSnapshot(ro.snapshot);
+    return s;
+  }
+
   void CountKeyUsage(Callback<std::vector<KeyUsage>> done) override {
     ScheduleRead(std::move(done), [this]() -> absl::StatusOr<std::vector<KeyUsage>> {
       std::map<uint32_t, KeyUsage> usage;
