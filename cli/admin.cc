@@ -25,6 +25,7 @@ int Usage(const std::string& why) {
             << "  tenants create NAME [--description TEXT] | list\n"
             << "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]\n"
             << "  keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]\n"
+            << "  accounts scrub   (PostgreSQL: rewrite the tables removed data was in)\n"
             << "FILE is a BackendConfig or Policy in text format (.textproto, .txtpb) or JSON "
                "(.json).\n";
   return 2;
@@ -170,6 +171,10 @@ int RunAccounts(const AdminContext& ctx, const std::vector<std::string>& args) {
     req.set_account_id(args[1]);
     req.set_reason(ctx.reason);
     return Call(ctx, &idv::v1::AdminService::Stub::DeleteAccountData, req);
+  }
+  if (args.size() == 1 && args[0] == "scrub") {
+    return Call(ctx, &idv::v1::AdminService::Stub::ScrubDeletedData,
+                idv::v1::ScrubDeletedDataRequest());
   }
   return Usage("accounts: unknown verb or wrong number of arguments");
 }

@@ -37,7 +37,8 @@ int RunPolicy(const AdminContext& ctx, const std::vector<std::string>& args);
 // [--tenant T|*] | get ID | revoke ID | rotate ID`, and `tenants create NAME | list`.
 int RunClients(const AdminContext& ctx, const std::vector<std::string>& args);
 int RunTenants(const AdminContext& ctx, const std::vector<std::string>& args);
-// `accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]`: a deletion request.
+// `accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]`: a deletion request; `accounts
+// scrub`: make removed data leave the database files.
 int RunAccounts(const AdminContext& ctx, const std::vector<std::string>& args);
 // `keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]`.
 int RunKeys(const AdminContext& ctx, const std::vector<std::string>& args);

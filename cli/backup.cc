@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "crypto/keyring.h"
 #include "idv/v1/admin.grpc.pb.h"
 #include "store/backup.h"
@@ -35,8 +36,11 @@ absl::StatusOr<std::unique_ptr<crypto::KeyRing>> RingFor(const std::string& key_
 int Print(const store::BackupSummary& s, const std::string& verb) {
   std::cout << verb << "  " << s.trailer.pairs() << " pairs, " << s.trailer.audit_records()
             << " audit records, " << s.file_bytes << " bytes; made "
-            << absl::StrCat(s.manifest.created_at().seconds()) << " (Unix) on node "
-            << s.manifest.node_id() << " under key version " << s.manifest.key_version() << "\n";
+            << absl::FormatTime(absl::RFC3339_sec,
+                                absl::FromUnixSeconds(s.manifest.created_at().seconds()),
+                                absl::UTCTimeZone())
+            << " on node " << s.manifest.node_id() << " under key version "
+            << s.manifest.key_version() << "\n";
   return 0;
 }
 

@@ -8,6 +8,7 @@
 //   get-binding ACCOUNT_ID
 //   unbind ACCOUNT_ID                               account closure
 //   accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   a deletion request (admin)
+//   accounts scrub                                  removed data leaves the database files
 //   keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]
 //   backup create NAME | verify FILE --master_key KEY | restore FILE --master_key KEY --data_dir
 //   DIR check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
@@ -90,7 +91,8 @@ constexpr char kUsage[] =
     "  clients create [ID] --roles R,... [--tenant T] [--expires 720h] [--description TEXT] |\n"
     "          list [--tenant T|*] | get ID | revoke ID | rotate ID\n"
     "  tenants create NAME [--description TEXT] | list\n"
-    "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   (a deletion request)\n"
+    "  accounts delete ACCOUNT_ID [--tenant T] [--reason TEXT]   (a deletion request) |\n"
+    "           scrub   (PostgreSQL: removed rows leave the table files and WAL)\n"
     "  keys status | rotate [--dry-run] | retire OLDEST_KEPT [--dry-run]\n"
     "  backup create NAME | verify FILE --master_key KEY_FILE |\n"
     "         restore FILE --master_key KEY_FILE --data_dir DIR   (LevelDB; offline)\n"

@@ -14,8 +14,8 @@
 //
 // With --ack_log FILE every answered Verify is logged as "<unix micros> <verification id>
 // <account id> <binding>" when its answer arrives (what the server acknowledged, and when).
-// --check_acks FILE --acked_before MICROS runs no load: it asks the target for every logged
-// verification acknowledged before MICROS (GetVerification) and, for a BOUND one, its account's
+// --check_acks FILE --acked_before MICROS [--acked_after MICROS] runs no load: it asks the target
+// for every logged verification acknowledged in that window (GetVerification) and, for a BOUND one, its account's
 // binding (GetBinding), and prints how many are missing (the disaster-recovery drill's check).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -57,6 +57,7 @@ ABSL_FLAG(std::string, check_acks, "",
           "no load: check that the verifications of this ack log are stored on the target");
 ABSL_FLAG(int64_t, acked_before, INT64_MAX,
           "check_acks: only those acknowledged before this time (Unix microseconds)");
+ABSL_FLAG(int64_t, acked_after, 0, "check_acks: only those acknowledged after this time");
 ABSL_FLAG(bool, progress, true, "print a progress line every second (stderr)");
 
 namespace idv::load {
@@ -288,11 +289,12 @@ int CheckAcks() {
       grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
   const std::string authorization = "Bearer " + ReadToken(absl::GetFlag(FLAGS_token_file));
   const int64_t before = absl::GetFlag(FLAGS_acked_before);
+  const int64_t after = absl::GetFlag(FLAGS_acked_after);
   uint64_t checked = 0, later = 0, bindings = 0, missing_records = 0, missing_bindings = 0;
   int64_t at = 0;
   std::string id, account, binding;
   while (in >> at >> id >> account >> binding) {
-    if (at >= before) {
+    if (at >= before || at <= after) {
       ++later;
       continue;
     }
@@ -322,7 +324,7 @@ int CheckAcks() {
   }
   std::cout << absl::StrFormat(
       "{\"checked\":%d,\"bindings\":%d,\"missing_records\":%d,\"missing_bindings\":%d,"
-      "\"acked_later\":%d}\n",
+      "\"outside_window\":%d}\n",
       checked, bindings, missing_records, missing_bindings, later);
   return missing_records == 0 && missing_bindings == 0 && checked > 0 ? 0 : 1;
 }

@@ -301,6 +301,21 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateBackup(
       });
 }
 
+grpc::ServerUnaryReactor* AdminServiceImpl::ScrubDeletedData(
+    grpc::CallbackServerContext* ctx, const idv::v1::ScrubDeletedDataRequest*,
+    idv::v1::ScrubDeletedDataResponse* response) {
+  absl::StatusOr<Principal> who = auth_.Authenticate(*ctx, "ScrubDeletedData");
+  if (!who.ok()) return FinishNow(ctx, who.status());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  store_.ScrubRemovedData([reactor, response](absl::StatusOr<std::vector<std::string>> steps) {
+    if (steps.ok()) {
+      for (std::string& step : *steps) response->add_steps(std::move(step));
+    }
+    reactor->Finish(ToGrpcStatus(steps.status()));
+  });
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminServiceImpl::CreateClient(
     grpc::CallbackServerContext* ctx, const idv::v1::CreateClientRequest* request,
     idv::v1::ClientSecret* response) {

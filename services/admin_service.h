@@ -79,6 +79,9 @@ class AdminServiceImpl final : public idv::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* CreateBackup(grpc::CallbackServerContext* ctx,
                                          const idv::v1::CreateBackupRequest* request,
                                          idv::v1::BackupInfo* response) override;
+  grpc::ServerUnaryReactor* ScrubDeletedData(grpc::CallbackServerContext* ctx,
+                                             const idv::v1::ScrubDeletedDataRequest* request,
+                                             idv::v1::ScrubDeletedDataResponse* response) override;
   grpc::ServerUnaryReactor* ListTenants(grpc::CallbackServerContext* ctx,
                                         const idv::v1::ListTenantsRequest* request,
                                         idv::v1::ListTenantsResponse* response) override;

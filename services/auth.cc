@@ -59,6 +59,7 @@ constexpr MethodRoles kMethodRoles[] = {
     {"RotateKeys", kRoleSuperAdmin},
     {"RetireKeyVersions", kRoleSuperAdmin},
     {"CreateBackup", kRoleSuperAdmin},
+    {"ScrubDeletedData", kRoleSuperAdmin},
     // idv.v1.AuditService (the caller's tenant's records)
     {"ListRecords", kRoleAudit},
     {"ExportRecords", kRoleAudit},

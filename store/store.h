@@ -274,6 +274,18 @@ class Store {
   // ordered by version. Reads every such row: an administrative call, not for request paths.
   virtual void CountKeyUsage(Callback<std::vector<KeyUsage>> done) = 0;
 
+  // Makes the bytes of removed bindings and idempotency entries leave the database's files: on
+  // PostgreSQL it rewrites the tables that held them (VACUUM FULL: their dead row versions and
+  // index entries go with the old files), then CHECKPOINT and a WAL switch, twice, so the WAL
+  // segments that held the rows are no longer needed (and, with wal_recycle=off, deleted). The
+  // rewrite locks those tables, holding binding decisions back while it runs: an operator's
+  // maintenance step. LevelDB compacts at each removal already: nothing to do. Returns what it
+  // did, one line per step.
+  virtual void ScrubRemovedData(Callback<std::vector<std::string>> done) {
+    std::move(done)(std::vector<std::string>{
+        "nothing to do: removals compact the affected keys when they are made"});
+  }
+
   // For backups: every stored key and value, from one consistent snapshot, in key order, given to
   // `sink`; stops at the first error `sink` returns. Blocks its caller (an administrative
   // thread), never the writer: commits go on meanwhile and are not in the snapshot. LevelDB only:

@@ -408,6 +408,42 @@ class PostgresStore final : public Store {
         });
   }
 
+  void ScrubRemovedData(Callback<std::vector<std::string>> done) override {
+    Read<std::vector<std::string>>(
+        std::move(done), [](Conn& c) -> absl::StatusOr<std::vector<std::string>> {
+          std::vector<std::string> steps;
+          for (const char* table : {"idv_accounts", "idv_identities", "idv_idempotency"}) {
+            const absl::Time start = absl::Now();
+            absl::StatusOr<Result> r = c.Exec(absl::StrCat("VACUUM (FULL) ", table));
+            if (!r.ok()) return r.status();
+            steps.push_back(absl::StrCat("VACUUM (FULL) ", table, ": ",
+                                         absl::FormatDuration(absl::Now() - start)));
+          }
+          // Two rounds: the first makes the rewritten tables durable and starts a new WAL
+          // segment; the second lets the segments before it (holding the old rows) go.
+          for (int round = 0; round < 2; ++round) {
+            absl::StatusOr<Result> r = c.Exec("CHECKPOINT");
+            if (!r.ok()) {
+              steps.push_back(absl::StrCat(
+                  "CHECKPOINT refused (grant the pg_checkpoint role to idv's database user); the "
+                  "old rows stay in WAL segments until the server's own checkpoints recycle them: ",
+                  r.status().message()));
+              return steps;
+            }
+            r = c.Exec("SELECT pg_switch_wal()");
+            if (!r.ok()) return r.status();
+          }
+          steps.push_back("CHECKPOINT and WAL switch, twice");
+          absl::StatusOr<Result> recycle = c.Exec("SHOW wal_recycle");
+          if (recycle.ok() && recycle->rows() == 1 && recycle->Bytes(0, 0) != "off") {
+            steps.push_back(
+                "warning: wal_recycle is on: old WAL segments are renamed for reuse, keeping their "
+                "contents until overwritten; set wal_recycle = off");
+          }
+          return steps;
+        });
+  }
+
   void PurgeIdempotency(absl::Time now, Callback<uint64_t> done) override {
     Read<uint64_t>(std::move(done), [now](Conn& c) -> absl::StatusOr<uint64_t> {
       absl::StatusOr<Result> r = c.Exec(

@@ -544,6 +544,77 @@ TEST_P(StoreConformanceTest, ARemovedAccountFreesItsIdentityAndLeavesNoTrace) {
 
 // The LevelDB key prefixes ("r/") and PostgreSQL tables ("idv_accounts") the README's data
 // classification table lists (its third and fourth columns).
+// The files under `dir` (recursively) that hold any of `needles`.
+std::vector<std::string> FilesHolding(const std::string& dir,
+                                      const std::vector<std::string>& needles) {
+  std::vector<std::string> found;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const std::string& n : needles) {
+      if (bytes.find(n) != std::string::npos) {
+        found.push_back(f.path().string());
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+// PostgreSQL keeps a deleted row's bytes in its table file (until the page is rewritten) and in
+// WAL: after ScrubRemovedData no file of the database or of its WAL holds the removed binding's
+// entries (the account's binding row, the identity's bindings as they were, the idempotency key).
+TEST_P(StoreConformanceTest, ScrubbedDatabaseFilesHoldNoTraceOfARemovedBinding) {
+  if (!postgres()) {
+    GTEST_SKIP() << "LevelDB compacts at removal: ARemovedAccountFreesItsIdentityAndLeavesNoTrace";
+  }
+  std::string fp(32, '\0'), key(32, '\0');
+  randombytes_buf(fp.data(), fp.size());  // bytes found nowhere else
+  randombytes_buf(key.data(), key.size());
+  const absl::Time later = absl::Now() + absl::Hours(1);
+  ASSERT_EQ(CommitSync(WithKey(Commit("S1", "scrub-me", fp, true, 5), key, later))->binding,
+            idv::v1::BOUND);
+  // Neighbours on the same pages, written after it, and one more account of the same identity.
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(CommitSync(WithKey(Commit(absl::StrCat("N", i), absl::StrCat("keep-", i),
+                                          Fp('a' + i % 20), true, 5),
+                                   absl::StrCat("keep-key-", i), later))
+                    .ok());
+  }
+  ASSERT_EQ(CommitSync(Commit("S2", "same-person", fp, true, 5))->binding, idv::v1::BOUND);
+  absl::StatusOr<AccountBinding> bound = GetBinding("t", "scrub-me");
+  ASSERT_TRUE(bound.ok());
+  idv::store::v1::IdentityBindings before;
+  before.add_accounts()->set_account_id("scrub-me");
+  before.mutable_accounts(0)->set_verification_id("S1");
+  *before.mutable_accounts(0)->mutable_bound_at() = bound->bound_at();
+  const std::vector<std::string> needles = {bound->SerializeAsString(), before.SerializeAsString(),
+                                            key};
+  const std::string oid =
+      Pg()->QueryValue(db_, "SELECT oid FROM pg_database WHERE datname = current_database()")
+          .value_or("?");
+  ASSERT_TRUE(Pg()->QueryValue(db_, "CHECKPOINT").ok());
+  const std::string base = Pg()->data_dir() + "/base/" + oid;
+  const std::string wal = Pg()->data_dir() + "/pg_wal";
+  // The scan finds them while they are stored.
+  ASSERT_FALSE(FilesHolding(base, needles).empty());
+
+  VerificationCommit close = Commit("U1", "scrub-me", "", false);
+  close.remove_account = true;
+  ASSERT_TRUE(CommitSync(std::move(close))->binding_removed);
+  absl::StatusOr<std::vector<std::string>> steps = Await<std::vector<std::string>>(
+      [&](auto done) { store_->ScrubRemovedData(std::move(done)); });
+  ASSERT_TRUE(steps.ok()) << steps.status();
+  EXPECT_EQ(steps->size(), 4u) << absl::StrJoin(*steps, "\n");  // 3 tables, then the WAL
+  EXPECT_EQ(FilesHolding(base, needles), std::vector<std::string>{});
+  EXPECT_EQ(FilesHolding(wal, needles), std::vector<std::string>{});
+  // What stays: the other account of the identity, the neighbours, the audit records.
+  EXPECT_TRUE(GetBinding("t", "same-person").ok());
+  EXPECT_TRUE(GetBinding("t", "keep-39").ok());
+  EXPECT_TRUE(GetVerification("t", "S1").ok());
+}
+
 std::pair<std::set<std::string>, std::set<std::string>> ClassifiedItems() {
   std::ifstream in(IDV_README_PATH);
   std::string line;

@@ -86,7 +86,10 @@ absl::Status PostgresServer::Launch() {
   absl::StatusOr<std::unique_ptr<Process>> p = Process::Start(AsServerUser(
       {absl::StrCat(kBin, "postgres"), "-D", dir_ + "/db", "-c", "listen_addresses=127.0.0.1", "-p",
        std::to_string(port_), "-c", "unix_socket_directories=", "-c", "max_connections=200", "-c",
-       "shared_buffers=64MB"}));
+       "shared_buffers=64MB",
+       // As README "Deleting data on PostgreSQL" asks: a WAL segment no longer needed is removed,
+       // not renamed for reuse with its old contents.
+       "-c", "wal_recycle=off"}));
   if (!p.ok()) return p.status();
   process_ = *std::move(p);
   // Ready when it answers a ping; give up when it exits (a port taken) or after 30 s.
