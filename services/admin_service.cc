@@ -1,6 +1,7 @@
 #include "services/admin_service.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -285,6 +286,14 @@ grpc::ServerUnaryReactor* AdminServiceImpl::CreateBackup(
         if (!valid) {
           return absl::InvalidArgumentError(
               "name: 1 to 128 characters of [A-Za-z0-9._-], not starting with '.'");
+        }
+        std::error_code ec;
+        if (std::filesystem::create_directories(backup_dir_, ec)) {
+          std::filesystem::permissions(backup_dir_, std::filesystem::perms::owner_all, ec);
+        }
+        if (ec) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("cannot create backup.dir ", backup_dir_, ": ", ec.message()));
         }
         const absl::Time start = absl::Now();
         absl::StatusOr<store::BackupSummary> made =

@@ -404,9 +404,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
       parts->cache.get(), vo);
   parts->clients = std::make_unique<ClientManager>(*parts->store, *parts->keys, *parts->auth);
   if (absl::Status s = parts->clients->GrantSuperAdminIfNone(); !s.ok()) return s;
-  if (!c.backup().dir().empty()) {
-    if (absl::Status s = MakeDirectory(c.backup().dir()); !s.ok()) return s;
-  }
   parts->admin =
       std::make_unique<AdminServiceImpl>(*parts->auth, *parts->config_manager, *parts->clients,
                                          *parts->keys, *parts->store, c.backup().dir());
