@@ -15,8 +15,9 @@
 // With --ack_log FILE every answered Verify is logged as "<unix micros> <verification id>
 // <account id> <binding>" when its answer arrives (what the server acknowledged, and when).
 // --check_acks FILE --acked_before MICROS [--acked_after MICROS] runs no load: it asks the target
-// for every logged verification acknowledged in that window (GetVerification) and, for a BOUND one, its account's
-// binding (GetBinding), and prints how many are missing (the disaster-recovery drill's check).
+// for every logged verification acknowledged in that window (GetVerification) and, for a BOUND one,
+// its account's binding (GetBinding), and prints how many are missing (the disaster-recovery
+// drill's check).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -193,11 +194,13 @@ class Load {
   Histogram& refused() { return refused_; }
   uint64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
-  // Calls by result: "ok" (empty RPC), "outcome:<OUTCOME>", "error:<gRPC code>", and "cached".
-  std::map<std::string, uint64_t> Counts() const {
+  // Calls of the measured window (or, with `all`, of the whole run, warm-up and drain included)
+  // by result: "ok" (empty RPC), "outcome:<OUTCOME>", "error:<gRPC code>", and "cached".
+  std::map<std::string, uint64_t> Counts(bool all = false) const {
+    const Tallies& t = all ? all_ : window_;
     std::map<std::string, uint64_t> out;
     for (int o = 0; o < kOutcomes; ++o) {
-      const uint64_t n = by_outcome_[o].load(std::memory_order_relaxed);
+      const uint64_t n = t.by_outcome[o].load(std::memory_order_relaxed);
       if (n == 0) continue;
       out[o == idv::v1::OUTCOME_UNSPECIFIED
               ? "ok"
@@ -205,10 +208,10 @@ class Load {
           n;
     }
     for (int c = 0; c < kCodes; ++c) {
-      const uint64_t n = by_error_[c].load(std::memory_order_relaxed);
+      const uint64_t n = t.by_error[c].load(std::memory_order_relaxed);
       if (n != 0) out[absl::StrCat("error:", c)] = n;
     }
-    if (const uint64_t n = cached_.load(std::memory_order_relaxed); n != 0) out["cached"] = n;
+    if (const uint64_t n = t.cached.load(std::memory_order_relaxed); n != 0) out["cached"] = n;
     return out;
   }
 
@@ -228,20 +231,16 @@ class Load {
     const absl::Time now = absl::Now();
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     completed_.fetch_add(1, std::memory_order_relaxed);
+    // Plain counters: the tool's own bookkeeping takes no lock and builds no string per call.
+    // `all_` counts every call of the run (warm-up and drain included, to compare with the
+    // server's own counters); `window_` those of the measured window.
+    Tally(all_, s, outcome, cached);
     if (now < measure_from_ || now > measure_until_) return;
     // Answered calls and refused ones apart: a server shedding load answers some fast with an
     // error, which must not flatter the latency of those it serves.
     (s.ok() ? histogram_ : refused_)
         .Record(static_cast<uint64_t>(absl::ToInt64Microseconds(now - intended)));
-    // Plain counters: the tool's own bookkeeping takes no lock and builds no string per call.
-    if (!s.ok()) {
-      by_error_[std::clamp<int>(s.error_code(), 0, kCodes - 1)].fetch_add(
-          1, std::memory_order_relaxed);
-    } else {
-      by_outcome_[std::clamp<int>(outcome, 0, kOutcomes - 1)].fetch_add(1,
-                                                                        std::memory_order_relaxed);
-      if (cached) cached_.fetch_add(1, std::memory_order_relaxed);
-    }
+    Tally(window_, s, outcome, cached);
   }
 
   void LogAck(const idv::v1::VerifyRequest& req, const idv::v1::VerifyResponse& resp) {
@@ -263,9 +262,22 @@ class Load {
   std::atomic<uint64_t> in_flight_{0}, completed_{0};
   std::atomic<absl::Time> measure_from_{absl::InfiniteFuture()};
   std::atomic<absl::Time> measure_until_{absl::InfiniteFuture()};
-  std::atomic<uint64_t> by_outcome_[kOutcomes] = {};
-  std::atomic<uint64_t> by_error_[kCodes] = {};
-  std::atomic<uint64_t> cached_{0};
+  struct Tallies {
+    std::atomic<uint64_t> by_outcome[kOutcomes] = {};
+    std::atomic<uint64_t> by_error[kCodes] = {};
+    std::atomic<uint64_t> cached{0};
+  };
+  static void Tally(Tallies& t, const grpc::Status& s, idv::v1::Outcome outcome, bool cached) {
+    if (!s.ok()) {
+      t.by_error[std::clamp<int>(s.error_code(), 0, kCodes - 1)].fetch_add(
+          1, std::memory_order_relaxed);
+      return;
+    }
+    t.by_outcome[std::clamp<int>(outcome, 0, kOutcomes - 1)].fetch_add(1,
+                                                                       std::memory_order_relaxed);
+    if (cached) t.cached.fetch_add(1, std::memory_order_relaxed);
+  }
+  Tallies window_, all_;
   absl::Mutex ack_mu_;
   std::ostream* ack_log_ = nullptr;  // written under ack_mu_
 };
@@ -413,6 +425,12 @@ int Main() {
         r.Percentile(0.5), r.Percentile(0.99), r.Max());
     bool first = true;
     for (const auto& [k, v] : counts) {
+      absl::StrAppend(&j, first ? "" : ",", "\"", k, "\":", v);
+      first = false;
+    }
+    absl::StrAppend(&j, "},\"counts_all\":{");
+    first = true;
+    for (const auto& [k, v] : load.Counts(/*all=*/true)) {
       absl::StrAppend(&j, first ? "" : ",", "\"", k, "\":", v);
       first = false;
     }

@@ -24,7 +24,7 @@ if [ "$engine" = postgres ]; then
   start_local_postgres "$work/pg" 55439
   store="store { postgres { dsn: \"$pg_dsn\" } }"
 fi
-sed "s|\"./data|\"$work/data|g" "$root/config/demo.textproto" > "$work/idvd.textproto"
+sed "s|\"./data|\"$work/data|g; s|127.0.0.1:9464|127.0.0.1:0|" "$root/config/demo.textproto" > "$work/idvd.textproto"
 echo "$store" >> "$work/idvd.textproto"
 
 echo "filling: $records records, $engine"

@@ -37,6 +37,7 @@ start_idvd() {
   mkdir -p "$work/$1"
   sed -e "s|target: \"127.0.0.1:7600\"|target: \"$sim\"|" \
       -e "s|master_key_file: \"./data/master.key\"|master_key_file: \"$3\"|" \
+      -e "s|127.0.0.1:9464|127.0.0.1:0|" \
       "$root/config/demo.textproto" > "$work/$1/idvd.textproto"
   echo "$2" >> "$work/$1/idvd.textproto"
   "$build/services/idvd" --config "$work/$1/idvd.textproto" --listen 127.0.0.1:0 \

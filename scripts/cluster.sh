@@ -50,6 +50,7 @@ for ((i = 1; i <= nodes; i++)); do
   mkdir -p "$dir/node-$i"
   sed -e "s|target: \"127.0.0.1:7600\"|target: \"$sim_address\"|" \
       -e "s|master_key_file: \"./data/master.key\"|master_key_file: \"$dir/master.key\"|" \
+      -e "s|127.0.0.1:9464|127.0.0.1:0|" \
       "$root/config/demo.textproto" > "$dir/node-$i/idvd.textproto"
   cat >> "$dir/node-$i/idvd.textproto" <<EOT
 store { node_id: "node-$i" postgres { dsn: "$pg_dsn" } }

@@ -43,7 +43,7 @@ mkdir -p "$work/vault"
 pids+=($!)
 sim=$(await_listening "$work/sim.log" "${pids[-1]}")
 sed "s|target: \"127.0.0.1:7600\"|target: \"$sim\"|; s|\"./data/master.key\"|\"$work/vault/master.key\"|;
-     s|\"./data|\"$work/data|g; s|\"./backups\"|\"$work/backups\"|" "$root/config/demo.textproto" \
+     s|\"./data|\"$work/data|g; s|\"./backups\"|\"$work/backups\"|; s|127.0.0.1:9464|127.0.0.1:0|" "$root/config/demo.textproto" \
   > "$work/idvd.textproto"
 if [ "$engine" = postgres ]; then
   chmod 711 "$work"  # the server's user reaches its directory; the vault stays the operator's

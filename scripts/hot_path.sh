@@ -4,6 +4,8 @@
 # connections and streams; idvd's CPU is read from /proc/PID/stat before and after each run, so
 # the load generator's own CPU (it shares the cores) does not count. Every warm call must reach
 # the audit log: the script checks that the log grew by exactly the calls h2load made.
+# A second idvd, the same but without metrics (no `metrics` block: no interceptor, no counters),
+# is measured in the same rounds: what metrics cost per warm Verify.
 # Usage: scripts/hot_path.sh [CALLS per run] [ROUNDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +24,17 @@ echo_pid=${pids[2]}
 pids+=($!)
 echo_async_pid=$!
 echo_async=$(await_listening "$work/echo2.log" "$echo_async_pid")
+# The same idvd without metrics, on data of its own.
+sed -e '/^metrics {/d' -e "s|$work/data|$work/data-plain|g" "$work/idvd.textproto" \
+  > "$work/idvd-plain.textproto"
+"$build/services/idvd" --config "$work/idvd-plain.textproto" --listen 127.0.0.1:0 \
+  > "$work/idvd-plain.log" 2>&1 &
+pids+=($!)
+plain_pid=$!
+plain=$(await_listening "$work/idvd-plain.log" "$plain_pid")
+grep -q "metrics on" "$work/idvd-plain.log" && { echo "the plain idvd serves metrics"; exit 1; }
 key=$(cat "$work/data/admin.key")
+plain_key=$(cat "$work/data-plain/admin.key")
 ctl() { "$build/cli/idvctl" --server "$idvd" --token_file "$work/data/admin.key" "$@"; }
 
 # One gRPC message: a 0 byte (uncompressed), the length (4 bytes, big-endian), the protobuf.
@@ -44,8 +56,11 @@ printf '\0\0\0\0\0' > "$work/empty.grpc"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 log_size() { ctl --json audit checkpoint | sed -nE 's/.*"log_size": *"?([0-9]+).*/\1/p' | head -1; }
 h2() {  # path body [server] -> requests that succeeded
+  local k=$key
+  [ "${3:-}" = "$plain" ] && k=$plain_key
   h2load -n "$calls" -c 8 -m 64 -d "$2" -H 'content-type: application/grpc' -H 'te: trailers' \
-    -H "authorization: Bearer $key" "http://${3:-$idvd}$1" | sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p'
+    -H 'grpc-timeout: 10S' \
+    -H "authorization: Bearer $k" "http://${3:-$idvd}$1" | sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p'
 }
 measure() {  # name path body [server pid]
   local before after ok size0 size1 pid=${5:-$idvd_pid}
@@ -62,19 +77,23 @@ measure() {  # name path body [server pid]
   echo "$(((after - before) * 10000 * 100 / ok))"
 }
 h2 /idv.v1.VerificationService/Verify "$work/verify.grpc" > /dev/null  # warm the cache
-declare -a empty echo async verify
+h2 /idv.v1.VerificationService/Verify "$work/verify.grpc" "$plain" > /dev/null
+declare -a empty echo async verify unmetered
 for _ in $(seq "$rounds"); do
   empty+=("$(measure empty /grpc.health.v1.Health/Check "$work/empty.grpc")")
   echo+=("$(measure echo /idv.v1.VerificationService/Verify "$work/verify.grpc" "$echo_server" "$echo_pid")")
   async+=("$(measure echo /idv.v1.VerificationService/Verify "$work/verify.grpc" "$echo_async" \
     "$echo_async_pid")")
   verify+=("$(measure verify /idv.v1.VerificationService/Verify "$work/verify.grpc")")
+  unmetered+=("$(measure unmetered /idv.v1.VerificationService/Verify "$work/verify.grpc" "$plain" \
+    "$plain_pid")")
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 e=$(median "${empty[@]}")
 v=$(median "${verify[@]}")
 o=$(median "${echo[@]}")
 a=$(median "${async[@]}")
+u=$(median "${unmetered[@]}")
 printf 'idvd CPU per call (µs), h2load -c 8 -m 64, %s calls a run, median of %s alternating runs\n' \
   "$calls" "$rounds"
 printf '  empty RPC   %s.%02d   (runs: %s)\n' $((e / 100)) $((e % 100)) "${empty[*]}"
@@ -83,5 +102,8 @@ printf '  idv-echo    %s.%02d   (runs: %s; Verify answered at once, doing nothin
 printf '  idv-echo --finish_on_thread %s.%02d   (runs: %s; the same, answered from another thread)\n' \
   $((a / 100)) $((a % 100)) "${async[*]}"
 printf '  warm Verify %s.%02d   (runs: %s)\n' $((v / 100)) $((v % 100)) "${verify[*]}"
+printf '  warm Verify without metrics %s.%02d   (runs: %s)\n' $((u / 100)) $((u % 100)) \
+  "${unmetered[*]}"
+printf '  metrics cost: warm Verify with / without = %s\n' "$(echo "scale=3; $v / $u" | bc)"
 printf '  warm Verify / empty RPC = %s, idv-echo / empty RPC = %s\n' "$(echo "scale=2; $v / $e" | bc)" \
   "$(echo "scale=2; $o / $e" | bc)"

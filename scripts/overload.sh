@@ -24,7 +24,7 @@ sim=$(await_listening "$work/sim.log" "${pids[-1]}")
 # The demo configuration, pointed at this simulator, with the node's limit under test and no
 # per-backend bulkhead below it.
 sed "s|target: \"127.0.0.1:7600\"|target: \"$sim\"|; s|\"./data|\"$work/data|g;
-     s|timeout { seconds: 2 }|timeout { seconds: 2 } max_in_flight: 100000|" \
+     s|timeout { seconds: 2 }|timeout { seconds: 2 } max_in_flight: 100000|; s|127.0.0.1:9464|127.0.0.1:0|" \
   "$root/config/demo.textproto" > "$work/idvd.textproto"
 echo "serving { max_in_flight_verify: $limit }" >> "$work/idvd.textproto"
 "$build/services/idvd" --config "$work/idvd.textproto" --listen 127.0.0.1:0 \

@@ -25,6 +25,7 @@
 #include "services/auth.h"
 #include "services/client_manager.h"
 #include "services/config_manager.h"
+#include "services/metrics.h"
 #include "services/rechecker.h"
 #include "services/retention.h"
 #include "services/verification_service.h"
@@ -117,7 +118,21 @@ class Health {
   void Attach(grpc::HealthCheckServiceInterface* service) {
     std::lock_guard<std::mutex> lock(mu_);
     service_ = service;
-    if (service_ != nullptr && !serving_) service_->SetServingStatus(false);
+    if (service_ == nullptr) return;
+    // Each service by name too (they all stand or fall with the store), and "" for the server.
+    for (const char* name :
+         {"idv.v1.VerificationService", "idv.v1.AdminService", "idv.v1.AuditService"}) {
+      service_->SetServingStatus(name, serving_);
+    }
+    service_->SetServingStatus(serving_);
+  }
+  bool store_serving() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return store_serving_;
+  }
+  bool serving() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return serving_;
   }
   // The store's state: NOT_SERVING while it cannot write, SERVING again when it recovers.
   void Store(bool serving) {
@@ -138,7 +153,7 @@ class Health {
     if (service_ != nullptr) service_->SetServingStatus(serving_);
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   grpc::HealthCheckServiceInterface* service_ = nullptr;  // guarded by mu_
   bool serving_ = true;                                   // guarded by mu_
   bool store_serving_ = true;                             // guarded by mu_
@@ -248,6 +263,7 @@ struct Server::Parts {
   std::unique_ptr<Limits> limits;
   std::unique_ptr<RetentionPurger> retention;
   verifiers::VerifierRegistry registry;
+  std::unique_ptr<Metrics> metrics;
   std::unique_ptr<ConfigManager> config_manager;
   std::unique_ptr<Rechecker> rechecker;
   std::unique_ptr<cache::Cache> cache;
@@ -258,6 +274,8 @@ struct Server::Parts {
   std::unique_ptr<Auditor> auditor;
   std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<grpc::Server> grpc_server;
+  // Last: stopped first, before anything its scrapes read.
+  std::unique_ptr<MetricsServer> metrics_server;
   std::string address;
   std::string admin_key_path;
   bool created_admin_key = false;
@@ -306,6 +324,49 @@ void Server::Subscribe(Parts& parts) {
       });
     }
   });
+}
+
+// Serves `parts.metrics` with what a scrape reads from the running parts.
+absl::Status Server::StartMetrics(Parts& parts) {
+  parts.metrics->set_live([p = &parts] {
+    LiveState s;
+    if (p->cache != nullptr) {
+      const cache::CacheStats c = p->cache->Stats();
+      s.cache_enabled = true;
+      s.cache_hits = c.hits;
+      s.cache_misses = c.misses;
+      s.cache_inserts = c.inserts;
+      s.cache_evictions = c.evictions;
+    }
+    const idv::store::v1::ConfigVersion config = p->config_manager->current();
+    std::shared_ptr<const verifiers::PolicyEngine> engine = p->config_manager->engine();
+    for (const idv::config::v1::BackendConfig& b : config.backends()) {
+      LiveState::Backend out;
+      out.name = b.name();
+      if (const verifiers::GuardedVerifier* v = engine->backend(b.name())) {
+        const auto state = v->breaker().state();
+        out.breaker = state == verifiers::CircuitBreaker::State::kOpen       ? 2
+                      : state == verifiers::CircuitBreaker::State::kHalfOpen ? 1
+                                                                             : 0;
+        out.in_flight = static_cast<int>(v->in_flight());
+      }
+      s.backends.push_back(std::move(out));
+    }
+    s.verify_in_flight = p->verification->in_flight();
+    s.rechecks_queued = p->rechecker->queued();
+    s.store_serving = p->health.store_serving();
+    s.ready = p->health.serving();
+    s.config_version = config.version();
+    s.key_version = p->keys->current_version();
+    return s;
+  });
+  absl::StatusOr<std::unique_ptr<MetricsServer>> m =
+      MetricsServer::Start(parts.config.metrics().listen(), *parts.metrics);
+  if (!m.ok()) return m.status();
+  parts.metrics_server = *std::move(m);
+  spdlog::info("metrics on http://{}/metrics (and /healthz, /readyz)",
+               parts.metrics_server->address());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerConfig config) {
@@ -398,6 +459,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     if (!made.ok()) return made.status();
     parts->cache = *std::move(made);
   }
+  // Without a metrics address nothing is counted (no interceptor, no counters).
+  if (!c.metrics().listen().empty()) {
+    parts->metrics = std::make_unique<Metrics>(IDV_VERSION);
+    vo.metrics = parts->metrics.get();
+  }
   Subscribe(*parts);
   parts->verification = std::make_unique<VerificationServiceImpl>(
       *parts->auth, *parts->keys, *parts->config_manager, *parts->store, parts->rechecker.get(),
@@ -426,6 +492,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   ApplyServingLimits(c.serving(), builder);
   int port = 0;
   builder.AddListeningPort(c.listen(), *creds, &port);
+  if (parts->metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> counted;
+    counted.push_back(NewMetricsInterceptorFactory(*parts->metrics));
+    builder.experimental().SetInterceptorCreators(std::move(counted));
+  }
   builder.RegisterService(parts->verification.get());
   builder.RegisterService(parts->admin.get());
   builder.RegisterService(parts->audit.get());
@@ -436,6 +507,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen()));
   }
   parts->health.Attach(parts->grpc_server->GetHealthCheckService());
+  if (parts->metrics != nullptr) {
+    if (absl::Status m = StartMetrics(*parts); !m.ok()) {
+      parts->grpc_server->Shutdown();
+      parts->rechecker->Stop();
+      parts->store->Close();
+      return m;
+    }
+  }
   parts->retention->Start();
   parts->address = absl::StrCat(c.listen().substr(0, c.listen().rfind(':')), ":", port);
   return std::unique_ptr<Server>(new Server(std::move(parts)));

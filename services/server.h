@@ -50,6 +50,7 @@ class Server {
   struct Parts;
   explicit Server(std::unique_ptr<Parts> parts);
   static void Subscribe(Parts& parts);
+  static absl::Status StartMetrics(Parts& parts);
   std::unique_ptr<Parts> parts_;
 };
 

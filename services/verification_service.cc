@@ -14,6 +14,7 @@
 #include "identity/derived.h"
 #include "identity/mask.h"
 #include "services/account_removal.h"
+#include "services/metrics.h"
 #include "services/rechecker.h"
 #include "services/status.h"
 #include "services/verdicts.h"
@@ -114,8 +115,9 @@ class VerificationServiceImpl::VerifyCall {
  public:
   VerifyCall(VerificationServiceImpl& service, grpc::CallbackServerContext* ctx,
              std::unique_ptr<idv::v1::VerifyRequest> request, grpc::ByteBuffer* response,
-             Principal principal)
+             Principal principal, absl::Time start)
       : service_(service),
+        start_(start),
         reactor_(ctx->DefaultReactor()),
         owned_request_(std::move(request)),
         request_(*owned_request_),
@@ -387,10 +389,16 @@ class VerificationServiceImpl::VerifyCall {
     // The plaintext is not needed past this point; it is wiped when the engine lets go too.
     claim_.reset();
     std::optional<idv::store::v1::RecheckEntry> recheck = commit.recheck;
+    const absl::Time commit_start = absl::Now();
     service_.store_.CommitVerification(
-        std::move(commit),
-        [this, recheck = std::move(recheck)](absl::StatusOr<store::CommitResult> result) mutable {
+        std::move(commit), [this, recheck = std::move(recheck),
+                            commit_start](absl::StatusOr<store::CommitResult> result) mutable {
           if (result.ok() && recheck.has_value()) service_.rechecker_->Add(*std::move(recheck));
+          if (Metrics* m = service_.options_.metrics; m != nullptr && result.ok()) {
+            m->StoreCommitted(absl::Now() - commit_start);
+            m->Verified(principal_.tenant(), request_.claim().document_type(), response_.outcome(),
+                        response_.reason().code());
+          }
           if (result.ok()) {
             response_.set_binding(result->binding);
             MaskForCaller(service_.options_.limits, principal_.tenant(), response_);
@@ -426,6 +434,9 @@ class VerificationServiceImpl::VerifyCall {
       grpc::Slice slice(bytes);
       *out_ = grpc::ByteBuffer(&slice, 1);
     }
+    if (service_.verify_metrics_ != nullptr) {
+      service_.verify_metrics_->Finished(status.error_code(), absl::Now() - start_);
+    }
     grpc::ServerUnaryReactor* reactor = reactor_;
     delete this;
     reactor->Finish(status);
@@ -435,6 +446,7 @@ class VerificationServiceImpl::VerifyCall {
   }
 
   VerificationServiceImpl& service_;
+  const absl::Time start_;  // the call's arrival
   grpc::ServerUnaryReactor* const reactor_;
   const std::unique_ptr<idv::v1::VerifyRequest> owned_request_;
   const idv::v1::VerifyRequest& request_;
@@ -469,21 +481,32 @@ VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,
       store_(store),
       rechecker_(rechecker),
       cache_(cache),
-      options_(options) {}
+      options_(options),
+      verify_metrics_(options.metrics == nullptr
+                          ? nullptr
+                          : &options.metrics->ForMethod("/idv.v1.VerificationService/Verify")) {}
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerContext* ctx,
                                                           const grpc::ByteBuffer* request_bytes,
                                                           grpc::ByteBuffer* response) {
+  const absl::Time start = absl::Now();
+  // Verify's calls are counted here rather than by the metrics interceptor (services/metrics.h).
+  auto refuse = [&](const absl::Status& s) {
+    if (verify_metrics_ != nullptr) {
+      verify_metrics_->Finished(static_cast<int>(s.code()), absl::Now() - start);
+    }
+    return FinishNow(ctx, s);
+  };
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Verify");
-  if (!principal.ok()) return FinishNow(ctx, principal.status());
+  if (!principal.ok()) return refuse(principal.status());
   // Parsed here rather than by gRPC, whose answer to bytes that do not parse is UNIMPLEMENTED
   // with no message.
   auto request = std::make_unique<idv::v1::VerifyRequest>();
   grpc::ByteBuffer copy(*request_bytes);  // shares the slices
   if (!grpc::SerializationTraits<idv::v1::VerifyRequest>::Deserialize(&copy, request.get()).ok()) {
-    return FinishNow(ctx, absl::InvalidArgumentError(
-                              "the request is not an idv.v1.VerifyRequest: the bytes do not parse "
-                              "(or a string field is not valid UTF-8)"));
+    return refuse(absl::InvalidArgumentError(
+        "the request is not an idv.v1.VerifyRequest: the bytes do not parse "
+        "(or a string field is not valid UTF-8)"));
   }
   absl::Status shape = CheckShape(*request);
   if (shape.ok() && options_.require_deadline && !HasDeadline(*ctx)) {
@@ -493,7 +516,7 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
   }
   if (!shape.ok()) {
     WipeClaim(*request);
-    return FinishNow(ctx, shape);
+    return refuse(shape);
   }
   // Load shedding: past the limit a call is refused at once, so that the calls accepted keep
   // their latency instead of everyone's growing with the queue.
@@ -501,13 +524,14 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
       in_flight_.load(std::memory_order_relaxed) >= options_.max_in_flight) {
     WipeClaim(*request);
     ctx->AddTrailingMetadata("retry-after-ms", "100");
-    return FinishNow(
-        ctx, WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
-                                "this node is working on ", options_.max_in_flight,
-                                " Verify calls, its limit; retry in 100 ms or on another node")),
-                            absl::Milliseconds(100)));
+    return refuse(
+        WithRetryAfter(absl::ResourceExhaustedError(absl::StrCat(
+                           "this node is working on ", options_.max_in_flight,
+                           " Verify calls, its limit; retry in 100 ms or on another node")),
+                       absl::Milliseconds(100)));
   }
-  return (new VerifyCall(*this, ctx, std::move(request), response, *std::move(principal)))->Start();
+  return (new VerifyCall(*this, ctx, std::move(request), response, *std::move(principal), start))
+      ->Start();
 }
 
 grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(

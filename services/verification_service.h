@@ -28,6 +28,7 @@
 #include "idv/v1/verification.grpc.pb.h"
 #include "services/auth.h"
 #include "services/config_manager.h"
+#include "services/metrics.h"
 #include "store/store.h"
 #include "verifiers/policy_engine.h"
 #include "verifiers/single_flight.h"
@@ -45,6 +46,8 @@ struct VerificationServiceOptions {
   absl::Duration idempotency_window = absl::Hours(24);
   // Verify calls worked on at once; more are refused with RESOURCE_EXHAUSTED. 0: no limit.
   int max_in_flight = 0;
+  // Counts answers and store commits. Optional.
+  Metrics* metrics = nullptr;
   // A Verify without a deadline is refused (INVALID_ARGUMENT).
   bool require_deadline = true;
 };
@@ -63,6 +66,9 @@ class VerificationServiceImpl final
   VerificationServiceImpl(const Authenticator& auth, const crypto::KeyRing& keys,
                           const ConfigManager& config, store::Store& store, Rechecker* rechecker,
                           cache::Cache* cache, VerificationServiceOptions options);
+
+  // Verify calls being worked on now.
+  int in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx,
                                    const grpc::ByteBuffer* request,
@@ -89,6 +95,8 @@ class VerificationServiceImpl final
   const VerificationServiceOptions options_;
   verifiers::SingleFlight<verifiers::PolicyVerdict> flights_;
   std::atomic<int> in_flight_{0};  // VerifyCall objects alive
+  // Verify's call counters (null without metrics).
+  Metrics::Method* verify_metrics_ = nullptr;
   // Idempotency keys (by tenant and key hash) of calls working on this node, each with the calls
   // with the same key that wait for it to finish before they look the key up again.
   std::mutex keys_mu_;

@@ -6,17 +6,7 @@
 # Usage: load_tool_test.sh REPO_ROOT BUILD_DIR
 set -euo pipefail
 root=$1 build=$2
-work=$(mktemp -d /tmp/idv-load-test-XXXXXX)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-source "$root/scripts/load_processes.sh"
-start_load_processes 5000 || fail "could not start the processes"
+source "$(dirname "$0")/with_load_processes.sh" 5000
 
 load() {  # TARGET ARGS... -> JSON on stdout; exit status of idv-load in $work/rc
   local target=$1
