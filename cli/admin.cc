@@ -18,7 +18,7 @@ int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\n"
             << "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | "
                "history\n"
-            << "  policy get | put FILE [--dry-run]\n"
+            << "  policy get | put FILE [--dry-run] [--force]\n"
             << "  clients create [ID] --roles verify,audit,admin,super-admin [--tenant T] "
                "[--expires 720h|RFC3339] [--description TEXT] | list [--tenant T|*] | get ID | "
                "revoke ID | rotate ID\n"
@@ -99,6 +99,7 @@ int RunPolicy(const AdminContext& ctx, const std::vector<std::string>& args) {
     idv::v1::PutPolicyRequest req;
     if (!ReadMessage(args[1], req.mutable_policy())) return 1;
     req.set_dry_run(ctx.dry_run);
+    req.set_force(ctx.force);
     return Call(ctx, &Stub::PutPolicy, req);
   }
   return Usage("policy: unknown verb or wrong number of arguments");

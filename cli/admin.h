@@ -20,6 +20,8 @@ struct AdminContext {
   // Prints a result (table or JSON) and maps the status to an exit code.
   std::function<int(const grpc::Status&, const google::protobuf::Message&)> report;
   bool dry_run = false;
+  // policy put: accept leaving a document type without a route.
+  bool force = false;
   bool probe = false;
   // clients create: the tenant (default: the caller's), roles, expiry, description.
   std::string tenant;

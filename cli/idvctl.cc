@@ -13,7 +13,7 @@
 //   backup create NAME | verify FILE --master_key KEY | restore FILE --master_key KEY --data_dir
 //   DIR check --type TYPE [--country CCC] [INPUT...]   offline; reads stdin lines without INPUTs
 //   backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history
-//   policy get | put FILE [--dry-run]
+//   policy get | put FILE [--dry-run] [--force]
 //   audit list [TOKEN] [--account ID] | export FILE [csv] | stats [day] | checkpoint [NODE] |
 //         get NODE INDEX | prove NODE INDEX [SIZE] | consistency NODE OLD [NEW] |
 //         verify NODE [--trusted FILE,...]
@@ -57,6 +57,8 @@ ABSL_FLAG(bool, bind, false, "verify: bind the identity to the account when veri
 ABSL_FLAG(std::string, idempotency_key, "",
           "verify: a retry with the same key gets the first answer (e.g. a UUID per attempt)");
 ABSL_FLAG(std::string, country, "", "verify/check: issuing country of a passport (ISO alpha-3)");
+ABSL_FLAG(bool, force, false,
+          "policy put: accept a change that leaves a document type without any route");
 ABSL_FLAG(bool, dry_run, false,
           "backends/policy: validate and show what would change, store nothing");
 ABSL_FLAG(bool, probe, false, "backends put: call the backend's Describe before accepting it");
@@ -87,7 +89,7 @@ constexpr char kUsage[] =
     "        TYPE: cn_resident_id, cn_residence_permit_hmt, cn_permanent_residence,\n"
     "              hmt_travel_permit, passport, name, phone\n"
     "  backends list | put FILE [--dry-run] [--probe] | delete NAME [--dry-run] | history\n"
-    "  policy get | put FILE [--dry-run]\n"
+    "  policy get | put FILE [--dry-run] [--force]\n"
     "  clients create [ID] --roles R,... [--tenant T] [--expires 720h] [--description TEXT] |\n"
     "          list [--tenant T|*] | get ID | revoke ID | rotate ID\n"
     "  tenants create NAME [--description TEXT] | list\n"
@@ -283,6 +285,7 @@ int main(int argc, char** argv) {
     ctx.prepare = PrepareContext;
     ctx.report = Report;
     ctx.dry_run = absl::GetFlag(FLAGS_dry_run);
+    ctx.force = absl::GetFlag(FLAGS_force);
     ctx.probe = absl::GetFlag(FLAGS_probe);
     ctx.tenant = absl::GetFlag(FLAGS_tenant);
     ctx.roles = absl::GetFlag(FLAGS_roles);

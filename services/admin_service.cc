@@ -156,6 +156,7 @@ grpc::ServerUnaryReactor* AdminServiceImpl::PutPolicy(grpc::CallbackServerContex
   change.action = "PutPolicy";
   change.target = request->policy().name();
   change.dry_run = request->dry_run();
+  change.force = request->force();
   change.edit = [policy = request->policy()](ConfigVersion& config) {
     if (policy.name().empty()) return absl::InvalidArgumentError("policy.name is required");
     if (auto* existing = FindByName(config.mutable_policies(), policy.name())) {

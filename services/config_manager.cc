@@ -1,9 +1,10 @@
 #include "services/config_manager.h"
 
-#include <algorithm>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -76,6 +77,15 @@ void ProbeAll(std::shared_ptr<verifiers::PolicyEngine> engine, std::vector<std::
 absl::StatusOr<std::vector<ConfigVersion>> ReadNewest(store::Store& store) {
   return store::Await<std::vector<ConfigVersion>>(
       [&store](auto done) { store.ReadConfigVersions(1, std::move(done)); });
+}
+
+// The document types some policy of `config` routes.
+std::set<int> RoutedTypes(const ConfigVersion& config) {
+  std::set<int> out;
+  for (const idv::config::v1::Policy& p : config.policies()) {
+    for (int t : p.document_types()) out.insert(t);
+  }
+  return out;
 }
 
 }  // namespace
@@ -197,6 +207,21 @@ void ConfigManager::Change(
   ConfigVersion next = base;
   if (absl::Status s = std::move(request.edit)(next); !s.ok()) return std::move(done)(s);
   next.set_version(base.version() + 1);
+  if (!request.force) {
+    std::vector<std::string> unrouted;
+    const std::set<int> after = RoutedTypes(next);
+    for (int type : RoutedTypes(base)) {
+      if (after.count(type) == 0) {
+        unrouted.push_back(idv::v1::DocumentType_Name(static_cast<idv::v1::DocumentType>(type)));
+      }
+    }
+    if (!unrouted.empty()) {
+      return std::move(done)(absl::FailedPreconditionError(absl::StrCat(
+          "after this change no policy routes ", absl::StrJoin(unrouted, ", "),
+          ": every Verify of it would answer UNAVAILABLE. Route it in another policy first, or "
+          "repeat the change with force (idvctl --force) if that is what you want")));
+    }
+  }
   absl::StatusOr<std::shared_ptr<verifiers::PolicyEngine>> candidate =
       Build(next, registry_, engine().get());
   if (!candidate.ok()) return std::move(done)(candidate.status());

@@ -41,6 +41,9 @@ struct ChangeRequest {
   bool dry_run = false;
   // Backends to probe (Describe) before the change is stored.
   std::vector<std::string> probe;
+  // Accept a change that leaves a document type routed before without any policy (its Verify
+  // calls would all answer UNAVAILABLE). Without it such a change is FAILED_PRECONDITION.
+  bool force = false;
 };
 
 class ConfigManager {

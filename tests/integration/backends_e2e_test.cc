@@ -50,9 +50,10 @@ grpc::Status PutBackend(Cluster& c, const idv::config::v1::BackendConfig& b, boo
   return c.admin().PutBackend(&ctx, req, &change);
 }
 
-grpc::Status PutPolicy(Cluster& c, const idv::config::v1::Policy& p) {
+grpc::Status PutPolicy(Cluster& c, const idv::config::v1::Policy& p, bool force = false) {
   idv::v1::PutPolicyRequest req;
   *req.mutable_policy() = p;
+  req.set_force(force);
   grpc::ClientContext ctx;
   c.Authorize(ctx);
   idv::v1::ConfigChange change;
@@ -117,6 +118,30 @@ TEST(BackendsTest, BackendAddedThroughAdminServesTheNextRequest) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// A policy change that would leave a document type with no route (every Verify of it answering
+// UNAVAILABLE) is refused, stores nothing, and is accepted only when forced.
+TEST(BackendsTest, APolicyChangeLeavingADocumentTypeWithoutARouteIsRefused) {
+  Cluster c(Cluster::Options{});
+  c.Start();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  idv::config::v1::Policy passports = ResidentIdPolicy({"sim"});
+  passports.set_name("policy-1");  // the file's policy, which routes CN_RESIDENT_ID
+  passports.clear_document_types();
+  passports.add_document_types(idv::v1::PASSPORT);
+  grpc::Status refused = PutPolicy(c, passports);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("CN_RESIDENT_ID"), std::string::npos)
+      << refused.error_message();
+  const Person& p = c.people()[1];
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("route-1", p.number, p.name, false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);  // nothing changed
+  ASSERT_TRUE(PutPolicy(c, passports, /*force=*/true).ok());
+  ASSERT_TRUE(c.Verify("route-2", p.number, p.name, false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_EQ(resp.reason().code(), idv::v1::NO_AUTHORITY_CONFIGURED);
+}
+
 TEST(BackendsTest, DeletingABackendInUseIsRefused) {
   Cluster c(Cluster::Options{});
   c.Start();
@@ -129,7 +154,7 @@ TEST(BackendsTest, DeletingABackendInUseIsRefused) {
   idv::config::v1::Policy empty = ResidentIdPolicy({});
   empty.set_name("policy-1");
   empty.clear_document_types();
-  ASSERT_TRUE(PutPolicy(c, empty).ok());
+  ASSERT_TRUE(PutPolicy(c, empty, /*force=*/true).ok());
   EXPECT_TRUE(DeleteBackend(c, "sim").ok());
   EXPECT_EQ(DeleteBackend(c, "sim").error_code(), grpc::StatusCode::NOT_FOUND);
 
