@@ -3,7 +3,11 @@
 # simulator as the authority, idvd with LevelDB under ./data. Prints how to make a first call.
 # Ctrl-C stops both.
 #
+# On a later start the stored configuration (which wins over the file's) is pointed at this
+# run's simulator when it names another address, as a configuration change of its own.
+#
 # Environment (all optional): IDV_LISTEN (127.0.0.1:7443), IDV_SIM_LISTEN (127.0.0.1:7600),
+# IDV_METRICS_LISTEN (127.0.0.1:9464),
 # IDV_WORK_DIR (the repository: ./data and ./demo go there), IDV_BUILD_DIR (build),
 # IDV_SKIP_BUILD=1 to use what is built already.
 set -euo pipefail
@@ -12,6 +16,7 @@ build=${IDV_BUILD_DIR:-$root/build}
 work=${IDV_WORK_DIR:-$root}
 listen=${IDV_LISTEN:-127.0.0.1:7443}
 sim_listen=${IDV_SIM_LISTEN:-127.0.0.1:7600}
+metrics_listen=${IDV_METRICS_LISTEN:-127.0.0.1:9464}
 
 if [ -z "${IDV_SKIP_BUILD:-}" ]; then
   "$root/scripts/setup.sh"
@@ -34,12 +39,33 @@ source "$root/scripts/await_listening.sh"
 pids+=($!)
 sim_address=$(await_listening demo/registry-sim.log "${pids[-1]}")
 
-sed "s|target: \"127.0.0.1:7600\"|target: \"$sim_address\"|" "$root/config/demo.textproto" \
-  > demo/idvd.textproto
+sed "s|target: \"127.0.0.1:7600\"|target: \"$sim_address\"|; s|127.0.0.1:9464|$metrics_listen|" \
+  "$root/config/demo.textproto" > demo/idvd.textproto
 "$build/services/idvd" --config demo/idvd.textproto --listen "$listen" --data_dir ./data \
   > >(tee demo/idvd.log) 2>&1 &
 pids+=($!)
 address=$(await_listening demo/idvd.log "${pids[-1]}")
+
+# The stored configuration wins over the file's from the second start on: point its simulator
+# backend at this run's simulator when it names another address.
+ctl=("$build/cli/idvctl" --server "$address" --token_file data/admin.key)
+"${ctl[@]}" --json backends list > demo/backends.json
+if python3 - demo/backends.json "$sim_address" demo/registry-sim.json <<'PY'
+import json, sys
+listed, address, out = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+for b in listed.get("backends", []):
+    c = b["config"]
+    if c["name"] == "registry-sim" and c["typed_config"].get("target") != address:
+        c["typed_config"]["target"] = address
+        json.dump(c, open(out, "w"))
+        sys.exit(0)
+sys.exit(1)
+PY
+then
+  "${ctl[@]}" backends put demo/registry-sim.json > /dev/null
+  echo "The stored configuration named another simulator address; registry-sim now points at" \
+    "$sim_address (a new configuration version, in the audit trail)."
+fi
 
 IFS=, read -r _ number name _ < <(sed -n 2p demo/population.csv)
 cat <<EOT
