@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -191,6 +192,29 @@ bool IsLoopback(const std::string& listen) {
 absl::StatusOr<std::unique_ptr<crypto::KeyRing>> LoadKeys(const idv::config::v1::ServerConfig& c) {
   if (absl::Status s = crypto::InitSodium(); !s.ok()) return s;
   if (absl::Status s = MakeDirectory(c.data_dir()); !s.ok()) return s;
+  // A relative key path is read from the working directory, not from data_dir: started from
+  // elsewhere (or with another --data_dir), idvd would make a fresh key beside a store made with
+  // another one, and every fingerprint would silently stop matching. A LevelDB store without its
+  // key is refused instead, and the key's absolute path is logged.
+  const std::string& key_file = c.keys().master_key_file();
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(key_file, ec).string();
+  const std::string db =
+      c.store().leveldb().path().empty() ? c.data_dir() + "/db" : c.store().leveldb().path();
+  if (!key_file.empty() && !std::filesystem::exists(key_file, ec) && !c.store().has_postgres() &&
+      std::filesystem::exists(db + "/CURRENT", ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the store at ", std::filesystem::absolute(db, ec).string(),
+        " exists but its master key file ", absolute, " does not",
+        key_file[0] == '/' ? ""
+                           : " (keys.master_key_file is relative: it is read from the working "
+                             "directory, not from data_dir)",
+        ": restore the key, or fix keys.master_key_file; idvd will not make a new key for an "
+        "existing store"));
+  }
+  spdlog::info(
+      "master key: {}{}", absolute,
+      key_file.empty() || key_file[0] == '/' ? "" : " (relative to the working directory)");
   absl::StatusOr<crypto::SecretBytes> master =
       crypto::LoadMasterKey(c.keys().master_key_file(), c.keys().create_if_missing());
   if (!master.ok()) return master.status();

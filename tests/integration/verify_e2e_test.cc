@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -325,6 +326,38 @@ TEST(StartupTest, MissingMasterKeyRefusesToStart) {
   EXPECT_NE(WEXITSTATUS(status), 0);
   EXPECT_NE((*idvd)->Output().find("absent.key does not exist"), std::string::npos)
       << (*idvd)->Output();
+}
+
+// A relative master_key_file is read from the working directory: started from another one,
+// idvd finds no key beside an existing store, and refuses to start rather than make a new key
+// (with which no stored fingerprint would match).
+TEST(StartupTest, AStoreWithoutItsKeyIsRefusedNotGivenANewKey) {
+  TempDir dir;
+  const std::string config = dir.path() + "/idvd.textproto";
+  testing::WriteFileOrDie(config, absl::StrCat("listen: \"127.0.0.1:0\" data_dir: \"", dir.path(),
+                                               "/data\" keys { master_key_file: \"keys/master.key\""
+                                               " create_if_missing: true }"));
+  std::filesystem::create_directories(dir.path() + "/first/keys");
+  std::filesystem::create_directories(dir.path() + "/second/keys");
+  auto from = [&](const std::string& cwd) {
+    return Process::Start(
+        {"/bin/sh", "-c",
+         absl::StrCat("cd ", dir.path(), "/", cwd, " && exec ", IDVD_PATH, " --config=", config)});
+  };
+  auto first = from("first");
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->WaitForListening().ok()) << (*first)->Output();
+  EXPECT_NE((*first)->Output().find(dir.path() + "/first/keys/master.key"), std::string::npos)
+      << (*first)->Output();
+  ASSERT_TRUE((*first)->Stop());
+  auto second = from("second");
+  ASSERT_TRUE(second.ok());
+  const int status = (*second)->Wait();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE((*second)->Output().find("exists but its master key file"), std::string::npos)
+      << (*second)->Output();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/second/keys/master.key"));
 }
 
 TEST(StartupTest, PlaintextOffLoopbackIsRefused) {
