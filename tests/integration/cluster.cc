@@ -170,14 +170,20 @@ bool Cluster::AwaitConfigVersion(size_t node, uint64_t version, absl::Duration t
   }
 }
 
-bool Cluster::Serving(size_t node) {
-  // grpc.health.v1.Health/Check through the generic stub: an empty request; the response is
-  // field 1 (status) as a varint, SERVING = 1.
+bool Cluster::Serving(size_t node, const std::string& service) {
+  // grpc.health.v1.Health/Check through the generic stub: the request is field 1 (service) as a
+  // string, absent for ""; the response is field 1 (status) as a varint, SERVING = 1.
   grpc::GenericStub stub(nodes_[node].channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  grpc::Slice empty("");
-  grpc::ByteBuffer request(&empty, 1), response;
+  std::string encoded;
+  if (!service.empty()) {
+    encoded.push_back('\x0a');
+    encoded.push_back(static_cast<char>(service.size()));  // names under 128 bytes
+    encoded += service;
+  }
+  grpc::Slice slice(encoded);
+  grpc::ByteBuffer request(&slice, 1), response;
   std::promise<grpc::Status> done;
   stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
                  [&done](grpc::Status s) { done.set_value(s); });

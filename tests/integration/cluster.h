@@ -83,8 +83,8 @@ class Cluster {
   uint64_t LiveConfigVersion(size_t node);
   // Waits until `node` runs at least `version`; false after `timeout`.
   bool AwaitConfigVersion(size_t node, uint64_t version, absl::Duration timeout);
-  // Health of `node`'s "" service: true for SERVING.
-  bool Serving(size_t node);
+  // Health of `node`'s `service` ("": the server as a whole): true for SERVING.
+  bool Serving(size_t node, const std::string& service = "");
 
   // Stores an API client (what an administrator's CreateClient will do) while every node is
   // stopped, then starts them again; returns its key "<client_id>.<secret>".

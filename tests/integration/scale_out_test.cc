@@ -292,6 +292,8 @@ TEST_F(SignUpRunTest, DatabaseRestartIsUnavailableNeverWrongAndHealsItself) {
     const absl::Time give_up = absl::Now() + absl::Seconds(10);
     while (c.Serving(node) && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(20));
     EXPECT_FALSE(c.Serving(node)) << "node " << node;
+    // Each service by name too.
+    EXPECT_FALSE(c.Serving(node, "idv.v1.VerificationService")) << "node " << node;
   }
   // A call made now is refused promptly on every node, even one whose writer is still finding out
   // whether a group it sent COMMIT for was stored.
@@ -311,6 +313,11 @@ TEST_F(SignUpRunTest, DatabaseRestartIsUnavailableNeverWrongAndHealsItself) {
     const absl::Time give_up = absl::Now() + absl::Seconds(10);
     while (!c.Serving(node) && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(20));
     EXPECT_TRUE(c.Serving(node)) << "node " << node;
+    for (const char* service :
+         {"idv.v1.VerificationService", "idv.v1.AdminService", "idv.v1.AuditService"}) {
+      EXPECT_TRUE(c.Serving(node, service)) << "node " << node << ", " << service;
+    }
+    EXPECT_FALSE(c.Serving(node, "idv.v1.NoSuchService"));
   }
   ASSERT_TRUE(load.WaitForCompleted(during + 300));
   load.Stop();
