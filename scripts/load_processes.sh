@@ -13,6 +13,8 @@ start_load_processes() {
   sed "s|target: \"127.0.0.1:7600\"|target: \"$sim\"|; s|\"./data|\"$work/data|g;
        s|\"./backups\"|\"$work/backups\"|; s|127.0.0.1:9464|127.0.0.1:0|" \
     "$root/config/demo.textproto" > "$work/idvd.textproto"
+  # IDV_EXTRA_CONFIG: more of idvd's configuration (text format), appended.
+  [ -n "${IDV_EXTRA_CONFIG:-}" ] && echo "$IDV_EXTRA_CONFIG" >> "$work/idvd.textproto"
   "$build/services/idvd" --config "$work/idvd.textproto" --listen 127.0.0.1:0 \
     > "$work/idvd.log" 2>&1 &
   pids+=($!)

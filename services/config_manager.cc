@@ -262,6 +262,8 @@ void ConfigManager::Commit(
       [this, next = std::move(next), engine = std::move(engine), change = std::move(change),
        done = std::move(done)](absl::StatusOr<store::CommitResult> r) mutable {
         if (!r.ok()) return std::move(done)(r.status());
+        spdlog::info("configuration version {} by {}: {}", next.version(), next.actor(),
+                     next.summary());
         Swap(std::move(next), std::move(engine));
         change.set_applied(true);
         std::move(done)(std::move(change));

@@ -12,6 +12,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "services/logging.h"
 #include "services/server.h"
 
 ABSL_FLAG(std::string, config, "", "text-format idv.config.v1.ServerConfig file");
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     }
     config = *std::move(loaded);
   }
+  idv::services::ConfigureLogging(config.logging());
   if (const std::string v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
   if (const std::string v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
   if (const std::string v = absl::GetFlag(FLAGS_node_id); !v.empty()) {

@@ -26,6 +26,7 @@
 #include "services/auth.h"
 #include "services/client_manager.h"
 #include "services/config_manager.h"
+#include "services/logging.h"
 #include "services/metrics.h"
 #include "services/rechecker.h"
 #include "services/retention.h"
@@ -288,6 +289,7 @@ struct Server::Parts {
   std::unique_ptr<RetentionPurger> retention;
   verifiers::VerifierRegistry registry;
   std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<AccessLog> access_log;
   std::unique_ptr<ConfigManager> config_manager;
   std::unique_ptr<Rechecker> rechecker;
   std::unique_ptr<cache::Cache> cache;
@@ -482,6 +484,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     absl::StatusOr<std::unique_ptr<cache::Cache>> made = cache::NewLockFreeCache(co);
     if (!made.ok()) return made.status();
     parts->cache = *std::move(made);
+  }
+  const double sample = c.logging().access_log_sample();
+  if (!(sample >= 0 && sample <= 1)) {
+    return absl::InvalidArgumentError("logging.access_log_sample must be from 0 to 1");
+  }
+  if (sample > 0) {
+    parts->access_log = std::make_unique<AccessLog>(sample);
+    vo.access_log = parts->access_log.get();
   }
   // Without a metrics address nothing is counted (no interceptor, no counters).
   if (!c.metrics().listen().empty()) {

@@ -437,6 +437,10 @@ class VerificationServiceImpl::VerifyCall {
     if (service_.verify_metrics_ != nullptr) {
       service_.verify_metrics_->Finished(status.error_code(), absl::Now() - start_);
     }
+    if (AccessLog* log = service_.options_.access_log; log != nullptr) {
+      log->Verify(response_.verification_id(), principal_.tenant(), principal_.client_id(),
+                  status.error_code(), response_, absl::Now() - start_);
+    }
     grpc::ServerUnaryReactor* reactor = reactor_;
     delete this;
     reactor->Finish(status);
@@ -491,13 +495,20 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::Verify(grpc::CallbackServerCo
                                                           grpc::ByteBuffer* response) {
   const absl::Time start = absl::Now();
   // Verify's calls are counted here rather than by the metrics interceptor (services/metrics.h).
+  absl::StatusOr<Principal> principal = absl::UnauthenticatedError("");
   auto refuse = [&](const absl::Status& s) {
     if (verify_metrics_ != nullptr) {
       verify_metrics_->Finished(static_cast<int>(s.code()), absl::Now() - start);
     }
+    if (options_.access_log != nullptr) {
+      options_.access_log->Verify("", principal.ok() ? principal->tenant() : "",
+                                  principal.ok() ? principal->client_id() : "",
+                                  static_cast<int>(s.code()), idv::v1::VerifyResponse(),
+                                  absl::Now() - start);
+    }
     return FinishNow(ctx, s);
   };
-  absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "Verify");
+  principal = auth_.Authenticate(*ctx, "Verify");
   if (!principal.ok()) return refuse(principal.status());
   // Parsed here rather than by gRPC, whose answer to bytes that do not parse is UNIMPLEMENTED
   // with no message.

@@ -28,6 +28,7 @@
 #include "idv/v1/verification.grpc.pb.h"
 #include "services/auth.h"
 #include "services/config_manager.h"
+#include "services/logging.h"
 #include "services/metrics.h"
 #include "store/store.h"
 #include "verifiers/policy_engine.h"
@@ -48,6 +49,8 @@ struct VerificationServiceOptions {
   int max_in_flight = 0;
   // Counts answers and store commits. Optional.
   Metrics* metrics = nullptr;
+  // Logs (a sample of) the calls. Optional.
+  AccessLog* access_log = nullptr;
   // A Verify without a deadline is refused (INVALID_ARGUMENT).
   bool require_deadline = true;
 };
