@@ -91,7 +91,12 @@ class HostileInputTest : public ::testing::Test {
         cluster_->VerifyOn(0, Request(absl::StrCat("good-", person), person), &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // Instrumented idvd answering beside 500 idle connections: several times slower.
+    EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+#else
     EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+#endif
   }
 
   std::unique_ptr<Cluster> cluster_;
