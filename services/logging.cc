@@ -40,8 +40,8 @@ AccessLog::AccessLog(double sample) : sample_(sample) {
   if (sample_ <= 0) return;
   // To standard output like the default logger, through a sink of its own (a sink owns its
   // format): its lines are JSON objects already.
-  logger_ = std::make_shared<spdlog::logger>(
-      "access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  logger_ =
+      std::make_shared<spdlog::logger>("access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
   logger_->set_pattern("%v");
 }
 
