@@ -28,7 +28,7 @@ int Usage(const std::string& why) {
             << "  accounts scrub   (PostgreSQL: rewrite the tables removed data was in)\n"
             << "FILE is a BackendConfig or Policy in text format (.textproto, .txtpb) or JSON "
                "(.json).\n";
-  return 2;
+  return kExitUsage;
 }
 
 // Reads a message from a text-format or (by extension) JSON file.
@@ -56,7 +56,7 @@ int Call(const AdminContext& ctx,
                                                              Response*),
          const Request& request) {
   grpc::ClientContext call;
-  if (!ctx.prepare(call)) return 1;
+  if (!ctx.prepare(call)) return kExitCallFailed;
   Response response;
   auto stub = idv::v1::AdminService::NewStub(ctx.channel);
   return ctx.report(((*stub).*method)(&call, request, &response), response);
@@ -75,7 +75,7 @@ int RunBackends(const AdminContext& ctx, const std::vector<std::string>& args) {
   }
   if (verb == "put" && args.size() == 2) {
     idv::v1::PutBackendRequest req;
-    if (!ReadMessage(args[1], req.mutable_backend())) return 1;
+    if (!ReadMessage(args[1], req.mutable_backend())) return kExitUsage;
     req.set_dry_run(ctx.dry_run);
     req.set_probe(ctx.probe);
     return Call(ctx, &Stub::PutBackend, req);
@@ -97,7 +97,7 @@ int RunPolicy(const AdminContext& ctx, const std::vector<std::string>& args) {
   }
   if (verb == "put" && args.size() == 2) {
     idv::v1::PutPolicyRequest req;
-    if (!ReadMessage(args[1], req.mutable_policy())) return 1;
+    if (!ReadMessage(args[1], req.mutable_policy())) return kExitUsage;
     req.set_dry_run(ctx.dry_run);
     req.set_force(ctx.force);
     return Call(ctx, &Stub::PutPolicy, req);

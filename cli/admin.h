@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/output.h"
 #include "google/protobuf/message.h"
 
 namespace idv::cli {

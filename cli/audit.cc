@@ -26,7 +26,7 @@ int Usage(const std::string& why) {
             << "  audit prove NODE INDEX [TREE_SIZE]      (checked against the signed checkpoint)\n"
             << "  audit consistency NODE OLD_SIZE [NEW_SIZE]\n"
             << "  audit verify NODE [--trusted FILE,...]   (exit 1 when the log is not intact)\n";
-  return 2;
+  return kExitUsage;
 }
 
 audit::Hash ToHash(const std::string& s) {
@@ -42,17 +42,17 @@ std::vector<audit::Hash> ToHashes(const google::protobuf::RepeatedPtrField<std::
 }
 
 // The signed checkpoint of `node` as the server gives it, opened with the verifier key it gives
-// (an auditor compares that key with the one published to them).
-bool SignedCheckpoint(const AdminContext& ctx, const std::string& node, audit::Checkpoint* out) {
+// (an auditor compares that key with the one published to them). Returns an exit code.
+int SignedCheckpoint(const AdminContext& ctx, const std::string& node, audit::Checkpoint* out) {
   grpc::ClientContext call;
-  if (!ctx.prepare(call)) return false;
+  if (!ctx.prepare(call)) return kExitCallFailed;
   idv::v1::GetCheckpointRequest req;
   req.set_node_id(node);
   idv::v1::GetCheckpointResponse resp;
   grpc::Status s = Stub(ctx.channel).GetCheckpoint(&call, req, &resp);
   if (!s.ok() || resp.logs_size() != 1) {
     std::cerr << "idvctl: no checkpoint of " << node << ": " << s.error_message() << "\n";
-    return false;
+    return kExitCallFailed;
   }
   absl::StatusOr<std::string> text =
       audit::OpenNote(resp.logs(0).checkpoint(), resp.logs(0).verifier_key());
@@ -60,10 +60,10 @@ bool SignedCheckpoint(const AdminContext& ctx, const std::string& node, audit::C
       text.ok() ? audit::ParseCheckpoint(*text) : absl::StatusOr<audit::Checkpoint>(text.status());
   if (!c.ok()) {
     std::cerr << "idvctl: the checkpoint does not verify: " << c.status().message() << "\n";
-    return false;
+    return kExitNegative;
   }
   *out = *c;
-  return true;
+  return kExitOk;
 }
 
 int Check(const absl::Status& s, const std::string& what) {
@@ -72,14 +72,14 @@ int Check(const absl::Status& s, const std::string& what) {
     return 0;
   }
   std::cerr << "idvctl: " << what << ": FAILED: " << s.message() << "\n";
-  return 1;
+  return kExitNegative;
 }
 
 int Prove(const AdminContext& ctx, const std::string& node, uint64_t index, uint64_t size) {
   audit::Checkpoint signed_cp;
-  if (!SignedCheckpoint(ctx, node, &signed_cp)) return 1;
+  if (int rc = SignedCheckpoint(ctx, node, &signed_cp); rc != kExitOk) return rc;
   grpc::ClientContext call;
-  if (!ctx.prepare(call)) return 1;
+  if (!ctx.prepare(call)) return kExitCallFailed;
   idv::v1::GetInclusionProofRequest req;
   req.set_node_id(node);
   req.set_index(index);
@@ -99,9 +99,9 @@ int Prove(const AdminContext& ctx, const std::string& node, uint64_t index, uint
 int Consistency(const AdminContext& ctx, const std::string& node, uint64_t old_size,
                 uint64_t new_size) {
   audit::Checkpoint signed_cp;
-  if (!SignedCheckpoint(ctx, node, &signed_cp)) return 1;
+  if (int rc = SignedCheckpoint(ctx, node, &signed_cp); rc != kExitOk) return rc;
   grpc::ClientContext call;
-  if (!ctx.prepare(call)) return 1;
+  if (!ctx.prepare(call)) return kExitCallFailed;
   idv::v1::GetConsistencyProofRequest req;
   req.set_node_id(node);
   req.set_old_size(old_size);
@@ -123,10 +123,10 @@ int Export(const AdminContext& ctx, const std::string& path, const std::string& 
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
     std::cerr << "idvctl: cannot write " << path << "\n";
-    return 1;
+    return kExitUsage;
   }
   grpc::ClientContext call;
-  if (!ctx.prepare(call)) return 1;
+  if (!ctx.prepare(call)) return kExitCallFailed;
   call.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
   idv::v1::ExportRecordsRequest req;
   req.mutable_filter()->set_account_id(account);
@@ -147,7 +147,7 @@ int Export(const AdminContext& ctx, const std::string& path, const std::string& 
   out.close();
   if (!s.ok() || !out) {
     std::cerr << "idvctl: export failed: " << s.error_message() << "\n";
-    return 1;
+    return kExitCallFailed;
   }
   std::cerr << "idvctl: " << total << " records written to " << path << "\n";
   return 0;
@@ -164,7 +164,7 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
   }
   if (verb == "list" && args.size() <= 2) {
     grpc::ClientContext call;
-    if (!ctx.prepare(call)) return 1;
+    if (!ctx.prepare(call)) return kExitCallFailed;
     idv::v1::ListRecordsRequest req;
     req.mutable_filter()->set_account_id(account);
     if (args.size() == 2) req.set_page_token(args[1]);
@@ -173,7 +173,7 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
   }
   if (verb == "stats" && (args.size() == 1 || (args.size() == 2 && args[1] == "day"))) {
     grpc::ClientContext call;
-    if (!ctx.prepare(call)) return 1;
+    if (!ctx.prepare(call)) return kExitCallFailed;
     idv::v1::GetStatsRequest req;
     req.mutable_filter()->set_account_id(account);
     if (args.size() == 2) req.set_bucket(idv::v1::GetStatsRequest::DAY);
@@ -182,7 +182,7 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
   }
   if (verb == "checkpoint" && args.size() <= 2) {
     grpc::ClientContext call;
-    if (!ctx.prepare(call)) return 1;
+    if (!ctx.prepare(call)) return kExitCallFailed;
     idv::v1::GetCheckpointRequest req;
     if (args.size() == 2) req.set_node_id(args[1]);
     idv::v1::GetCheckpointResponse resp;
@@ -190,7 +190,7 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
   }
   if (verb == "get" && args.size() == 3 && absl::SimpleAtoi(args[2], &a)) {
     grpc::ClientContext call;
-    if (!ctx.prepare(call)) return 1;
+    if (!ctx.prepare(call)) return kExitCallFailed;
     idv::v1::GetRecordRequest req;
     req.set_node_id(args[1]);
     req.set_index(a);
@@ -212,15 +212,15 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
       absl::StatusOr<std::string> note = ReadFile(file);
       if (!note.ok()) {
         std::cerr << "idvctl: " << note.status().message() << "\n";
-        return 1;
+        return kExitUsage;
       }
       req.add_trusted_checkpoints(*note);
     }
     grpc::ClientContext call;
-    if (!ctx.prepare(call)) return 1;
+    if (!ctx.prepare(call)) return kExitCallFailed;
     idv::v1::IntegrityReport report;
     const int rc = ctx.report(Stub(ctx.channel).VerifyIntegrity(&call, req, &report), report);
-    return rc != 0 ? rc : (report.intact() ? 0 : 1);
+    return rc != kExitOk ? rc : (report.intact() ? kExitOk : kExitNegative);
   }
   return Usage("audit: unknown verb or wrong arguments");
 }

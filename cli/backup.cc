@@ -16,7 +16,7 @@ int Usage(const std::string& why) {
             << "  backup create NAME                       (idvd writes it to its backup.dir)\n"
             << "  backup verify FILE --master_key KEY_FILE\n"
             << "  backup restore FILE --master_key KEY_FILE --data_dir DIR\n";
-  return 2;
+  return kExitUsage;
 }
 
 // A key ring from `key_file` that has the version `path` was made under.
@@ -51,7 +51,7 @@ int RunBackup(const AdminContext& ctx, const BackupOptions& options,
   const std::string verb = args.empty() ? "" : args[0];
   if (verb == "create" && args.size() == 2) {
     grpc::ClientContext call;
-    if (!ctx.prepare(call)) return 1;
+    if (!ctx.prepare(call)) return kExitCallFailed;
     idv::v1::CreateBackupRequest req;
     req.set_name(args[1]);
     idv::v1::BackupInfo info;
@@ -70,7 +70,7 @@ int RunBackup(const AdminContext& ctx, const BackupOptions& options,
     if (!done.ok()) {
       std::cerr << "idvctl: backup " << verb << " " << args[1] << ": " << done.status().message()
                 << (verb == "restore" ? " (nothing was restored)" : "") << "\n";
-      return 1;
+      return kExitNegative;
     }
     return Print(*done, verb == "verify" ? "intact  " : "restored");
   }

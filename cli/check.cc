@@ -1,9 +1,8 @@
 #include "cli/check.h"
 
-#include <unicode/utf8.h>
-
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
@@ -39,34 +38,6 @@ Outcome FromField(const identity::FieldResult& r) {
   return o;
 }
 
-// Appends `s` as a JSON string: quotes, backslashes and control characters escaped, bytes that
-// are not UTF-8 replaced by U+FFFD.
-void AppendJsonString(std::string& out, const std::string& s) {
-  out.push_back('"');
-  int32_t i = 0;
-  const int32_t n = static_cast<int32_t>(s.size());
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  while (i < n) {
-    const int32_t start = i;
-    UChar32 c;
-    U8_NEXT(p, i, n, c);
-    if (c < 0) {
-      out += "\xef\xbf\xbd";
-    } else if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    } else {
-      out.append(s, start, i - start);
-    }
-  }
-  out.push_back('"');
-}
-
 void AppendResult(std::string& out, const std::string& input, const Outcome& o, bool json) {
   if (!json) {
     out += input;
@@ -76,28 +47,17 @@ void AppendResult(std::string& out, const std::string& input, const Outcome& o, 
     out.push_back('\n');
     return;
   }
-  out += "{\"input\":";
-  AppendJsonString(out, input);
-  out += o.valid ? ",\"valid\":true" : ",\"valid\":false";
-  out += ",\"reason\":";
-  AppendJsonString(out, o.reason);
-  if (!o.valid) {
-    out += ",\"message\":";
-    AppendJsonString(out, o.message);
-  }
-  out += ",\"canonical\":";
-  AppendJsonString(out, o.canonical);
-  out += ",\"masked\":";
-  AppendJsonString(out, o.masked);
-  if (!o.notes.empty()) {
-    out += ",\"notes\":[";
-    for (size_t i = 0; i < o.notes.size(); ++i) {
-      if (i > 0) out.push_back(',');
-      AppendJsonString(out, o.notes[i]);
-    }
-    out.push_back(']');
-  }
-  out += "}\n";
+  nlohmann::ordered_json j;
+  j["input"] = input;
+  j["valid"] = o.valid;
+  j["reason"] = o.reason;
+  if (!o.valid) j["message"] = o.message;
+  j["canonical"] = o.canonical;
+  j["masked"] = o.masked;
+  if (!o.notes.empty()) j["notes"] = o.notes;
+  // Bytes that are not UTF-8 (the input is whatever was typed) become U+FFFD.
+  out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out.push_back('\n');
 }
 
 bool MakeChecker(const CheckOptions& options, Checker* checker) {

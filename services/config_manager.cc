@@ -6,10 +6,14 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "audit/records.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/verification_id.h"
 
@@ -31,6 +35,31 @@ std::string Short(const google::protobuf::Message& m) {
   return out;
 }
 
+// "field: old -> new" for each field that differs, "; "-separated (Any configs unpacked).
+std::string FieldChanges(const google::protobuf::Message& before,
+                         const google::protobuf::Message& after) {
+  std::string text;
+  {
+    google::protobuf::io::StringOutputStream stream(&text);
+    google::protobuf::util::MessageDifferencer::StreamReporter reporter(&stream);
+    google::protobuf::util::MessageDifferencer differ;
+    differ.ReportDifferencesTo(&reporter);
+    differ.Compare(before, after);
+  }
+  std::vector<std::string> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  for (std::string& line : lines) {
+    // The reporter's "modified: a.b: 1 -> 2" / "added: a: 3" / "deleted: a: 3".
+    if (absl::StartsWith(line, "modified: ")) {
+      line.erase(0, 10);
+    } else if (absl::StartsWith(line, "added: ")) {
+      line = absl::StrCat(line.substr(7), " (added)");
+    } else if (absl::StartsWith(line, "deleted: ")) {
+      line = absl::StrCat(line.substr(9), " (removed)");
+    }
+  }
+  return absl::StrJoin(lines, "; ");
+}
+
 template <typename Message>
 void DiffByName(const char* kind, const google::protobuf::RepeatedPtrField<Message>& before,
                 const google::protobuf::RepeatedPtrField<Message>& after,
@@ -43,7 +72,7 @@ void DiffByName(const char* kind, const google::protobuf::RepeatedPtrField<Messa
     if (it == old_items.end()) {
       lines.push_back(absl::StrCat(kind, " ", name, " added: ", Short(*m)));
     } else if (it->second->SerializeAsString() != m->SerializeAsString()) {
-      lines.push_back(absl::StrCat(kind, " ", name, " changed: ", Short(*m)));
+      lines.push_back(absl::StrCat(kind, " ", name, " changed: ", FieldChanges(*it->second, *m)));
     }
   }
   for (const auto& [name, m] : old_items) {

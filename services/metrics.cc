@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 namespace idv::services {
@@ -17,27 +18,6 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
       0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   return *b;
-}
-
-const char* CodeName(int code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  return code >= 0 && code < 17 ? kNames[code] : "UNKNOWN";
 }
 
 // The metric of `family` for `labels`, made once per label set and then found under a reader
@@ -117,8 +97,9 @@ void Metrics::Method::Finished(int code, absl::Duration took) {
     absl::MutexLock lock(&mu_);
     counter = by_code_[c].load(std::memory_order_relaxed);
     if (counter == nullptr) {
-      counter =
-          &metrics_.handled_.Add({{"method", name_}, {"code", CodeName(static_cast<int>(c))}});
+      counter = &metrics_.handled_.Add(
+          {{"method", name_},
+           {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(c))}});
       by_code_[c].store(counter, std::memory_order_release);
     }
   }

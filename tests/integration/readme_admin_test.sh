@@ -27,7 +27,7 @@ expect 0 idvctl backends put "$work/carrier.textproto" --probe
 expect 0 idvctl policy get
 expect 0 idvctl policy put examples/policy.json --dry-run
 expect 0 idvctl policy put examples/policy.json
-expect 1 idvctl backends delete carrier --dry-run  # in use by the policy: refused
+expect 3 idvctl backends delete carrier --dry-run  # in use by the policy: refused
 expect 0 idvctl backends history
 grep -q "policy-1" "$work/out.txt" || fail "history does not show the policy change"
 # The policy works: a person of the population verifies.
