@@ -39,6 +39,15 @@ class Histogram {
 
   uint64_t Max() const { return max_.load(std::memory_order_relaxed); }
 
+  // Calls fn(upper_edge, count) for each non-empty bucket, smallest first.
+  template <typename Fn>
+  void ForEachBucket(Fn fn) const {
+    for (size_t i = 0; i < kBuckets; ++i) {
+      const uint64_t n = buckets_[i].load(std::memory_order_relaxed);
+      if (n != 0) fn(UpperEdge(i), n);
+    }
+  }
+
  private:
   // 64 linear sub-buckets per power of two.
   static constexpr int kSubBits = 6;

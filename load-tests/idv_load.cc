@@ -20,16 +20,18 @@
 // drill's check).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -39,27 +41,34 @@
 #include "idv/v1/verification.grpc.pb.h"
 #include "load-tests/histogram.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:7443",
-          "idvd address, or several separated by commas (the channels are spread over them)");
-ABSL_FLAG(std::string, token_file, "data/admin.key", "API key file");
-ABSL_FLAG(std::string, identities, "", "population CSV exported by idv-registry-sim");
-ABSL_FLAG(std::string, scenario, "warm", "warm, cold, bind, invalid, mixed or empty");
-ABSL_FLAG(int, concurrency, 16, "closed loop: calls in flight");
-ABSL_FLAG(double, rate, 0, "open loop: calls per second (overrides --concurrency)");
-ABSL_FLAG(double, duration, 10, "measured seconds");
-ABSL_FLAG(double, warmup, 2, "seconds run before measuring");
-ABSL_FLAG(int, channels, 4, "gRPC channels (connections)");
-ABSL_FLAG(int, working_set, 1000, "warm: identities in the working set");
-ABSL_FLAG(uint64_t, first_identity, 0,
-          "cold/bind: skip this many fresh identities (so repeated runs stay cache misses)");
-ABSL_FLAG(bool, json, false, "print the result as one JSON object");
-ABSL_FLAG(std::string, ack_log, "", "log every answered Verify to this file");
-ABSL_FLAG(std::string, check_acks, "",
-          "no load: check that the verifications of this ack log are stored on the target");
-ABSL_FLAG(int64_t, acked_before, INT64_MAX,
-          "check_acks: only those acknowledged before this time (Unix microseconds)");
-ABSL_FLAG(int64_t, acked_after, 0, "check_acks: only those acknowledged after this time");
-ABSL_FLAG(bool, progress, true, "print a progress line every second (stderr)");
+namespace idv::load {
+namespace {
+
+// Command-line options (`idv-load --help` lists them with these descriptions).
+struct Options {
+  std::string target = "127.0.0.1:7443";
+  std::string token_file = "data/admin.key";
+  std::string identities;
+  std::string scenario = "warm";
+  int concurrency = 16;
+  double rate = 0;
+  double duration = 10;
+  double warmup = 2;
+  int channels = 4;
+  int working_set = 1000;
+  uint64_t first_identity = 0;
+  bool json = false;
+  std::string ack_log;
+  std::string check_acks;
+  int64_t acked_before = INT64_MAX;
+  int64_t acked_after = 0;
+  bool progress = true;
+};
+
+Options opt;
+
+}  // namespace
+}  // namespace idv::load
 
 namespace idv::load {
 namespace {
@@ -113,7 +122,7 @@ class Workload {
       if (n >= people_.size() - working_set_) wrapped_ = true;
     }
     // Accounts are new in every run too (bind runs bind fresh accounts, not ones bound earlier).
-    req->set_account_id(absl::StrCat("load-", absl::GetFlag(FLAGS_first_identity), "-", i));
+    req->set_account_id(absl::StrCat("load-", opt.first_identity, "-", i));
     req->mutable_claim()->set_document_number(p->number);
     req->mutable_claim()->set_full_name(p->name);
     if (kind == Kind::kBind) req->set_bind(true);
@@ -131,7 +140,7 @@ class Workload {
   const std::vector<Identity> people_;
   const std::string scenario_;
   const size_t working_set_;
-  std::atomic<uint64_t> next_fresh_{absl::GetFlag(FLAGS_first_identity)};
+  std::atomic<uint64_t> next_fresh_{opt.first_identity};
   std::atomic<bool> wrapped_{false};
 };
 
@@ -139,8 +148,7 @@ class Load {
  public:
   Load(Workload& work, const std::string& token, int channels)
       : work_(work), authorization_("Bearer " + token) {
-    const std::vector<std::string> targets =
-        absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
+    const std::vector<std::string> targets = absl::StrSplit(opt.target, ',', absl::SkipEmpty());
     for (int c = 0; c < channels; ++c) {
       grpc::ChannelArguments args;
       args.SetInt("idv.load.channel", c);  // distinct arguments: a connection per channel
@@ -289,19 +297,123 @@ std::string ReadToken(const std::string& path) {
   return std::string(absl::StripAsciiWhitespace(token));
 }
 
+// "850us", "12.3ms", "1.23s".
+std::string Micros(uint64_t us) {
+  if (us < 1000) return absl::StrCat(us, "us");
+  if (us < 1000000) return absl::StrFormat("%.3gms", us / 1e3);
+  return absl::StrFormat("%.3gs", us / 1e6);
+}
+
+// A bar of the report's latency histogram: calls with latency in (previous upper, upper] us.
+struct Bin {
+  uint64_t upper;
+  uint64_t count;
+};
+
+// Log-spaced bins (upper edges 1, 2, 5 x 10^k us) from the fastest call to the slowest. A call
+// counts in the bin holding its histogram bucket's upper edge (buckets are ~1.5% wide).
+std::vector<Bin> Bins(const Histogram& h) {
+  static constexpr uint64_t kSteps[] = {1, 2, 5};
+  std::map<uint64_t, uint64_t> counts;  // upper edge -> calls
+  uint64_t decade = 1;
+  int step = 0;
+  auto edge = [&] { return decade * kSteps[step]; };
+  auto next = [&] {
+    if (++step == 3) {
+      step = 0;
+      decade *= 10;
+    }
+  };
+  h.ForEachBucket([&](uint64_t upper, uint64_t n) {
+    while (upper > edge()) next();
+    counts[edge()] += n;
+  });
+  std::vector<Bin> bins;
+  if (counts.empty()) return bins;
+  decade = 1;
+  step = 0;
+  while (edge() < counts.begin()->first) next();
+  for (; edge() <= counts.rbegin()->first; next()) {
+    auto it = counts.find(edge());
+    bins.push_back(Bin{edge(), it == counts.end() ? 0 : it->second});
+  }
+  return bins;
+}
+
+void PrintHistogram(const std::vector<Bin>& bins, uint64_t total, std::ostream& out) {
+  if (bins.empty() || total == 0) return;
+  uint64_t most = 0;
+  for (const Bin& b : bins) most = std::max(most, b.count);
+  out << "latency histogram:\n";
+  for (const Bin& b : bins) {
+    const int width = static_cast<int>(40 * b.count / most);
+    out << absl::StrFormat("  <= %7s |%-40s %d (%.1f%%)\n", Micros(b.upper),
+                           std::string(static_cast<size_t>(width), '#'), b.count,
+                           100.0 * static_cast<double>(b.count) / static_cast<double>(total));
+  }
+}
+
+// Progress while the load runs: on a terminal a bar redrawn in place, otherwise a line a second.
+class Progress {
+ public:
+  Progress(absl::Time start, absl::Time end, bool enabled)
+      : start_(start), end_(end), enabled_(enabled), tty_(::isatty(2) != 0) {}
+
+  absl::Duration interval() const {
+    return tty_ && enabled_ ? absl::Milliseconds(200) : absl::Seconds(1);
+  }
+
+  void Show(Load& load) {
+    if (!enabled_) return;
+    const absl::Time now = absl::Now();
+    const uint64_t done = load.completed();
+    const double rate = static_cast<double>(done - last_done_) /
+                        std::max(1e-3, absl::ToDoubleSeconds(now - last_at_));
+    last_done_ = done;
+    last_at_ = now;
+    const Histogram& h = load.histogram();
+    const std::string stats =
+        absl::StrFormat("%6.0f calls/s  in flight %4d  p50 %7s  p99 %7s", rate, load.in_flight(),
+                        Micros(h.Percentile(0.5)), Micros(h.Percentile(0.99)));
+    const double elapsed = absl::ToDoubleSeconds(now - start_);
+    if (!tty_) {
+      std::cerr << absl::StrFormat("t=%4.0fs  %s\n", elapsed, stats);
+      return;
+    }
+    const double share =
+        std::min(1.0, elapsed / std::max(1e-3, absl::ToDoubleSeconds(end_ - start_)));
+    const int filled = static_cast<int>(share * 30);
+    std::cerr << absl::StrFormat("\r[%s%s] %3.0f%%  %5.1fs  %s\x1b[K",
+                                 std::string(static_cast<size_t>(filled), '='),
+                                 std::string(static_cast<size_t>(30 - filled), ' '), share * 100,
+                                 elapsed, stats)
+              << std::flush;
+  }
+
+  void Done() {
+    if (enabled_ && tty_) std::cerr << "\r\x1b[K" << std::flush;
+  }
+
+ private:
+  const absl::Time start_, end_;
+  const bool enabled_, tty_;
+  absl::Time last_at_ = absl::Now();
+  uint64_t last_done_ = 0;
+};
+
 // --check_acks: every verification of the log acknowledged before --acked_before is stored on
 // the target, and every binding it made too.
 int CheckAcks() {
-  std::ifstream in(absl::GetFlag(FLAGS_check_acks));
+  std::ifstream in(opt.check_acks);
   if (!in) {
-    std::cerr << "idv-load: cannot read " << absl::GetFlag(FLAGS_check_acks) << "\n";
+    std::cerr << "idv-load: cannot read " << opt.check_acks << "\n";
     return 2;
   }
   auto stub = idv::v1::VerificationService::NewStub(
-      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
-  const std::string authorization = "Bearer " + ReadToken(absl::GetFlag(FLAGS_token_file));
-  const int64_t before = absl::GetFlag(FLAGS_acked_before);
-  const int64_t after = absl::GetFlag(FLAGS_acked_after);
+      grpc::CreateChannel(opt.target, grpc::InsecureChannelCredentials()));
+  const std::string authorization = "Bearer " + ReadToken(opt.token_file);
+  const int64_t before = opt.acked_before;
+  const int64_t after = opt.acked_after;
   uint64_t checked = 0, later = 0, bindings = 0, missing_records = 0, missing_bindings = 0;
   int64_t at = 0;
   std::string id, account, binding;
@@ -334,19 +446,21 @@ int CheckAcks() {
       if (++missing_bindings <= 5) std::cerr << "missing binding of " << account << "\n";
     }
   }
-  std::cout << absl::StrFormat(
-      "{\"checked\":%d,\"bindings\":%d,\"missing_records\":%d,\"missing_bindings\":%d,"
-      "\"outside_window\":%d}\n",
-      checked, bindings, missing_records, missing_bindings, later);
+  nlohmann::ordered_json j = {{"checked", checked},
+                              {"bindings", bindings},
+                              {"missing_records", missing_records},
+                              {"missing_bindings", missing_bindings},
+                              {"outside_window", later}};
+  std::cout << j.dump() << "\n";
   return missing_records == 0 && missing_bindings == 0 && checked > 0 ? 0 : 1;
 }
 
 int Main() {
-  if (!absl::GetFlag(FLAGS_check_acks).empty()) return CheckAcks();
-  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  if (!opt.check_acks.empty()) return CheckAcks();
+  const std::string scenario = opt.scenario;
   std::vector<Identity> people;
   if (scenario != "empty") {
-    people = ReadIdentities(absl::GetFlag(FLAGS_identities));
+    people = ReadIdentities(opt.identities);
     if (people.size() < 2) {
       std::cerr << "idv-load: --identities must name the simulator's population CSV\n";
       return 2;
@@ -355,22 +469,22 @@ int Main() {
     people.push_back(Identity{});
     people.push_back(Identity{});
   }
-  Workload work(std::move(people), scenario, absl::GetFlag(FLAGS_working_set));
-  Load load(work, ReadToken(absl::GetFlag(FLAGS_token_file)), absl::GetFlag(FLAGS_channels));
+  Workload work(std::move(people), scenario, opt.working_set);
+  Load load(work, ReadToken(opt.token_file), opt.channels);
   std::ofstream ack_log;
-  if (!absl::GetFlag(FLAGS_ack_log).empty()) {
-    ack_log.open(absl::GetFlag(FLAGS_ack_log), std::ios::trunc);
+  if (!opt.ack_log.empty()) {
+    ack_log.open(opt.ack_log, std::ios::trunc);
     load.set_ack_log(&ack_log);
   }
 
-  const absl::Duration warmup = absl::Seconds(absl::GetFlag(FLAGS_warmup));
-  const absl::Duration duration = absl::Seconds(absl::GetFlag(FLAGS_duration));
+  const absl::Duration warmup = absl::Seconds(opt.warmup);
+  const absl::Duration duration = absl::Seconds(opt.duration);
   const absl::Time start = absl::Now();
   const absl::Time measure_from = start + warmup, end = measure_from + duration;
   load.StartMeasuring(measure_from);
   load.StopMeasuring(end);
   std::atomic<uint64_t> next{0};
-  const double rate = absl::GetFlag(FLAGS_rate);
+  const double rate = opt.rate;
 
   std::function<void()> closed_loop;
   closed_loop = [&] {
@@ -389,20 +503,14 @@ int Main() {
       }
     });
   } else {
-    for (int i = 0; i < absl::GetFlag(FLAGS_concurrency); ++i) closed_loop();
+    for (int i = 0; i < opt.concurrency; ++i) closed_loop();
   }
-  uint64_t last = 0;
+  Progress progress(start, end, opt.progress);
   while (absl::Now() < end) {
-    absl::SleepFor(absl::Seconds(1));  // progress reporting interval
-    if (absl::GetFlag(FLAGS_progress)) {
-      const uint64_t done = load.completed();
-      std::cerr << absl::StrFormat("t=%4.0fs  %8d calls/s  in flight %4d  p50 %6dus  p99 %6dus\n",
-                                   absl::ToDoubleSeconds(absl::Now() - start), done - last,
-                                   load.in_flight(), load.histogram().Percentile(0.5),
-                                   load.histogram().Percentile(0.99));
-      last = done;
-    }
+    absl::SleepFor(progress.interval());  // reporting interval, not synchronization
+    progress.Show(load);
   }
+  progress.Done();
   if (pacer.joinable()) pacer.join();
   const absl::Time drain_until = absl::Now() + absl::Seconds(35);
   while (load.in_flight() > 0 && absl::Now() < drain_until) absl::SleepFor(absl::Milliseconds(10));
@@ -413,41 +521,46 @@ int Main() {
   std::map<std::string, uint64_t> counts = load.Counts();
   uint64_t errors = 0;
   for (const auto& [k, v] : counts) errors += absl::StartsWith(k, "error:") ? v : 0;
-  if (absl::GetFlag(FLAGS_json)) {
-    std::string j = absl::StrFormat(
-        "{\"scenario\":\"%s\",\"mode\":\"%s\",\"concurrency\":%d,\"rate\":%g,\"duration_s\":%g,"
-        "\"calls\":%d,\"throughput\":%.1f,\"errors\":%d,\"latency_us\":{\"p50\":%d,\"p90\":%d,"
-        "\"p99\":%d,\"p999\":%d,\"max\":%d},\"error_latency_us\":{\"p50\":%d,\"p99\":%d,"
-        "\"max\":%d},\"counts\":{",
-        scenario, rate > 0 ? "open" : "closed", absl::GetFlag(FLAGS_concurrency), rate,
-        absl::ToDoubleSeconds(duration), h.Count() + r.Count(), throughput, errors,
-        h.Percentile(0.5), h.Percentile(0.9), h.Percentile(0.99), h.Percentile(0.999), h.Max(),
-        r.Percentile(0.5), r.Percentile(0.99), r.Max());
-    bool first = true;
-    for (const auto& [k, v] : counts) {
-      absl::StrAppend(&j, first ? "" : ",", "\"", k, "\":", v);
-      first = false;
-    }
-    absl::StrAppend(&j, "},\"counts_all\":{");
-    first = true;
-    for (const auto& [k, v] : load.Counts(/*all=*/true)) {
-      absl::StrAppend(&j, first ? "" : ",", "\"", k, "\":", v);
-      first = false;
-    }
-    std::cout << j << "},"
-              << "\"identities_wrapped\":" << (work.wrapped() ? "true" : "false") << "}\n";
+  const std::vector<Bin> bins = Bins(h);
+  if (opt.json) {
+    nlohmann::ordered_json j;
+    j["scenario"] = scenario;
+    j["mode"] = rate > 0 ? "open" : "closed";
+    j["concurrency"] = opt.concurrency;
+    j["rate"] = rate;
+    j["duration_s"] = absl::ToDoubleSeconds(duration);
+    j["calls"] = h.Count() + r.Count();
+    j["throughput"] = std::round(throughput * 10) / 10;
+    j["errors"] = errors;
+    j["latency_us"] = {{"p50", h.Percentile(0.5)},
+                       {"p90", h.Percentile(0.9)},
+                       {"p99", h.Percentile(0.99)},
+                       {"p999", h.Percentile(0.999)},
+                       {"max", h.Max()}};
+    j["error_latency_us"] = {
+        {"p50", r.Percentile(0.5)}, {"p99", r.Percentile(0.99)}, {"max", r.Max()}};
+    j["counts"] = counts;
+    j["counts_all"] = load.Counts(/*all=*/true);
+    j["identities_wrapped"] = work.wrapped();
+    nlohmann::ordered_json histogram = nlohmann::ordered_json::array();
+    for (const Bin& b : bins) histogram.push_back({{"le_us", b.upper}, {"count", b.count}});
+    j["histogram"] = std::move(histogram);
+    std::cout << j.dump() << "\n";
   } else {
     std::cout << absl::StrFormat(
         "scenario %s, %s loop, %.0f s: %d calls, %.1f answered/s, %d errors\n", scenario,
         rate > 0 ? "open" : "closed", absl::ToDoubleSeconds(duration), h.Count() + r.Count(),
         throughput, errors);
-    std::cout << absl::StrFormat("latency us: p50 %d  p90 %d  p99 %d  p99.9 %d  max %d\n",
-                                 h.Percentile(0.5), h.Percentile(0.9), h.Percentile(0.99),
-                                 h.Percentile(0.999), h.Max());
+    std::cout << absl::StrFormat("latency: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+                                 Micros(h.Percentile(0.5)), Micros(h.Percentile(0.9)),
+                                 Micros(h.Percentile(0.99)), Micros(h.Percentile(0.999)),
+                                 Micros(h.Max()));
     if (r.Count() > 0) {
-      std::cout << absl::StrFormat("errors' latency us: p50 %d  p99 %d  max %d\n",
-                                   r.Percentile(0.5), r.Percentile(0.99), r.Max());
+      std::cout << absl::StrFormat("errors' latency: p50 %s  p99 %s  max %s\n",
+                                   Micros(r.Percentile(0.5)), Micros(r.Percentile(0.99)),
+                                   Micros(r.Max()));
     }
+    PrintHistogram(bins, h.Count(), std::cout);
     for (const auto& [k, v] : counts) std::cout << "  " << k << ": " << v << "\n";
     if (work.wrapped()) std::cout << "note: fresh identities ran out and repeated\n";
   }
@@ -458,7 +571,56 @@ int Main() {
 }  // namespace idv::load
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  using idv::load::opt;
+  CLI::App app{"idv-load: a gRPC load generator for idvd (see the top of idv_load.cc).",
+               "idv-load"};
+  app.add_option("--target", opt.target,
+                 "idvd address, or several separated by commas (channels are spread over them)")
+      ->capture_default_str();
+  app.add_option("--token_file,--token-file", opt.token_file, "API key file")
+      ->capture_default_str();
+  app.add_option("--identities", opt.identities, "population CSV exported by idv-registry-sim");
+  app.add_option("--scenario", opt.scenario, "what each call is")
+      ->check(CLI::IsMember({"warm", "cold", "bind", "invalid", "mixed", "empty"}))
+      ->capture_default_str();
+  app.add_option("--concurrency", opt.concurrency, "closed loop: calls in flight")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--rate", opt.rate, "open loop: calls per second (overrides --concurrency)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--duration", opt.duration, "measured seconds")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", opt.warmup, "seconds run before measuring")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--channels", opt.channels, "gRPC channels (connections)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--working_set,--working-set", opt.working_set,
+                 "warm: identities in the working set")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--first_identity,--first-identity", opt.first_identity,
+                 "cold/bind: skip this many fresh identities (repeated runs stay cache misses)");
+  app.add_flag("--json", opt.json, "print the report as one JSON object");
+  app.add_option("--ack_log,--ack-log", opt.ack_log, "log every answered Verify to this file");
+  app.add_option("--check_acks,--check-acks", opt.check_acks,
+                 "no load: check that the verifications of this ack log are stored on the target")
+      ->check(CLI::ExistingFile);
+  app.add_option("--acked_before,--acked-before", opt.acked_before,
+                 "check_acks: only those acknowledged before this time (Unix microseconds)");
+  app.add_option("--acked_after,--acked-after", opt.acked_after,
+                 "check_acks: only those acknowledged after this time");
+  app.add_flag("--progress,!--no-progress", opt.progress,
+               "progress on stderr: a bar on a terminal, else a line a second (--progress=false "
+               "for none)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as idvd does
   return idv::load::Main();
 }

@@ -29,6 +29,15 @@ j=$(load "$idvd" --scenario mixed --concurrency 8 --duration 2 --warmup 1)
 [ "$(count "$j" outcome:VERIFIED)" -gt 0 ] || fail "no VERIFIED answers: $j"
 [ "$(count "$j" outcome:INVALID)" -gt 0 ] || fail "no offline rejections: $j"
 [ "$(count "$j" cached)" -gt 0 ] || fail "no cache hits: $j"
+# The report's histogram holds every answered call of the window, in increasing bins.
+/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+h = r["histogram"]
+assert sum(b["count"] for b in h) == r["calls"] - r["errors"], h
+assert [b["le_us"] for b in h] == sorted(b["le_us"] for b in h), h
+assert h[-1]["le_us"] >= r["latency_us"]["max"] * 0.98, (h, r["latency_us"])' "$j" ||
+  fail "histogram does not account for the calls: $j"
 
 # warm: after the warm-up every answer comes from the cache.
 j=$(load "$idvd" --scenario warm --concurrency 8 --duration 1 --warmup 1)
@@ -56,4 +65,11 @@ j=$("$build/load-tests/idv-load" --target "$idvd" --token_file "$work/bad.key" \
   --progress=false --json) && fail "idv-load exited 0 with a wrong key: $j"
 [ "$(count "$j" error:16)" -gt 0 ] && [ "$(field "$j" errors)" = "$(field "$j" calls)" ] ||
   fail "wrong key not reported as UNAUTHENTICATED: $j"
-echo "idv-load: mixed, warm, echo, empty, open loop and a wrong key behave; 6 passed, 0 failed"
+# --help lists the flags; a bad flag value is a usage error (2).
+help=$("$build/load-tests/idv-load" --help)
+for flag in --target --scenario --concurrency --rate --duration --json --ack_log --progress; do
+  grep -q -- "$flag" <<< "$help" || fail "--help does not list $flag"
+done
+"$build/load-tests/idv-load" --scenario nonsense > /dev/null 2>&1 && fail "bad --scenario accepted"
+[ $? = 2 ] || fail "bad --scenario: not a usage error"
+echo "idv-load: mixed, warm, echo, empty, open loop and a wrong key behave; histogram, --help and usage errors; 8 passed, 0 failed"
