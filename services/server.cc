@@ -137,10 +137,13 @@ class Health {
     return serving_;
   }
   // The store's state: NOT_SERVING while it cannot write, SERVING again when it recovers.
-  void Store(bool serving) {
+  // Returns the state before.
+  bool Store(bool serving) {
     std::lock_guard<std::mutex> lock(mu_);
+    const bool before = store_serving_;
     store_serving_ = serving;
     Apply();
+    return before;
   }
   // Draining for shutdown: NOT_SERVING for good.
   void NotServing() {
@@ -411,10 +414,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   so.data_dir = c.data_dir();
   so.on_health = [health = &parts->health, leveldb = !c.store().has_postgres()](
                      bool serving, const absl::Status& s) {
+    const bool before = health->Store(serving);
     if (!serving && leveldb) {
       spdlog::error("{}; restart idvd once the disk is healthy", std::string(s.message()));
+    } else if (before && !serving) {
+      spdlog::error("store: cannot write ({}); not serving until it recovers",
+                    std::string(s.message()));
+    } else if (!before && serving) {
+      spdlog::info("store: writing again; serving");
     }
-    health->Store(serving);
   };
   so.checkpoints = CheckpointPolicyFor(c.audit(), *parts->keys, c.keys().current_version());
   absl::StatusOr<std::unique_ptr<store::Store>> store = store::Open(c.store(), so);

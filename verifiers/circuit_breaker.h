@@ -15,6 +15,8 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -32,6 +34,9 @@ struct CircuitBreakerOptions {
   absl::Duration open_for = absl::Seconds(5);
   // Where time comes from. Default absl::Now.
   std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Called on every change of state (outside the breaker's lock), with why: "closed", "open",
+  // "half_open" and a reason such as "10 of 20 recent calls failed". Default: nothing.
+  std::function<void(const char* from, const char* to, const std::string& why)> on_transition;
 };
 
 class CircuitBreaker {
@@ -48,8 +53,17 @@ class CircuitBreaker {
   Permit Allow();
   void Record(Permit permit, bool success);
   State state() const;
+  static const char* Name(State s);
 
  private:
+  // Sets the state under mu_; the change is announced by Announce once mu_ is released.
+  struct Change {
+    State from, to;
+    std::string why;
+  };
+  void Set(State to, std::string why, std::optional<Change>& change);
+  void Announce(const std::optional<Change>& change) const;
+
   const CircuitBreakerOptions options_;
   mutable std::mutex mu_;
   State state_ = State::kClosed;  // guarded by mu_

@@ -1,5 +1,7 @@
 #include "verifiers/policy_engine.h"
 
+#include <spdlog/spdlog.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "verifiers/timer.h"
@@ -232,8 +234,8 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
   std::shared_ptr<PolicyEngine> engine(new PolicyEngine);
   for (const idv::config::v1::BackendConfig& b : backends) {
     if (!IsValidBackendName(b.name())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("backend name \"", Shown(b.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "backend name \"", Shown(b.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
     }
     if (engine->backends_.count(b.name()) != 0) {
       return absl::InvalidArgumentError(
@@ -249,8 +251,17 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
     if (backend.verifier == nullptr) {
       absl::StatusOr<std::unique_ptr<Verifier>> v = registry.Create(b);
       if (!v.ok()) return v.status();
-      backend.verifier = std::make_shared<GuardedVerifier>(*std::move(v), b.max_in_flight(),
-                                                           BreakerOptions(b.breaker()));
+      CircuitBreakerOptions breaker = BreakerOptions(b.breaker());
+      breaker.on_transition = [name = b.name()](const char* from, const char* to,
+                                                const std::string& why) {
+        if (std::string(to) == "open") {
+          spdlog::warn("backend {}: circuit breaker {} -> {} ({})", name, from, to, why);
+        } else {
+          spdlog::info("backend {}: circuit breaker {} -> {} ({})", name, from, to, why);
+        }
+      };
+      backend.verifier =
+          std::make_shared<GuardedVerifier>(*std::move(v), b.max_in_flight(), std::move(breaker));
     }
     engine->backends_.emplace(b.name(), std::move(backend));
   }
@@ -258,8 +269,8 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
     // Policies without a name were accepted before names were checked; named ones must be short
     // and plain (they are shown in listings, diffs and the audit trail).
     if (!p.name().empty() && !IsValidBackendName(p.name())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("policy name \"", Shown(p.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy name \"", Shown(p.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
     }
     Route route;
     route.deadline = p.has_deadline() ? FromProto(p.deadline()) : kDefaultDeadline;

@@ -1,10 +1,12 @@
 #include "verifiers/policy_engine.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <future>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "verifiers/circuit_breaker.h"
 #include "verifiers/grpc_plugin/config.h"
 #include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
@@ -306,6 +308,10 @@ TEST(CircuitBreakerTest, OpensHalfOpensAndCloses) {
   o.failure_rate = 0.5;
   o.open_for = absl::Seconds(5);
   o.clock = [&now] { return now; };
+  std::vector<std::string> transitions;  // what idvd logs
+  o.on_transition = [&transitions](const char* from, const char* to, const std::string& why) {
+    transitions.push_back(absl::StrCat(from, " -> ", to, " (", why, ")"));
+  };
   CircuitBreaker breaker(o);
   for (bool ok : {true, false, true, false}) breaker.Record(breaker.Allow(), ok);
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kOpen);  // 2 of 4 failed
@@ -321,6 +327,12 @@ TEST(CircuitBreakerTest, OpensHalfOpensAndCloses) {
   breaker.Record(probe, true);
   EXPECT_EQ(breaker.state(), CircuitBreaker::State::kClosed);
   EXPECT_TRUE(breaker.Allow().allowed);
+  EXPECT_THAT(transitions,
+              testing::ElementsAre("closed -> open (2 of 4 recent calls failed)",
+                                   "open -> half_open (open time over: one probe call)",
+                                   "half_open -> open (the probe call failed)",
+                                   "open -> half_open (open time over: one probe call)",
+                                   "half_open -> closed (the probe call succeeded)"));
 }
 
 TEST(CircuitBreakerTest, StaysClosedBelowTheRateOrTheMinimum) {
