@@ -54,6 +54,11 @@ int SignedCheckpoint(const AdminContext& ctx, const std::string& node, audit::Ch
     std::cerr << "idvctl: no checkpoint of " << node << ": " << s.error_message() << "\n";
     return kExitCallFailed;
   }
+  if (resp.logs(0).checkpoint().empty()) {
+    std::cerr << "idvctl: " << node << " has no signed checkpoint yet (one follows within "
+              << "audit.checkpoint_interval of a record, 10 s by default); try again then\n";
+    return kExitCallFailed;
+  }
   absl::StatusOr<std::string> text =
       audit::OpenNote(resp.logs(0).checkpoint(), resp.logs(0).verifier_key());
   absl::StatusOr<audit::Checkpoint> c =

@@ -440,7 +440,7 @@ int main(int argc, char** argv) {
   std::string account, node, page_token;
   std::vector<std::string> trusted;
   uint64_t index = 0, size = 0;
-  bool csv = false, daily = false;
+  std::string export_format = "jsonl", bucket = "hour";
   CLI::App* audit =
       app.add_subcommand("audit", "the audit log (AuditService)")->require_subcommand(1);
   auto audit_run = [&](std::vector<std::string> a) {
@@ -455,17 +455,21 @@ int main(int argc, char** argv) {
   alist->add_option("--account", account, "only this account's records");
   CLI::App* aexport = Leaf(audit, "export", "stream records into FILE", [&] {
     std::vector<std::string> a = {"export", file};
-    if (csv) a.push_back("csv");
+    if (export_format == "csv") a.push_back("csv");
     return audit_run(a);
   });
   aexport->add_option("FILE", file)->required();
-  aexport->add_flag("--csv", csv, "CSV instead of JSON Lines");
+  aexport->add_option("FORMAT", export_format, "jsonl (JSON Lines) or csv")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
   aexport->add_option("--account", account, "only this account's records");
   CLI::App* astats = Leaf(audit, "stats", "outcomes per hour (or day)", [&] {
-    return audit_run(daily ? std::vector<std::string>{"stats", "day"}
+    return audit_run(bucket == "day" ? std::vector<std::string>{"stats", "day"}
                            : std::vector<std::string>{"stats"});
   });
-  astats->add_flag("--day", daily, "per day");
+  astats->add_option("BUCKET", bucket, "hour or day")
+      ->check(CLI::IsMember({"hour", "day"}))
+      ->capture_default_str();
   astats->add_option("--account", account, "only this account's records");
   Leaf(audit, "checkpoint", "signed checkpoints (one node, or all)", [&] {
     return audit_run(node.empty() ? std::vector<std::string>{"checkpoint"}

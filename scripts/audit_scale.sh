@@ -58,10 +58,10 @@ timed() {  # label command... -> median of 3 wall-clock times in ms
 }
 echo "idvd on $records records ($engine), RssAnon $(($(rss) / 1024)) MiB at start"
 timed "ListRecords first page, one account" ctl audit list --account acct-4242
-grep -c "acct-4242" "$work/out" | sed 's/^/    records shown: /'
+{ grep -c "acct-4242" "$work/out" || true; } | sed 's/^/    records shown: /'
 timed "ListRecords first page, no filter" ctl audit list
 timed "GetStats per day (hourly counters)" ctl audit stats day
-grep -E "records|from_counters" "$work/out" | head -2 | sed 's/^/    /'
+{ grep -E "records|from_counters" "$work/out" || true; } | head -2 | sed 's/^/    /'
 timed "GetStats per day, one account" ctl audit stats day --account acct-4242
 
 # The export, twice, with idvd's memory sampled every 100 ms while it runs.

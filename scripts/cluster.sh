@@ -30,8 +30,8 @@ cleanup() {
   trap - EXIT INT TERM
   # idvd first (they flush their logs into the database), then the simulator and PostgreSQL.
   if ((${#pids[@]} > 2)); then kill "${pids[@]:2}" 2>/dev/null || true; wait "${pids[@]:2}" 2>/dev/null || true; fi
-  kill "${pids[1]}" 2>/dev/null || true
-  kill -INT "${pids[0]}" 2>/dev/null || true  # PostgreSQL's fast shutdown
+  if ((${#pids[@]} > 1)); then kill "${pids[1]}" 2>/dev/null || true; fi
+  if ((${#pids[@]} > 0)); then kill -INT "${pids[0]}" 2>/dev/null || true; fi  # PostgreSQL's fast shutdown
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
