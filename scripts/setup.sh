@@ -14,7 +14,10 @@ packages=(
   clang libclang-rt-14-dev libcuckoo-dev
   openssl nghttp2-client bc
   golang-go golang-golang-x-mod-dev
+  nodejs
 )
+# npm for the Node example's packages (examples/node); a Node.js from elsewhere may bring its own.
+command -v npm > /dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
