@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
       "command line.",
       "idvctl"};
   app.set_version_flag("--version", VersionText());
+  app.set_help_all_flag("--help-all", "Print the help of every command and exit");
   app.require_subcommand(1);
   app.fallthrough();
   app.footer(kFooter);
@@ -465,7 +466,7 @@ int main(int argc, char** argv) {
   aexport->add_option("--account", account, "only this account's records");
   CLI::App* astats = Leaf(audit, "stats", "outcomes per hour (or day)", [&] {
     return audit_run(bucket == "day" ? std::vector<std::string>{"stats", "day"}
-                           : std::vector<std::string>{"stats"});
+                                     : std::vector<std::string>{"stats"});
   });
   astats->add_option("BUCKET", bucket, "hour or day")
       ->check(CLI::IsMember({"hour", "day"}))

@@ -8,23 +8,52 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include <CLI/CLI.hpp>
+
 #include "absl/synchronization/mutex.h"
 #include "services/logging.h"
 #include "services/server.h"
 
-ABSL_FLAG(std::string, config, "", "text-format idv.config.v1.ServerConfig file");
-ABSL_FLAG(std::string, listen, "",
-          "HOST:PORT to serve on (overrides the config); port 0 picks one");
-ABSL_FLAG(std::string, data_dir, "", "data directory (overrides the config)");
-ABSL_FLAG(std::string, node_id, "", "this node's id in the audit trail (overrides store.node_id)");
-ABSL_FLAG(int32_t, shutdown_grace_seconds, 10, "how long in-flight calls may take at shutdown");
+namespace {
+
+// Command-line options (`idvd --help` lists them).
+struct Options {
+  std::string config = "";
+  std::string listen = "";
+  std::string data_dir = "";
+  std::string node_id = "";
+  int32_t shutdown_grace_seconds = 10;
+};
+
+Options opt;
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("idv verification server");
-  absl::ParseCommandLine(argc, argv);
+  CLI::App app{
+      "idvd: the idv verification server (VerificationService, AdminService, "
+      "AuditService over gRPC; metrics and health over HTTP). SIGTERM or SIGINT: stop "
+      "accepting calls, finish those in flight, flush and close the store, exit 0.",
+      "idvd"};
+  app.set_version_flag("--version", "idvd " IDV_VERSION " (build " IDV_BUILD ")");
+  app.add_option("--config", opt.config, "text-format idv.config.v1.ServerConfig file")
+      ->capture_default_str();
+  app.add_option("--listen", opt.listen,
+                 "HOST:PORT to serve on (overrides the config); port 0 picks one")
+      ->capture_default_str();
+  app.add_option("--data_dir,--data-dir", opt.data_dir, "data directory (overrides the config)")
+      ->capture_default_str();
+  app.add_option("--node_id,--node-id", opt.node_id,
+                 "this node's id in the audit trail (overrides store.node_id)")
+      ->capture_default_str();
+  app.add_option("--shutdown_grace_seconds,--shutdown-grace-seconds", opt.shutdown_grace_seconds,
+                 "how long in-flight calls may take at shutdown")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   // Debian's Abseil keeps mutex deadlock detection on; it costs a graph update per lock in gRPC's
   // hot paths. idv's own code does not use absl::Mutex.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -38,7 +67,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   idv::config::v1::ServerConfig config;
-  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+  if (const std::string path = opt.config; !path.empty()) {
     absl::StatusOr<idv::config::v1::ServerConfig> loaded = idv::services::LoadConfig(path);
     if (!loaded.ok()) {
       spdlog::error("config: {}", std::string(loaded.status().message()));
@@ -47,9 +76,9 @@ int main(int argc, char** argv) {
     config = *std::move(loaded);
   }
   idv::services::ConfigureLogging(config.logging());
-  if (const std::string v = absl::GetFlag(FLAGS_listen); !v.empty()) config.set_listen(v);
-  if (const std::string v = absl::GetFlag(FLAGS_data_dir); !v.empty()) config.set_data_dir(v);
-  if (const std::string v = absl::GetFlag(FLAGS_node_id); !v.empty()) {
+  if (const std::string v = opt.listen; !v.empty()) config.set_listen(v);
+  if (const std::string v = opt.data_dir; !v.empty()) config.set_data_dir(v);
+  if (const std::string v = opt.node_id; !v.empty()) {
     config.mutable_store()->set_node_id(v);
   }
 
@@ -74,7 +103,7 @@ int main(int argc, char** argv) {
     if (sig < 0) malloc_trim(0);
   }
   spdlog::info("signal {}: draining", sig);
-  (*server)->Shutdown(absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  (*server)->Shutdown(absl::Seconds(opt.shutdown_grace_seconds));
   spdlog::info("stopped");
   return 0;
 }

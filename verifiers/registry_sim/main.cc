@@ -12,42 +12,44 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include <CLI/CLI.hpp>
+
 #include "common/files.h"
 #include "verifiers/registry_sim/sim_service.h"
-
-ABSL_FLAG(std::string, listen, "127.0.0.1:7600", "HOST:PORT to serve on; port 0 picks one");
-ABSL_FLAG(std::string, mode, "registry", "registry, or carrier (three-element checks)");
-ABSL_FLAG(uint64_t, population, 10000, "number of synthetic people");
-ABSL_FLAG(uint64_t, seed, 1, "population seed");
-ABSL_FLAG(std::string, export_csv, "", "write the population to this CSV file and go on");
-ABSL_FLAG(uint32_t, latency_ms, 0, "fixed delay before every answer, in milliseconds");
-ABSL_FLAG(std::string, latency, "",
-          "latency distribution: fixed:MS, uniform:MIN:MAX or lognormal:MEDIAN:SIGMA "
-          "(overrides --latency_ms)");
-ABSL_FLAG(double, error_rate, 0.0, "fraction of checks failed with UNAVAILABLE (0 to 1)");
-ABSL_FLAG(uint32_t, rate_limit, 0, "checks answered per second; more get RESOURCE_EXHAUSTED");
-ABSL_FLAG(double, pending_rate, 0.0, "fraction of first checks of a number answered PENDING");
-ABSL_FLAG(std::string, tls_cert, "", "serve TLS with this PEM certificate chain (and --tls_key)");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
-ABSL_FLAG(std::string, client_ca, "",
-          "with TLS: require a client certificate issued by this PEM CA (mutual TLS)");
 
 namespace idv::sim {
 namespace {
 
+// Command-line options (`idv-registry-sim --help` lists them).
+struct Options {
+  std::string listen = "127.0.0.1:7600";
+  std::string mode = "registry";
+  uint64_t population = 10000;
+  uint64_t seed = 1;
+  std::string export_csv = "";
+  uint32_t latency_ms = 0;
+  std::string latency = "";
+  double error_rate = 0.0;
+  uint32_t rate_limit = 0;
+  double pending_rate = 0.0;
+  std::string tls_cert = "";
+  std::string tls_key = "";
+  std::string client_ca = "";
+};
+
+Options opt;
+
 absl::StatusOr<idv::sim::v1::Faults> FaultsFromFlags() {
   idv::sim::v1::Faults f;
-  f.mutable_latency()->set_median_ms(absl::GetFlag(FLAGS_latency_ms));
-  if (const std::string spec = absl::GetFlag(FLAGS_latency); !spec.empty()) {
+  f.mutable_latency()->set_median_ms(opt.latency_ms);
+  if (const std::string spec = opt.latency; !spec.empty()) {
     absl::StatusOr<idv::sim::v1::Latency> l = ParseLatency(spec);
     if (!l.ok()) return l.status();
     *f.mutable_latency() = *l;
   }
-  f.set_error_rate(absl::GetFlag(FLAGS_error_rate));
-  f.set_rate_limit_per_s(absl::GetFlag(FLAGS_rate_limit));
-  f.set_pending_rate(absl::GetFlag(FLAGS_pending_rate));
+  f.set_error_rate(opt.error_rate);
+  f.set_rate_limit_per_s(opt.rate_limit);
+  f.set_pending_rate(opt.pending_rate);
   if (absl::Status s = FaultModel::Validate(f); !s.ok()) return s;
   return f;
 }
@@ -58,15 +60,14 @@ int Main() {
     spdlog::error("{}", std::string(faults.status().message()));
     return 2;
   }
-  const std::string mode_flag = absl::GetFlag(FLAGS_mode);
+  const std::string mode_flag = opt.mode;
   if (mode_flag != "registry" && mode_flag != "carrier") {
     spdlog::error("--mode is registry or carrier");
     return 2;
   }
   const Mode mode = mode_flag == "carrier" ? Mode::kCarrier : Mode::kRegistry;
-  Population population =
-      Population::Generate(absl::GetFlag(FLAGS_population), absl::GetFlag(FLAGS_seed));
-  if (const std::string csv = absl::GetFlag(FLAGS_export_csv); !csv.empty()) {
+  Population population = Population::Generate(opt.population, opt.seed);
+  if (const std::string csv = opt.export_csv; !csv.empty()) {
     if (absl::Status s = population.ExportCsv(csv); !s.ok()) {
       spdlog::error("{}", std::string(s.message()));
       return 1;
@@ -88,14 +89,13 @@ int Main() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  const std::string listen = absl::GetFlag(FLAGS_listen);
+  const std::string listen = opt.listen;
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
-  if (!absl::GetFlag(FLAGS_tls_cert).empty()) {
-    absl::StatusOr<std::string> cert = ReadFile(absl::GetFlag(FLAGS_tls_cert));
-    absl::StatusOr<std::string> key = ReadFile(absl::GetFlag(FLAGS_tls_key));
-    absl::StatusOr<std::string> ca = absl::GetFlag(FLAGS_client_ca).empty()
-                                         ? absl::StatusOr<std::string>("")
-                                         : ReadFile(absl::GetFlag(FLAGS_client_ca));
+  if (!opt.tls_cert.empty()) {
+    absl::StatusOr<std::string> cert = ReadFile(opt.tls_cert);
+    absl::StatusOr<std::string> key = ReadFile(opt.tls_key);
+    absl::StatusOr<std::string> ca =
+        opt.client_ca.empty() ? absl::StatusOr<std::string>("") : ReadFile(opt.client_ca);
     for (const absl::Status& s : {cert.status(), key.status(), ca.status()}) {
       if (!s.ok()) {
         spdlog::error("{}", std::string(s.message()));
@@ -118,7 +118,7 @@ int Main() {
     return 1;
   }
   spdlog::info("{} mode, population {} (seed {}), faults: {}", mode_flag, population.size(),
-               absl::GetFlag(FLAGS_seed), faults->ShortDebugString());
+               opt.seed, faults->ShortDebugString());
   spdlog::info("listening on {}:{}", listen.substr(0, listen.rfind(':')), port);
 
   int sig = 0;
@@ -132,6 +132,50 @@ int Main() {
 }  // namespace idv::sim
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  using idv::sim::opt;
+  CLI::App app{
+      "idv-registry-sim: a VerifierPlugin server that plays an authority (a population "
+      "registry, or a carrier's three-element check), with faults for tests.",
+      "idv-registry-sim"};
+  app.set_version_flag("--version", "idv-registry-sim " IDV_VERSION " (build " IDV_BUILD ")");
+  app.add_option("--listen", opt.listen, "HOST:PORT to serve on; port 0 picks one")
+      ->capture_default_str();
+  app.add_option("--mode", opt.mode, "registry, or carrier (three-element checks)")
+      ->capture_default_str();
+  app.add_option("--population", opt.population, "number of synthetic people")
+      ->capture_default_str();
+  app.add_option("--seed", opt.seed, "population seed")->capture_default_str();
+  app.add_option("--export_csv,--export-csv", opt.export_csv,
+                 "write the population to this CSV file and go on")
+      ->capture_default_str();
+  app.add_option("--latency_ms,--latency-ms", opt.latency_ms,
+                 "fixed delay before every answer, in milliseconds")
+      ->capture_default_str();
+  app.add_option("--latency", opt.latency,
+                 "latency distribution: fixed:MS, uniform:MIN:MAX or lognormal:MEDIAN:SIGMA "
+                 "(overrides --latency_ms)")
+      ->capture_default_str();
+  app.add_option("--error_rate,--error-rate", opt.error_rate,
+                 "fraction of checks failed with UNAVAILABLE (0 to 1)")
+      ->capture_default_str();
+  app.add_option("--rate_limit,--rate-limit", opt.rate_limit,
+                 "checks answered per second; more get RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  app.add_option("--pending_rate,--pending-rate", opt.pending_rate,
+                 "fraction of first checks of a number answered PENDING")
+      ->capture_default_str();
+  app.add_option("--tls_cert,--tls-cert", opt.tls_cert,
+                 "serve TLS with this PEM certificate chain (and --tls_key)")
+      ->capture_default_str();
+  app.add_option("--tls_key,--tls-key", opt.tls_key, "PEM private key of --tls_cert")
+      ->capture_default_str();
+  app.add_option("--client_ca,--client-ca", opt.client_ca,
+                 "with TLS: require a client certificate issued by this PEM CA (mutual TLS)")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return idv::sim::Main();
 }
