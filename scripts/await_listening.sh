@@ -4,7 +4,7 @@
 await_listening() {
   local log=$1 pid=$2 line
   for _ in $(seq 300); do
-    line=$(grep -m1 -oE 'listening on [^ ]+' "$log" 2>/dev/null || true)
+    line=$(grep -m1 -oE 'listening on [][A-Za-z0-9.:_-]+' "$log" 2>/dev/null || true)
     if [ -n "$line" ]; then echo "${line#listening on }"; return 0; fi
     if ! kill -0 "$pid" 2>/dev/null; then break; fi
     sleep 0.1

@@ -5,7 +5,9 @@
 # the load generator's own CPU (it shares the cores) does not count. Every warm call must reach
 # the audit log: the script checks that the log grew by exactly the calls h2load made.
 # A second idvd, the same but without metrics (no `metrics` block: no interceptor, no counters),
-# is measured in the same rounds: what metrics cost per warm Verify.
+# is measured in the same rounds: what metrics cost per warm Verify; and a third, with metrics and
+# an access-log line (JSON, to a file) for every call (ACCESS_LOG_SAMPLE=1, the default) or a
+# sample of them: what both cost together.
 # Usage: scripts/hot_path.sh [CALLS per run] [ROUNDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,8 +35,18 @@ pids+=($!)
 plain_pid=$!
 plain=$(await_listening "$work/idvd-plain.log" "$plain_pid")
 grep -q "metrics on" "$work/idvd-plain.log" && { echo "the plain idvd serves metrics"; exit 1; }
+# And with metrics and an access-log line for every call (JSON, to a file), on data of its own.
+sed -e "s|$work/data|$work/data-logged|g" "$work/idvd.textproto" > "$work/idvd-logged.textproto"
+sample=${ACCESS_LOG_SAMPLE:-1}
+echo "logging { format: JSON access_log_sample: $sample }" >> "$work/idvd-logged.textproto"
+"$build/services/idvd" --config "$work/idvd-logged.textproto" --listen 127.0.0.1:0 \
+  > "$work/idvd-logged.log" 2>&1 &
+pids+=($!)
+logged_pid=$!
+logged=$(await_listening "$work/idvd-logged.log" "$logged_pid")
 key=$(cat "$work/data/admin.key")
 plain_key=$(cat "$work/data-plain/admin.key")
+logged_key=$(cat "$work/data-logged/admin.key")
 ctl() { "$build/cli/idvctl" --server "$idvd" --token_file "$work/data/admin.key" "$@"; }
 
 # One gRPC message: a 0 byte (uncompressed), the length (4 bytes, big-endian), the protobuf.
@@ -58,6 +70,7 @@ log_size() { ctl --json audit checkpoint | sed -nE 's/.*"log_size": *"?([0-9]+).
 h2() {  # path body [server] -> requests that succeeded
   local k=$key
   [ "${3:-}" = "$plain" ] && k=$plain_key
+  [ "${3:-}" = "$logged" ] && k=$logged_key
   h2load -n "$calls" -c 8 -m 64 -d "$2" -H 'content-type: application/grpc' -H 'te: trailers' \
     -H 'grpc-timeout: 10S' \
     -H "authorization: Bearer $k" "http://${3:-$idvd}$1" | sed -nE 's/^requests: .* ([0-9]+) succeeded.*/\1/p'
@@ -67,6 +80,14 @@ measure() {  # name path body [server pid]
   size0=$(log_size)
   before=$(cpu_ticks "$pid")
   ok=$(h2 "$2" "$3" "${4:-}")
+  if [ "$1" = logged ]; then  # the access log writes every 200 ms: count its flush in
+    for _ in $(seq 50); do
+      [ "$sample" != 1 ] ||
+        [ "$(grep -c '"log":"access"' "$work/idvd-logged.log" || true)" -ge $((lines0 + ok)) ] &&
+        break
+      sleep 0.1
+    done
+  fi
   after=$(cpu_ticks "$pid")
   size1=$(log_size)
   if [ "$1" = verify ] && [ $((size1 - size0)) -ne "$ok" ]; then
@@ -78,7 +99,8 @@ measure() {  # name path body [server pid]
 }
 h2 /idv.v1.VerificationService/Verify "$work/verify.grpc" > /dev/null  # warm the cache
 h2 /idv.v1.VerificationService/Verify "$work/verify.grpc" "$plain" > /dev/null
-declare -a empty echo async verify unmetered
+h2 /idv.v1.VerificationService/Verify "$work/verify.grpc" "$logged" > /dev/null
+declare -a empty echo async verify unmetered accesslogged
 for _ in $(seq "$rounds"); do
   empty+=("$(measure empty /grpc.health.v1.Health/Check "$work/empty.grpc")")
   echo+=("$(measure echo /idv.v1.VerificationService/Verify "$work/verify.grpc" "$echo_server" "$echo_pid")")
@@ -87,6 +109,12 @@ for _ in $(seq "$rounds"); do
   verify+=("$(measure verify /idv.v1.VerificationService/Verify "$work/verify.grpc")")
   unmetered+=("$(measure unmetered /idv.v1.VerificationService/Verify "$work/verify.grpc" "$plain" \
     "$plain_pid")")
+  lines0=$(grep -c '"log":"access"' "$work/idvd-logged.log" || true)
+  accesslogged+=("$(measure logged /idv.v1.VerificationService/Verify "$work/verify.grpc" \
+    "$logged" "$logged_pid")")
+  lines1=$(grep -c '"log":"access"' "$work/idvd-logged.log" || true)
+  [ "$sample" != 1 ] || [ $((lines1 - lines0)) -ge "$calls" ] ||
+    { echo "access log: $((lines1 - lines0)) lines for $calls calls" >&2; exit 1; }
 done
 median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 e=$(median "${empty[@]}")
@@ -94,6 +122,7 @@ v=$(median "${verify[@]}")
 o=$(median "${echo[@]}")
 a=$(median "${async[@]}")
 u=$(median "${unmetered[@]}")
+l=$(median "${accesslogged[@]}")
 printf 'idvd CPU per call (µs), h2load -c 8 -m 64, %s calls a run, median of %s alternating runs\n' \
   "$calls" "$rounds"
 printf '  empty RPC   %s.%02d   (runs: %s)\n' $((e / 100)) $((e % 100)) "${empty[*]}"
@@ -104,6 +133,18 @@ printf '  idv-echo --finish_on_thread %s.%02d   (runs: %s; the same, answered fr
 printf '  warm Verify %s.%02d   (runs: %s)\n' $((v / 100)) $((v % 100)) "${verify[*]}"
 printf '  warm Verify without metrics %s.%02d   (runs: %s)\n' $((u / 100)) $((u % 100)) \
   "${unmetered[*]}"
+printf '  warm Verify with metrics and access log (sample %s) %s.%02d   (runs: %s)\n' "$sample" \
+  $((l / 100)) $((l % 100)) "${accesslogged[*]}"
 printf '  metrics cost: warm Verify with / without = %s\n' "$(echo "scale=3; $v / $u" | bc)"
+printf '  metrics + access log (sample %s) cost: with both / with neither = %s\n' "$sample" \
+  "$(echo "scale=3; $l / $u" | bc)"
+# Each round's runs are adjacent in time: the median of per-round ratios is steadier than the
+# ratio of medians when the machine's speed drifts between rounds.
+ratios=()
+for i in "${!accesslogged[@]}"; do
+  ratios+=("$(echo "scale=3; ${accesslogged[$i]} / ${unmetered[$i]}" | bc)")
+done
+printf '  the same, median of per-round ratios = %s   (rounds: %s)\n' \
+  "$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(((${#ratios[@]} + 1) / 2))p")" "${ratios[*]}"
 printf '  warm Verify / empty RPC = %s, idv-echo / empty RPC = %s\n' "$(echo "scale=2; $v / $e" | bc)" \
   "$(echo "scale=2; $o / $e" | bc)"
