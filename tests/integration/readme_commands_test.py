@@ -147,7 +147,9 @@ RUNS = {
     "scripts/overload.sh 10 64 50": [("scripts/overload.sh 1 64 50", 0)],
     "scripts/overload.sh 10 64 0": [("scripts/overload.sh 1 64 0", 0)],
     "scripts/hot_path.sh [CALLS] [ROUNDS]": [("scripts/hot_path.sh 3000 1", 0)],
-    "scripts/hot_path.sh 60000 7": [("scripts/hot_path.sh 3000 1", 0)],
+    "scripts/hot_path.sh 60000 9": [("scripts/hot_path.sh 3000 1", 0)],
+    "build/load-tests/access_log_bench": [
+        ("build/load-tests/access_log_bench --benchmark_min_time=0.2 > {work}/access.log", 0)],
     "scripts/bench_cluster.sh [SECONDS]": [("scripts/bench_cluster.sh 1", 0)],
 }
 
