@@ -1,5 +1,6 @@
 #include "audit/integrity.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,30 @@ IntegrityReport Fail(IntegrityReport r, uint64_t index, std::string problem) {
   r.first_bad_index = index;
   r.problem = std::move(problem);
   return r;
+}
+
+uint64_t LargestPow2Below(uint64_t n) {  // n >= 2
+  uint64_t k = 1;
+  while (k << 1 < n) k <<= 1;
+  return k;
+}
+
+// MTH(D[lo:hi]) of a tree whose leaves [first, last) (0-based) were checked against the stored
+// hashes: a subtree inside that range or outside it is read from the stored hashes, one that
+// straddles an edge is computed from its two halves. So a stored hash that spans the range's
+// edge, which the check did not compare, is never used: the root depends on the range's records
+// themselves and on the stored hashes around them.
+absl::StatusOr<Hash> RangeTreeHash(uint64_t lo, uint64_t hi, uint64_t first, uint64_t last,
+                                   const SubtreeHashes& stored) {
+  const bool inside = lo >= first && hi <= last;
+  const bool outside = hi <= first || lo >= last;
+  if (inside || outside) return stored(lo, hi);  // a single leaf is always one or the other
+  const uint64_t k = LargestPow2Below(hi - lo);
+  absl::StatusOr<Hash> left = RangeTreeHash(lo, lo + k, first, last, stored);
+  if (!left.ok()) return left.status();
+  absl::StatusOr<Hash> right = RangeTreeHash(lo + k, hi, first, last, stored);
+  if (!right.ok()) return right.status();
+  return NodeHash(*left, *right);
 }
 
 }  // namespace
@@ -33,7 +58,25 @@ absl::StatusOr<IntegrityReport> VerifyLog(const IntegritySource& source) {
   }
   MerkleFrontier frontier;
   const uint64_t purged = source.purged_through;
-  if (purged > 0) {
+  const bool ranged = source.first > 0 || source.last > 0;
+  if (ranged && (source.first <= purged || source.last < source.first)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "records ", source.first, "..", source.last, " are not a range of the log",
+        purged > 0 ? absl::StrCat(" (1..", purged, " were removed by retention)") : std::string()));
+  }
+  // Records 1..start are taken from the stored hashes (or a signed checkpoint at the retention
+  // boundary); the check reads records from start + 1 on.
+  const uint64_t start = ranged ? source.first - 1 : purged;
+  if (start > purged) {
+    absl::StatusOr<MerkleFrontier> loaded =
+        MerkleFrontier::Load(static_cast<int64_t>(start), *source.hashes);
+    if (!loaded.ok()) {
+      return Fail(report, source.first,
+                  absl::StrCat("the stored Merkle hashes before record ", source.first,
+                               " cannot be read: ", loaded.status().message()));
+    }
+    frontier = *std::move(loaded);
+  } else if (purged > 0) {
     auto c = checkpoints.find(purged);
     if (c == checkpoints.end()) {
       return Fail(report, 0,
@@ -96,8 +139,10 @@ absl::StatusOr<IntegrityReport> VerifyLog(const IntegritySource& source) {
     if (index == 0) return report;  // nothing wrong
     return Fail(report, index, std::move(problem));
   };
-  for (uint64_t next = purged + 1;;) {
-    absl::StatusOr<std::vector<LogRecord>> chunk = source.records(next, kChunk);
+  uint64_t next = start + 1;
+  while (!ranged || next <= source.last) {
+    const size_t limit = ranged ? std::min<uint64_t>(kChunk, source.last - next + 1) : kChunk;
+    absl::StatusOr<std::vector<LogRecord>> chunk = source.records(next, limit);
     if (!chunk.ok()) return chunk.status();
     if (chunk->empty()) break;
     for (const LogRecord& r : *chunk) {
@@ -135,6 +180,30 @@ absl::StatusOr<IntegrityReport> VerifyLog(const IntegritySource& source) {
   }
   report.size = static_cast<uint64_t>(frontier.size());
   report.root = frontier.Root();
+  if (ranged) {
+    if (next <= source.last) {
+      return fail_first(
+          next, absl::StrCat("record ", next, " is missing (the log ends at ", next - 1, ")"));
+    }
+    if (checkpoints.empty() || checkpoints.rbegin()->first <= source.last) return report;
+    const auto& [size, root] = *checkpoints.rbegin();
+    absl::StatusOr<Hash> computed =
+        RangeTreeHash(0, size, source.first - 1, source.last, StoredTree(*source.hashes));
+    ++report.checkpoints_checked;
+    if (!computed.ok()) {
+      return Fail(report, 0,
+                  absl::StrCat("the stored Merkle hashes up to the signed checkpoint of size ",
+                               size, " cannot be read: ", computed.status().message()));
+    }
+    if (*computed != root) {
+      return Fail(report, 0,
+                  absl::StrCat("records ", source.first, "..", source.last,
+                               " with the stored hashes around them do not have the root of the "
+                               "signed checkpoint of size ",
+                               size, ": rewritten"));
+    }
+    return report;
+  }
   if (!checkpoints.empty() && checkpoints.rbegin()->first > report.size) {
     return Fail(report, report.size + 1,
                 absl::StrCat("the log has ", report.size, " records but a signed checkpoint has ",

@@ -1,8 +1,8 @@
-// Checks one node's stored audit log against itself and against signed checkpoints: every
-// record's bytes against its stored leaf hash, its sequence and node fields against its place,
-// the stored Merkle hashes against the ones recomputed from the records, and each checkpoint's
-// signed root against the root recomputed at its size. Reports the first index that fails and
-// why. Reads the log once, in chunks, in constant memory (plus O(log n)).
+// Checks one node's stored audit log (or a range of it) against itself and against signed
+// checkpoints: every record's bytes against its stored leaf hash, its sequence and node fields
+// against its place, the stored Merkle hashes against the ones recomputed from the records, and
+// each checkpoint's signed root against the root recomputed at its size. Reports the first index
+// that fails and why. Reads the log once, in chunks, in constant memory (plus O(log n)).
 #ifndef IDV_AUDIT_INTEGRITY_H_
 #define IDV_AUDIT_INTEGRITY_H_
 
@@ -40,6 +40,14 @@ struct IntegritySource {
   // Records 1..purged_through were removed by retention: the check starts from the stored hashes
   // at that size, which must have the root of a signed checkpoint of exactly that size.
   uint64_t purged_through = 0;
+  // Records first..last only (1-based, inclusive; both 0: the whole log). The records before
+  // `first` are taken from the stored hashes at that size; the range's records are checked as in
+  // a whole-log check, with each signed checkpoint inside it, and then against the newest signed
+  // checkpoint past it: the root computed from the range's records and the stored hashes around
+  // them must be that checkpoint's. `first` must be past purged_through and `last` at most the
+  // log's size.
+  uint64_t first = 0;
+  uint64_t last = 0;
 };
 
 struct IntegrityReport {

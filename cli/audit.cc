@@ -25,7 +25,8 @@ int Usage(const std::string& why) {
             << "  audit get NODE INDEX\n"
             << "  audit prove NODE INDEX [TREE_SIZE]      (checked against the signed checkpoint)\n"
             << "  audit consistency NODE OLD_SIZE [NEW_SIZE]\n"
-            << "  audit verify NODE [--trusted FILE,...]   (exit 1 when the log is not intact)\n";
+            << "  audit verify NODE [--first N] [--last N] [--trusted FILE,...]   (exit 1 when not "
+               "intact)\n";
   return kExitUsage;
 }
 
@@ -210,9 +211,12 @@ int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
       absl::SimpleAtoi(args[2], &a) && (args.size() == 3 || absl::SimpleAtoi(args[3], &b))) {
     return Consistency(ctx, args[1], a, b);
   }
-  if (verb == "verify" && args.size() == 2) {
+  if (verb == "verify" && args.size() == 4 && absl::SimpleAtoi(args[2], &a) &&
+      absl::SimpleAtoi(args[3], &b)) {
     idv::v1::VerifyIntegrityRequest req;
     req.set_node_id(args[1]);
+    req.set_first(a);
+    req.set_last(b);
     for (const std::string& file : trusted) {
       absl::StatusOr<std::string> note = ReadFile(file);
       if (!note.ok()) {

@@ -494,10 +494,13 @@ int main(int argc, char** argv) {
   consistency->add_option("NODE", node)->required();
   consistency->add_option("OLD_SIZE", index)->required();
   consistency->add_option("NEW_SIZE", size, "default: the signed checkpoint's");
+  uint64_t first = 0, last = 0;
   CLI::App* averify = Leaf(audit, "verify", "recompute a node's log (exit 1 when not intact)", [&] {
-    return audit_run({"verify", node});
+    return audit_run({"verify", node, std::to_string(first), std::to_string(last)});
   });
   averify->add_option("NODE", node)->required();
+  averify->add_option("--first", first, "check records FIRST.. only (default: the whole log)");
+  averify->add_option("--last", last, "check records ..LAST only (default: to the end)");
   averify->add_option("--trusted", trusted, "signed checkpoints kept outside idv")
       ->delimiter(',')
       ->check(CLI::ExistingFile);

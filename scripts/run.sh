@@ -78,6 +78,8 @@ First call, verifying and binding the simulator's first person:
   $build/cli/idvctl --server $address --token_file $work/data/admin.key verify --account demo-account-1 --type cn_resident_id --number $number --name '$name' --bind
 
 Then: idvctl ... get-binding demo-account-1, or get-verification <verification_id>.
+The web console: $(grep -m1 -oE 'console on http://[^ "]+' demo/idvd.log | sed 's/console on //')
+(sign in with the key in $work/data/admin.key).
 Ctrl-C stops idvd and the simulator.
 EOT
 wait "${pids[1]}"

@@ -9,7 +9,7 @@ packages=(
   libsodium-dev libleveldb-dev libsnappy-dev libabsl-dev libpq-dev postgresql
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev libphonenumber-dev libspdlog-dev prometheus-cpp-dev prometheus nlohmann-json3-dev
-  libcli11-dev libyaml-cpp-dev help2man systemd
+  libcli11-dev libyaml-cpp-dev help2man systemd chromium fonts-wqy-microhei
   python3 python3-grpcio python3-protobuf python3-stdnum
   clang libclang-rt-14-dev libcuckoo-dev
   openssl nghttp2-client bc

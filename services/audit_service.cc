@@ -160,13 +160,17 @@ grpc::ServerUnaryReactor* AuditServiceImpl::VerifyIntegrity(
   return RunPooled(
       auth_, pool_, ctx, "VerifyIntegrity", response,
       [this, req = *request](const Principal& p) -> absl::StatusOr<idv::v1::IntegrityReport> {
-        absl::Status recorded =
-            auditor_.RecordRead(p.tenant(), p.client_id(), "VerifyIntegrity",
-                                absl::StrCat(req.node_id(), ", ", req.trusted_checkpoints_size(),
-                                             " checkpoints kept outside"));
+        absl::Status recorded = auditor_.RecordRead(
+            p.tenant(), p.client_id(), "VerifyIntegrity",
+            absl::StrCat(req.node_id(), ", ", req.trusted_checkpoints_size(),
+                         " checkpoints kept outside",
+                         req.first() > 0 || req.last() > 0
+                             ? absl::StrCat(", records ", req.first(), "..", req.last())
+                             : ""));
         if (!recorded.ok()) return recorded;
         return auditor_.VerifyIntegrity(
-            req.node_id(), {req.trusted_checkpoints().begin(), req.trusted_checkpoints().end()});
+            req.node_id(), {req.trusted_checkpoints().begin(), req.trusted_checkpoints().end()},
+            req.first(), req.last());
       });
 }
 

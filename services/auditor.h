@@ -44,8 +44,11 @@ class Auditor {
   absl::StatusOr<idv::v1::ConsistencyProof> ProveConsistency(const std::string& node_id,
                                                              uint64_t old_size,
                                                              uint64_t new_size) const;
-  absl::StatusOr<idv::v1::IntegrityReport> VerifyIntegrity(
-      const std::string& node_id, const std::vector<std::string>& trusted) const;
+  // The whole log, or records first..last (both 0: whole; last 0: to the end).
+  absl::StatusOr<idv::v1::IntegrityReport> VerifyIntegrity(const std::string& node_id,
+                                                           const std::vector<std::string>& trusted,
+                                                           uint64_t first = 0,
+                                                           uint64_t last = 0) const;
 
  private:
   // The size of the newest checkpoint of `node_id`'s log; FailedPrecondition when none exists.

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -140,12 +141,12 @@ void Authenticator::Reload(const std::vector<idv::store::v1::ClientRecord>& clie
   std::atomic_store(&table_, std::shared_ptr<const Table>(std::move(table)));
 }
 
-absl::Status Authenticator::Refuse(const grpc::ServerContextBase& ctx, absl::string_view method,
-                                   absl::string_view tenant, absl::string_view client_id,
-                                   absl::Status why, absl::string_view detail) const {
+absl::Status Authenticator::RefusePeer(absl::string_view peer, absl::string_view method,
+                                       absl::string_view tenant, absl::string_view client_id,
+                                       absl::Status why, absl::string_view detail) const {
   if (events_ != nullptr) {
     events_->Refused(
-        tenant, client_id, ctx.peer(), method,
+        tenant, client_id, std::string(peer), method,
         detail.empty() ? why
                        : absl::Status(why.code(), absl::StrCat(why.message(), " (", detail, ")")));
   }
@@ -169,27 +170,46 @@ absl::StatusOr<Principal> Authenticator::Authenticate(grpc::ServerContextBase& c
     return Refuse(ctx, method, "", "",
                   absl::UnauthenticatedError("authorization must be \"Bearer <key>\""));
   }
-  const size_t dot = value.find('.');
+  absl::StatusOr<std::pair<std::string, Client>> client = ClientForKey(value, ctx.peer(), method);
+  if (!client.ok()) return client.status();
+  return Admit(ctx, method, any_of, client->first, client->second, "invalid API key");
+}
+
+absl::StatusOr<std::pair<std::string, Authenticator::Client>> Authenticator::ClientForKey(
+    absl::string_view key, absl::string_view peer, absl::string_view method) const {
+  const size_t dot = key.find('.');
   if (dot == absl::string_view::npos) {
-    return Refuse(ctx, method, "", "", absl::UnauthenticatedError("malformed API key"));
+    return RefusePeer(peer, method, "", "", absl::UnauthenticatedError("malformed API key"));
   }
-  const absl::string_view id = value.substr(0, dot);
-  const absl::string_view secret = value.substr(dot + 1);
+  const absl::string_view id = key.substr(0, dot);
+  const absl::string_view secret = key.substr(dot + 1);
   const std::shared_ptr<const Table> table = std::atomic_load(&table_);
   auto client = table->find(id);
   // The caller is told only "invalid API key"; the trail says which part was wrong.
   if (client == table->end()) {
-    return Refuse(ctx, method, "", id, absl::UnauthenticatedError("invalid API key"),
-                  "no such client, or revoked");
+    return RefusePeer(peer, method, "", id, absl::UnauthenticatedError("invalid API key"),
+                      "no such client, or revoked");
   }
   const std::array<uint8_t, crypto::kHashBytes> hash =
       keys_.ClientSecretHash(id, secret, client->second.key_version);
   if (client->second.secret_hash.size() != hash.size() ||
       sodium_memcmp(hash.data(), client->second.secret_hash.data(), hash.size()) != 0) {
-    return Refuse(ctx, method, client->second.tenant, id,
-                  absl::UnauthenticatedError("invalid API key"), "wrong secret");
+    return RefusePeer(peer, method, client->second.tenant, id,
+                      absl::UnauthenticatedError("invalid API key"), "wrong secret");
   }
-  return Admit(ctx, method, any_of, id, client->second, "invalid API key");
+  return std::make_pair(std::string(id), client->second);
+}
+
+absl::StatusOr<Principal> Authenticator::Identify(absl::string_view key,
+                                                  absl::string_view peer) const {
+  absl::StatusOr<std::pair<std::string, Client>> client =
+      ClientForKey(absl::StripAsciiWhitespace(key), peer, "ConsoleSignIn");
+  if (!client.ok()) return client.status();
+  if (absl::Now() >= client->second.expires) {
+    return RefusePeer(peer, "ConsoleSignIn", client->second.tenant, client->first,
+                      absl::UnauthenticatedError("invalid API key"), "expired");
+  }
+  return Principal(client->second.tenant, client->first, client->second.roles);
 }
 
 absl::StatusOr<Principal> Authenticator::AuthenticateByCertificate(grpc::ServerContextBase& ctx,

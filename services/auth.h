@@ -39,6 +39,7 @@ class Principal {
   const std::string& tenant() const { return tenant_; }
   const std::string& client_id() const { return client_id_; }
   bool Has(Role role) const { return (roles_ & role) != 0; }
+  uint32_t roles() const { return roles_; }
 
  private:
   friend class Authenticator;
@@ -65,6 +66,11 @@ class Authenticator {
   // `retry-after-ms` trailer).
   absl::StatusOr<Principal> Authenticate(grpc::ServerContextBase& ctx,
                                          absl::string_view method) const;
+
+  // Signing in to the web console: the client `key` ("<client_id>.<secret>") names, when the key
+  // is valid now. Roles are not checked (each later call is authenticated on its own); a refusal
+  // is a security event of method "ConsoleSignIn" from `peer`.
+  absl::StatusOr<Principal> Identify(absl::string_view key, absl::string_view peer) const;
 
   // Where refusals are recorded; none when unset. Set before serving.
   void set_security_events(SecurityEvents* events) { events_ = events; }
@@ -97,7 +103,16 @@ class Authenticator {
   // Records the refusal (with `detail`, which the caller is not told) and returns `why`.
   absl::Status Refuse(const grpc::ServerContextBase& ctx, absl::string_view method,
                       absl::string_view tenant, absl::string_view client_id, absl::Status why,
-                      absl::string_view detail = "") const;
+                      absl::string_view detail = "") const {
+    return RefusePeer(ctx.peer(), method, tenant, client_id, std::move(why), detail);
+  }
+  absl::Status RefusePeer(absl::string_view peer, absl::string_view method,
+                          absl::string_view tenant, absl::string_view client_id, absl::Status why,
+                          absl::string_view detail = "") const;
+  // The live client `key` ("<client_id>.<secret>") names, with its id, or the refusal (recorded).
+  absl::StatusOr<std::pair<std::string, Client>> ClientForKey(absl::string_view key,
+                                                              absl::string_view peer,
+                                                              absl::string_view method) const;
 
   const crypto::KeyRing& keys_;
   SecurityEvents* events_ = nullptr;

@@ -259,7 +259,9 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   const std::string port = colon == std::string::npos ? listen : listen.substr(colon + 1);
   try {
     s->server_ = std::make_unique<CivetServer>(std::vector<std::string>{
-        "listening_ports", absl::StrCat(host, ":", port), "num_threads", "2"});
+        "listening_ports", absl::StrCat(host, ":", port),
+        // The console's calls (a proof, an export) hold a thread each while they run.
+        "num_threads", "8", "request_timeout_ms", "3600000"});
   } catch (const std::exception& e) {
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
   }
@@ -271,6 +273,10 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
     return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", listen));
   s->address_ = absl::StrCat(host, ":", ports.front());
   return s;
+}
+
+void MetricsServer::AddHandler(const std::string& uri, CivetHandler* handler) {
+  server_->addHandler(uri, handler);
 }
 
 MetricsServer::~MetricsServer() {

@@ -33,6 +33,7 @@
 #include "idv/v1/verification.pb.h"
 
 class CivetServer;
+class CivetHandler;
 
 namespace idv::services {
 
@@ -124,6 +125,8 @@ class MetricsServer {
   ~MetricsServer();
   // "host:port" actually listened on.
   const std::string& address() const { return address_; }
+  // Serves `uri` (and below it) with `handler`, which must outlive the server (the web console).
+  void AddHandler(const std::string& uri, CivetHandler* handler);
 
  private:
   MetricsServer() = default;

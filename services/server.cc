@@ -26,6 +26,7 @@
 #include "services/auth.h"
 #include "services/client_manager.h"
 #include "services/config_manager.h"
+#include "services/console.h"
 #include "services/logging.h"
 #include "services/metrics.h"
 #include "services/rechecker.h"
@@ -303,7 +304,9 @@ struct Server::Parts {
   std::unique_ptr<Auditor> auditor;
   std::unique_ptr<AuditServiceImpl> audit;
   std::unique_ptr<grpc::Server> grpc_server;
-  // Last: stopped first, before anything its scrapes read.
+  // Its handlers serve on metrics_server: destroyed after it.
+  std::unique_ptr<Console> console;
+  // Last: stopped first, before anything its scrapes (and the console) read.
   std::unique_ptr<MetricsServer> metrics_server;
   std::string address;
   std::string admin_key_path;
@@ -395,6 +398,17 @@ absl::Status Server::StartMetrics(Parts& parts) {
   parts.metrics_server = *std::move(m);
   spdlog::info("metrics on http://{}/metrics (and /healthz, /readyz)",
                parts.metrics_server->address());
+  if (parts.config.console().enabled()) {
+    ConsoleOptions options;
+    if (parts.config.console().has_session_ttl()) {
+      options.session_ttl = FromProto(parts.config.console().session_ttl());
+    }
+    options.secure_cookie = parts.config.console().secure_cookie();
+    parts.console = std::make_unique<Console>(
+        *parts.metrics_server, parts.grpc_server->InProcessChannel(grpc::ChannelArguments()),
+        *parts.keys, *parts.auth, options);
+    spdlog::info("console on http://{}/console/", parts.metrics_server->address());
+  }
   return absl::OkStatus();
 }
 
@@ -502,6 +516,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
     vo.access_log = parts->access_log.get();
   }
   // Without a metrics address nothing is counted (no interceptor, no counters).
+  if (c.console().enabled() && c.metrics().listen().empty()) {
+    return absl::InvalidArgumentError(
+        "console.enabled needs metrics.listen: the console is served on that HTTP port");
+  }
+  if (c.console().has_session_ttl() && FromProto(c.console().session_ttl()) < absl::Minutes(1)) {
+    return absl::InvalidArgumentError("console.session_ttl must be at least 1 minute");
+  }
   if (!c.metrics().listen().empty()) {
     parts->metrics = std::make_unique<Metrics>(IDV_VERSION);
     vo.metrics = parts->metrics.get();

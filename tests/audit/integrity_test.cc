@@ -40,8 +40,11 @@ class IntegrityTest : public ::testing::Test {
     });
   }
 
-  IntegrityReport Check(std::vector<std::string> extra = {}) {
+  IntegrityReport Check(std::vector<std::string> extra = {}, uint64_t first = 0,
+                        uint64_t last = 0) {
     IntegritySource s;
+    s.first = first;
+    s.last = last;
     s.node_id = "n1";
     s.hashes = &stored_;
     s.verifier_key = *VerifierKey("idv.test/audit/n1", pk_);
@@ -162,6 +165,72 @@ TEST_F(IntegrityTest, AForgedCheckpointIsRefused) {
   IntegrityReport r = Check({forged});
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.problem.find("does not verify"), std::string::npos);
+}
+
+TEST_F(IntegrityTest, ARangeVerifiesAgainstTheCheckpointsInAndAfterIt) {
+  IntegrityReport r = Check({}, 21, 26);  // no checkpoint inside; 30 and 40 after it
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records_checked, 6u);
+  EXPECT_EQ(r.checkpoints_checked, 1u);  // the newest one past the range
+  r = Check({}, 25, 35);                 // checkpoint 30 inside, 40 after
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records_checked, 11u);
+  EXPECT_EQ(r.checkpoints_checked, 2u);
+  r = Check({}, 1, 40);
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.root, frontier_.Root());
+}
+
+TEST_F(IntegrityTest, ARangeNamesItsFirstBadRecordAndIgnoresOthers) {
+  Rewrite(5, /*cover=*/false);
+  Rewrite(23, /*cover=*/false);
+  IntegrityReport r = Check({}, 21, 26);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 23u);
+  EXPECT_TRUE(Check({}, 24, 26).ok);  // record 5 and 23 are outside it
+}
+
+TEST_F(IntegrityTest, ACoveredRewriteInARangeIsFoundByTheCheckpointAfterIt) {
+  Rewrite(23, /*cover=*/true);
+  IntegrityReport r = Check({}, 21, 26);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("do not have the root of the signed checkpoint of size 40"),
+            std::string::npos)
+      << r.problem;
+}
+
+TEST_F(IntegrityTest, StoredHashesAcrossTheRangeEdgeCannotHideARewrite) {
+  // The attacker rewrites record 23 with every stored hash to match, then puts back the original
+  // hashes of the subtrees that end past record 26: the stored tree's own root is the signed one
+  // again, and every stored hash the range's records complete (which the check compares with the
+  // records) matches them. The range must still fail.
+  const std::map<int64_t, Hash> original = stored_.hashes;
+  Rewrite(23, /*cover=*/true);
+  for (int level = 0; level < 7; ++level) {
+    for (int64_t n = 0; (n + 1) << level <= 40; ++n) {
+      const int64_t hi = (n + 1) << level;
+      if (hi <= 20 || hi > 26)
+        stored_.hashes[StoredHashIndex(level, n)] = original.at(StoredHashIndex(level, n));
+    }
+  }
+  MerkleFrontier stored_root = *MerkleFrontier::Load(40, stored_);
+  ASSERT_EQ(stored_root.Root(), frontier_.Root());  // the stored tree alone looks untouched
+  IntegrityReport r = Check({}, 21, 26);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.problem.find("rewritten"), std::string::npos) << r.problem;
+}
+
+TEST_F(IntegrityTest, ARangeBeforeTheRetentionBoundaryOrPastTheEndIsRefusedOrNamed) {
+  IntegritySource s;
+  s.node_id = "n1";
+  s.hashes = &stored_;
+  s.purged_through = 10;
+  s.first = 5;
+  s.last = 12;
+  EXPECT_EQ(VerifyLog(s).status().code(), absl::StatusCode::kInvalidArgument);
+  IntegrityReport r = Check({}, 38, 45);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_bad_index, 41u);
 }
 
 }  // namespace

@@ -20,12 +20,8 @@ grep -q "GrpcPluginConfig\] { target: \"$sim\"" "$work/python.txt" ||
   fail "the Python example's Any-packed backend config was not stored as sent"
 
 modules=$build/examples/node
-mkdir -p "$modules"
-if ! cmp -s "$root/examples/node/package-lock.json" "$modules/package-lock.json"; then
-  cp "$root/examples/node/package.json" "$root/examples/node/package-lock.json" "$modules/"
-  (cd "$modules" && npm ci --no-audit --no-fund --loglevel=error > "$work/npm.txt" 2>&1) ||
-    fail "npm ci failed: $(cat "$work/npm.txt")"
-fi
+source "$root/scripts/npm_ci.sh"
+npm_ci_into "$root/examples/node" "$modules"
 NODE_PATH=$modules/node_modules node "$root/examples/node/idv_example.js" "${args[@]}" \
   > "$work/node.txt" 2>&1 || fail "the Node example failed: $(cat "$work/node.txt")"
 grep -qx "$rpcs RPCs called" "$work/node.txt" ||
