@@ -4,6 +4,7 @@
 // another tenant), SEED_ACCOUNT, EXPECTED (JSON: outcome -> count over the dashboard's window),
 // SIM2 (a second simulator's address), SHOTS (screenshot directory), CHROMIUM.
 import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -19,8 +20,20 @@ function check(ok, what) {
   if (!ok) failures++;
 }
 
+// axe-core's WCAG 2 A and AA rules, run in each page the test takes a screenshot of. Evaluated
+// through the DevTools protocol, which the page's Content-Security-Policy does not govern.
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const a11y = [];
+
 async function shot(page, name) {
   await page.screenshot({ path: path.join(env.SHOTS, `${String(step).padStart(2, '0')}-${name}.png`), fullPage: true });
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length,
+                                      target: v.nodes[0] && v.nodes[0].target.join(' ') }));
+  });
+  for (const v of found) a11y.push(`${name}: ${v.id} (${v.impact}, ${v.nodes}× e.g. ${v.target})`);
 }
 
 async function signIn(page, key) {
@@ -58,8 +71,23 @@ try {
   await page.getByRole('alert').waitFor();
   check((await page.getByRole('alert').textContent()).includes('invalid API key'), 'a wrong key is refused');
 
-  // The auditor: the dashboard's counts equal the audit counts.
-  await signIn(page, env.AUDITOR_KEY);
+  // The auditor signs in with the keyboard alone: Tab to the key, type it, Enter.
+  await page.goto(`${base}/console/`);
+  // The focused control's text (none while the page itself has the focus).
+  const focused = () => page.evaluate(() => {
+    const e = document.activeElement;
+    return e && e !== document.body ? e.textContent.trim() : '';
+  });
+  let tabs = 0;
+  for (; tabs < 10 && !(await page.getByLabel(/API key|API 密钥/).evaluate((e) => e === document.activeElement)); tabs++) {
+    await page.keyboard.press('Tab');
+  }
+  await page.keyboard.type(env.AUDITOR_KEY);
+  await page.keyboard.press('Enter');
+  await page.getByTestId('who').waitFor();
+  check(tabs < 10, `signed in with the keyboard alone (${tabs} Tab presses to the key field)`);
+
+  // The dashboard's counts equal the audit counts.
   const cookies = await context.cookies();
   const session = cookies.find((c) => c.name === 'idv_session');
   check(session && session.httpOnly && session.sameSite === 'Strict' && session.path === '/console',
@@ -81,7 +109,11 @@ try {
         `the 7-day window shows the same total (${total})`);
 
   // Search an account, open a record, check its inclusion proof in the page.
-  await page.getByRole('button', { name: 'Records' }).click();
+  // To Records by the keyboard: Tab along the navigation, Enter.
+  for (tabs = 0; tabs < 15 && (await focused()) !== 'Records'; tabs++) await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.getByLabel('Account').waitFor();
+  check(tabs < 15, `the navigation is reachable by Tab (${tabs} presses to Records)`);
   await page.getByLabel('Account').fill(env.SEED_ACCOUNT);
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByTestId('records').waitFor();
@@ -221,6 +253,7 @@ try {
         `another tenant's auditor sees none of its records (listed ${seen.listed}, GetRecord HTTP ${seen.record})`);
   await other.close();
 
+  check(a11y.length === 0, `no WCAG 2 A/AA violations found by axe-core on 6 pages${a11y.length ? `: ${a11y.join(' | ')}` : ''}`);
   check(consoleErrors.length === 0,
         `no script errors in the page: ${consoleErrors.join(' | ')}`);
 } finally {
