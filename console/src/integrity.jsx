@@ -2,8 +2,23 @@
 // node's log, whole or a range of records: intact, or the first bad record and what is wrong.
 import { useEffect, useState } from 'preact/hooks';
 import { rpc } from './api.js';
-import { openNote } from './proof.js';
+import { openNote, pinnedKey, repin } from './proof.js';
 import { t } from './i18n.js';
+
+// Whether the node's verifier key is the one this browser pinned; a changed key is an alarm, and
+// pinning the new one is the auditor's explicit choice.
+function PinStatus({ pin, onRepin }) {
+  if (!pin) return null;
+  if (pin.changed) {
+    return (
+      <span class="error" role="alert" data-testid="pin-changed">
+        {t('keyChanged')} {pin.since} ({pin.pinned}){' '}
+        <button type="button" onClick={onRepin}>{t('repin')}</button>
+      </span>
+    );
+  }
+  return <span class="muted">{pin.first ? t('keyPinnedNow') : `${t('keyPinnedSince')} ${pin.since}`}</span>;
+}
 
 export function Integrity() {
   const [logs, setLogs] = useState(null);
@@ -11,6 +26,7 @@ export function Integrity() {
   const [reports, setReports] = useState({});
   const [error, setError] = useState('');
   const [range, setRange] = useState({ first: '', last: '' });
+  const [pins, setPins] = useState({});
   useEffect(() => {
     rpc('AuditService', 'GetCheckpoint', {}).then(async (r) => {
       setLogs(r.logs || []);
@@ -28,6 +44,9 @@ export function Integrity() {
         }
       }
       setSigned(checked);
+      const pinned = {};
+      for (const l of r.logs || []) if (l.verifier_key) pinned[l.node_id] = pinnedKey(l.node_id, l.verifier_key);
+      setPins(pinned);
     }, (e) => setError(e.message));
   }, []);
   async function verify(node) {
@@ -69,7 +88,9 @@ export function Integrity() {
             return (
               <tr key={l.node_id}>
                 <td>{l.node_id}</td><td>{l.checkpoint_size} / {l.log_size}</td><td>{l.checkpoint_time}</td>
-                <td class="mono">{l.verifier_key}<br /><span class="muted">{signed[l.node_id]}</span></td>
+                <td class="mono">{l.verifier_key}<br /><span class="muted">{signed[l.node_id]}</span><br />
+                  <PinStatus pin={pins[l.node_id]}
+                    onRepin={() => setPins({ ...pins, [l.node_id]: repin(l.node_id, l.verifier_key) })} /></td>
                 <td><button type="button" onClick={() => verify(l.node_id)} data-testid={`verify-${l.node_id}`}>
                   {t('verifyIntegrity')}</button></td>
                 <td role="status" data-testid={`integrity-${l.node_id}`}>

@@ -1,7 +1,8 @@
-// Checks, in the browser, that a record is in a node's audit log: the checkpoint is a C2SP signed
-// note whose Ed25519 signature is checked with the log's verifier key (WebCrypto), and the
-// inclusion proof (RFC 9162, section 2.1.3.2) must lead from the record's leaf hash to the
-// checkpoint's root. Nothing here trusts the server's word that the proof is good.
+// Checks, in the browser, that a record is in a node's audit log: the record's leaf is hashed
+// from its stored bytes, the checkpoint is a C2SP signed note whose Ed25519 signature is checked
+// with the log's verifier key (WebCrypto), pinned in this browser at first sight, and the
+// inclusion proof (RFC 9162, section 2.1.3.2) must lead from the leaf to the checkpoint's root.
+// Nothing here takes the server's word that the proof is good.
 
 const enc = new TextEncoder();
 
@@ -79,14 +80,39 @@ export async function rootFromInclusion(index, size, leaf, path) {
   return r;
 }
 
-// Checks an InclusionProof (JSON, bytes as base64) against a signed checkpoint.
-export async function checkInclusion(proof, checkpoint, verifierKey) {
+// The verifier key this browser saw first for a node's log, kept in localStorage (a public key,
+// no identity data). A node that later shows another key is reported, never silently trusted:
+// {first: true} when just pinned, {since} when it matches, {changed: true, pinned, since} else.
+export function pinnedKey(node, verifierKey) {
+  const name = `idv.verifier.${node}`;
+  const saved = localStorage.getItem(name);
+  if (!saved) {
+    localStorage.setItem(name, JSON.stringify({ key: verifierKey, since: new Date().toISOString() }));
+    return { first: true };
+  }
+  const p = JSON.parse(saved);
+  return p.key === verifierKey ? { since: p.since } : { changed: true, pinned: p.key, since: p.since };
+}
+
+export function repin(node, verifierKey) {
+  localStorage.removeItem(`idv.verifier.${node}`);
+  return pinnedKey(node, verifierKey);
+}
+
+// Checks an InclusionProof (JSON, bytes as base64) against a signed checkpoint, for the record
+// whose stored bytes (base64) are given: the leaf is hashed here from those bytes.
+export async function checkInclusion(proof, checkpoint, verifierKey, node, recordB64) {
+  const pin = pinnedKey(node, verifierKey);
+  if (pin.changed) {
+    throw new Error(`the log's verifier key is not the one this browser pinned on ${pin.since}`);
+  }
+  const leaf = await sha256(Uint8Array.of(0), b64(recordB64));
+  if (!equal(leaf, b64(proof.leaf_hash))) throw new Error("the record's bytes do not hash to the proven leaf");
   const text = await openNote(checkpoint, verifierKey);
   const [, sizeLine, rootLine] = text.split('\n');
   const size = BigInt(sizeLine);
   if (BigInt(proof.tree_size) !== size) throw new Error('the proof is for another tree size');
-  const root = await rootFromInclusion(
-    BigInt(proof.index), size, b64(proof.leaf_hash), (proof.hashes || []).map(b64));
+  const root = await rootFromInclusion(BigInt(proof.index), size, leaf, (proof.hashes || []).map(b64));
   if (!equal(root, b64(rootLine))) throw new Error("the proof does not lead to the checkpoint's root");
   return { size: sizeLine, root: rootLine };
 }

@@ -25,7 +25,7 @@ function Detail({ entry, onClose }) {
       const p = await rpc('AuditService', 'GetInclusionProof', {
         node_id: entry.node_id, index: entry.index, tree_size: log.checkpoint_size,
       });
-      const ok = await checkInclusion(p, log.checkpoint, log.verifier_key);
+      const ok = await checkInclusion(p, log.checkpoint, log.verifier_key, entry.node_id, entry.record);
       setProof({ ok: true, text: `${t('proofOk')} (${t('size')} ${ok.size}, root ${ok.root})` });
     } catch (e) {
       setProof({ ok: false, text: `${t('proofBad')}: ${e.message}` });

@@ -127,6 +127,15 @@ try {
   const proof = await page.getByTestId('proof-result').textContent();
   check(proof.startsWith('Included in the signed checkpoint'), `inclusion proof checked in the page: ${proof}`);
   await shot(page, 'record');
+  // The page pinned the log's verifier key at first use; a node showing another key is refused.
+  const pinName = await page.evaluate(() => Object.keys(localStorage).find((k) => k.startsWith('idv.verifier.')));
+  const pinnedValue = await page.evaluate((k) => localStorage.getItem(k), pinName);
+  await page.evaluate((k) => localStorage.setItem(k, JSON.stringify({ key: 'idv/audit/x+00000000+AAAA', since: '2026-01-01T00:00:00Z' })), pinName);
+  await page.getByTestId('prove').click();
+  await page.getByTestId('proof-result').getByText(/pinned/).waitFor();
+  check((await page.getByTestId('proof-result').textContent()).startsWith('Proof check FAILED'),
+        'a verifier key other than the pinned one fails the proof check');
+  await page.evaluate(([k, v]) => localStorage.setItem(k, v), [pinName, pinnedValue]);
 
   // Export, with the browser's own download.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-jsonl').click()]);
