@@ -26,8 +26,8 @@ echo_pid=${pids[2]}
 pids+=($!)
 echo_async_pid=$!
 echo_async=$(await_listening "$work/echo2.log" "$echo_async_pid")
-# The same idvd without metrics, on data of its own.
-sed -e '/^metrics {/d' -e "s|$work/data|$work/data-plain|g" "$work/idvd.textproto" \
+# The same idvd without metrics (nor the console they serve), on data of its own.
+sed -e '/^metrics {/d' -e '/^console {/d' -e "s|$work/data|$work/data-plain|g" "$work/idvd.textproto" \
   > "$work/idvd-plain.textproto"
 "$build/services/idvd" --config "$work/idvd-plain.textproto" --listen 127.0.0.1:0 \
   > "$work/idvd-plain.log" 2>&1 &

@@ -25,12 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT, BUILD = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 
 # Words that name a group of commands or a directory, not a command to run.
 MENTIONS = {
     "idvctl", "idvctl clients|tenants", "idvctl audit", "scripts/", "build/", "ENGINE=postgres",
+    "build/Testing/console-screenshots/",
 }
 
 # Run elsewhere in the suite, as shown (the ctest name is checked to exist), or by CI itself.
@@ -96,6 +98,7 @@ RUNS = {
     "idvctl audit export FILE [csv] [--account ID]": [
         ("idvctl audit export {work}/all.jsonl", 0), ("idvctl audit export {work}/all.csv csv", 0),
         ("idvctl audit export {work}/one.jsonl --account demo-account-1", 0)],
+    "idvctl audit stats": [("idvctl audit stats", 0)],
     "idvctl audit stats [day] [--account ID]": [
         ("idvctl audit stats", 0), ("idvctl audit stats day", 0),
         ("idvctl audit stats --account demo-account-1", 0)],
@@ -106,8 +109,10 @@ RUNS = {
         ("idvctl audit prove {node} {index}", 0), ("idvctl audit prove {node} {index} {size}", 0)],
     "idvctl audit consistency NODE OLD [NEW]": [
         ("idvctl audit consistency {node} 1", 0), ("idvctl audit consistency {node} 1 {size}", 0)],
-    "idvctl audit verify NODE [--trusted FILE,...]": [
+    "idvctl audit verify NODE [--first N] [--last N] [--trusted FILE,...]": [
         ("idvctl audit verify {node}", 0),
+        ("idvctl audit verify {node} --first 1 --last {seq}", 0),
+        ("idvctl audit verify {node} --first 999999999", 3),
         ("idvctl -o json audit checkpoint {node} | python3 -c 'import json,sys; "
          "print(json.load(sys.stdin)[\"logs\"][0][\"checkpoint\"], end=\"\")' > {work}/cp.txt && "
          "idvctl audit verify {node} --trusted {work}/cp.txt", 0)],
@@ -151,6 +156,9 @@ RUNS = {
     "build/load-tests/access_log_bench": [
         ("build/load-tests/access_log_bench --benchmark_min_time=0.2 > {work}/access.log", 0)],
     "scripts/bench_cluster.sh [SECONDS]": [("scripts/bench_cluster.sh 1", 0)],
+    "idvctl clients create NAME --roles audit": [
+        ("idvctl clients create readme-auditor --roles audit", 0)],
+    "scripts/console_scale.sh [RECORDS]": [("scripts/console_scale.sh 2000", 0)],
 }
 
 
@@ -228,6 +236,13 @@ def run(work, started):
     printed = open(f"{work}/run.txt", encoding="utf-8").read()
     first_call = next(l.strip() for l in printed.splitlines() if "idvctl --server" in l)
     address = re.search(r"--server (\S+)", first_call).group(1)
+    # The web console's address run.sh prints, as the README says to open it.
+    console = re.search(r"The web console: (http://\S+/console/)", printed)
+    if not console:
+        fail("scripts/run.sh printed no web console address: " + printed)
+    with urllib.request.urlopen(console.group(1), timeout=10) as page:
+        if page.status != 200 or "script-src 'self'" not in page.headers["Content-Security-Policy"]:
+            fail(f"the console at {console.group(1)} answered {page.status}")
     # The carrier simulator examples/carrier.textproto names, started as its comment says.
     carrier = re.search(r"#\s+(idv-registry-sim --mode=carrier .*)",
                         open(f"{ROOT}/examples/carrier.textproto").read()).group(1).split()
@@ -269,7 +284,8 @@ def run(work, started):
                     if int(cp["checkpoint_size"]) > index or time.monotonic() > deadline:
                         break
                     time.sleep(0.5)  # waiting for the server's own timer; no event to wait on
-                values.update(node=cp["node_id"], size=cp["checkpoint_size"], index=index)
+                values.update(node=cp["node_id"], size=cp["checkpoint_size"], index=index,
+                              seq=index + 1)
             command = template.format(**values)
             if os.path.realpath(f"{ROOT}/build") != BUILD:
                 command = re.sub(r"(^|\s)build/", rf"\1{work}/build/", command)
