@@ -6,6 +6,16 @@ import { checkInclusion } from './proof.js';
 import { t } from './i18n.js';
 
 const OUTCOMES = ['', 'VERIFIED', 'MISMATCH', 'NOT_FOUND', 'INVALID', 'PENDING', 'UNAVAILABLE'];
+const DOCUMENT_TYPES = ['', 'CN_RESIDENT_ID', 'CN_RESIDENCE_PERMIT_HMT', 'CN_PERMANENT_RESIDENCE',
+  'HMT_TRAVEL_PERMIT', 'PASSPORT'];
+const KINDS = ['', 'verification', 'settlement', 'admin_change'];
+// ListRecords' reason codes most asked about; any other code name can be typed.
+const REASONS = ['ELEMENTS_MATCH', 'NAME_MISMATCH', 'NO_RECORD', 'ELEMENTS_MISMATCH',
+  'AUTHORITY_PENDING', 'QUEUED_FOR_RECHECK', 'AUTHORITY_TIMEOUT', 'AUTHORITY_ERROR',
+  'NO_AUTHORITY_CONFIGURED', 'TOO_MANY_ATTEMPTS', 'INVALID_CHECK_CHARACTER', 'INVALID_DATE',
+  'INVALID_REGION', 'INVALID_NAME', 'INVALID_PHONE'];
+// The text filters besides the account, in ListRecords' RecordFilter.
+const TEXT_FILTERS = ['verification_id', 'backend', 'client_id', 'node_id'];
 
 function toTimestamp(local) {
   return local ? new Date(local).toISOString() : undefined;
@@ -72,7 +82,10 @@ function Detail({ entry, onClose }) {
 }
 
 export function Records() {
-  const [filter, setFilter] = useState({ account_id: '', outcome: '', from: '', to: '' });
+  const [filter, setFilter] = useState({
+    account_id: '', outcome: '', from: '', to: '', reason: '', document_type: '', kind: '',
+    verification_id: '', backend: '', client_id: '', node_id: '',
+  });
   const [page, setPage] = useState(null);
   const [tokens, setTokens] = useState(['']);
   const [open, setOpen] = useState(null);
@@ -81,8 +94,9 @@ export function Records() {
 
   function request() {
     const f = {};
-    if (filter.account_id) f.account_id = filter.account_id;
-    if (filter.outcome) f.outcome = filter.outcome;
+    for (const k of ['account_id', 'outcome', 'reason', 'document_type', 'kind', ...TEXT_FILTERS]) {
+      if (filter[k].trim()) f[k] = filter[k].trim();
+    }
     if (filter.from) f.from = toTimestamp(filter.from);
     if (filter.to) f.to = toTimestamp(filter.to);
     return f;
@@ -127,6 +141,28 @@ export function Records() {
         </label>
         <label>{t('from')} <input type="datetime-local" value={filter.from} onInput={set('from')} /></label>
         <label>{t('to')} <input type="datetime-local" value={filter.to} onInput={set('to')} /></label>
+        <details class="more">
+          <summary>{t('moreFilters')}</summary>
+          <div class="filters">
+            <label>{t('reason')}
+              <input name="reason" list="reasons" value={filter.reason} onInput={set('reason')} />
+              <datalist id="reasons">{REASONS.map((r) => <option value={r} key={r} />)}</datalist>
+            </label>
+            <label>{t('documentType')}
+              <select name="document_type" value={filter.document_type} onChange={set('document_type')}>
+                {DOCUMENT_TYPES.map((d) => <option value={d} key={d}>{d || t('any')}</option>)}
+              </select>
+            </label>
+            <label>{t('kind')}
+              <select name="kind" value={filter.kind} onChange={set('kind')}>
+                {KINDS.map((k) => <option value={k} key={k}>{k || t('any')}</option>)}
+              </select>
+            </label>
+            {TEXT_FILTERS.map((k) => (
+              <label key={k}>{t(k)} <input name={k} value={filter[k]} onInput={set(k)} /></label>
+            ))}
+          </div>
+        </details>
         <button type="submit">{t('search')}</button>
         <button type="button" onClick={() => download('JSON_LINES')} data-testid="export-jsonl">{t('exportJsonl')}</button>
         <button type="button" onClick={() => download('CSV')}>{t('exportCsv')}</button>

@@ -118,7 +118,20 @@ try {
   await page.getByRole('button', { name: 'Search' }).click();
   await page.getByTestId('records').waitFor();
   const rows = await page.getByTestId('records').locator('tbody tr').count();
-  check(rows > 0, `records of ${env.SEED_ACCOUNT}: ${rows}`);
+  check(rows === 3, `records of ${env.SEED_ACCOUNT}: ${rows}`);
+  // ListRecords' other filters: the account's one NAME_MISMATCH record.
+  await page.getByText('More filters').click();
+  await page.getByLabel('Reason').fill('NAME_MISMATCH');
+  await page.getByLabel('Kind').selectOption('verification');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByTestId('records').locator('tbody tr').nth(1).waitFor({ state: 'detached' });
+  const mismatched = await page.getByTestId('records').locator('tbody tr').allTextContents();
+  check(mismatched.length === 1 && mismatched[0].includes('NAME_MISMATCH'),
+        `filtered by reason and kind: ${mismatched.length} record(s)`);
+  await page.getByLabel('Reason').fill('');
+  await page.getByLabel('Kind').selectOption('');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByTestId('records').locator('tbody tr').nth(2).waitFor();
   await page.getByTestId('records').locator('tbody tr').first().getByRole('button').click();
   await page.getByTestId('record-detail').waitFor();
   check((await page.getByTestId('detail-outcome').textContent()) !== '', 'the record shows its outcome');
