@@ -80,6 +80,9 @@ IFS=, read -r _ number name _ < <(sed -n 2p "$work/pop.csv")
   --number "$number" --name "$name" --bind > "$work/verify.txt" 2>&1 ||
   fail "verify through the package failed: $(cat "$work/verify.txt")"
 grep -qE '^binding +BOUND$' "$work/verify.txt" || fail "not bound: $(cat "$work/verify.txt")"
+console=$(grep -m1 -oE 'console on http://[0-9.:]+/console/' "$work/idvd.log" | sed 's/console on //')
+[ -n "$console" ] || fail "the packaged configuration serves no console"
+curl -fsS -o /dev/null "$console" || fail "the packaged idvd's console at $console did not answer"
 "$r/usr/bin/idvctl" --server "$idvd" --token_file "$state/idv/admin.key" backup create pkg \
   > /dev/null || fail "backup into idv-backups failed"
 [ -s "$state/idv-backups/pkg" ] || fail "the backup is not in idv-backups"
