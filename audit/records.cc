@@ -123,6 +123,14 @@ RecordBuilder& RecordBuilder::Result(
   return *this;
 }
 
+RecordBuilder& RecordBuilder::Decision(
+    const google::protobuf::RepeatedField<int>& confirmed_elements,
+    const google::protobuf::RepeatedPtrField<std::string>& decided_by) {
+  *record_.mutable_confirmed_elements() = confirmed_elements;
+  *record_.mutable_decided_by() = decided_by;
+  return *this;
+}
+
 RecordBuilder& RecordBuilder::Derived(const idv::v1::DerivedAttributes& derived) {
   *record_.mutable_derived() = derived;
   return *this;

@@ -60,6 +60,9 @@ class RecordBuilder {
                         const google::protobuf::RepeatedPtrField<idv::v1::Check>& checks,
                         const google::protobuf::RepeatedPtrField<idv::v1::Reason>& notes,
                         bool cached);
+  // With VERIFIED: the elements confirmed and the backends that decided.
+  RecordBuilder& Decision(const google::protobuf::RepeatedField<int>& confirmed_elements,
+                          const google::protobuf::RepeatedPtrField<std::string>& decided_by);
   RecordBuilder& Derived(const idv::v1::DerivedAttributes& derived);
 
   // The record; the builder is left empty.

@@ -26,6 +26,8 @@ using CacheKey = std::array<uint8_t, 32>;
 struct CachedVerdict {
   idv::v1::Outcome outcome = idv::v1::OUTCOME_UNSPECIFIED;
   idv::v1::ReasonCode reason = idv::v1::REASON_CODE_UNSPECIFIED;
+  // With VERIFIED: the elements confirmed, one bit each (1 << idv::v1::Element).
+  uint8_t confirmed = 0;
 };
 
 struct CacheStats {

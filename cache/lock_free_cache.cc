@@ -51,7 +51,7 @@ uint64_t Word(const CacheKey& k, int i) {
 uint64_t Pack(const CachedVerdict& v, uint32_t expiry_s) {
   return (static_cast<uint64_t>(expiry_s) << 32) |
          (static_cast<uint64_t>(static_cast<uint16_t>(v.reason)) << 16) |
-         static_cast<uint8_t>(v.outcome);
+         (static_cast<uint64_t>(v.confirmed) << 8) | static_cast<uint8_t>(v.outcome);
 }
 
 uint32_t Expiry(uint64_t value) { return static_cast<uint32_t>(value >> 32); }
@@ -60,6 +60,7 @@ CachedVerdict Unpack(uint64_t value) {
   CachedVerdict v;
   v.outcome = static_cast<idv::v1::Outcome>(value & 0xff);
   v.reason = static_cast<idv::v1::ReasonCode>((value >> 16) & 0xffff);
+  v.confirmed = static_cast<uint8_t>((value >> 8) & 0xff);
   return v;
 }
 

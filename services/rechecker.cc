@@ -205,6 +205,9 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
   idv::v1::Reason reason;
   google::protobuf::RepeatedPtrField<idv::v1::Check> checks;
   FillVerdict(verdict, &outcome, &reason, &checks);
+  google::protobuf::RepeatedField<int> confirmed;
+  google::protobuf::RepeatedPtrField<std::string> decided_by;
+  FillDecision(verdict, &confirmed, &decided_by);
   // With the claim at hand the identity's fingerprints are made afresh: a key rotation since the
   // PENDING answer moves its binding to the current version like any re-verification.
   std::vector<store::KeyedFingerprint> live;
@@ -215,7 +218,8 @@ void Rechecker::Settle(const idv::store::v1::RecheckEntry& entry,
       .Document(entry.document_type(), entry.masked_document_number(), entry.masked_name())
       .Identity(live.empty() ? entry.identity_fingerprint() : live.front().fingerprint,
                 live.empty() ? entry.key_version() : live.front().key_version)
-      .Result(outcome, reason, checks, {}, /*cached=*/false);
+      .Result(outcome, reason, checks, {}, /*cached=*/false)
+      .Decision(confirmed, decided_by);
   if (outcome == idv::v1::VERIFIED && claim != nullptr && claim->birth_date.has_value()) {
     record.Derived(identity::Derive(*claim->birth_date, identity::TodayInChina(now)));
   }

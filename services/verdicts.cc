@@ -22,6 +22,9 @@ const char* ReasonMessage(idv::v1::ReasonCode code) {
       return "No authority could be reached; try again later.";
     case idv::v1::NO_AUTHORITY_CONFIGURED:
       return "No authority checks this document type.";
+    case idv::v1::ELEMENTS_NOT_CONFIRMED:
+      return "No authority that confirms every element the policy requires answered; try again "
+             "later.";
     case idv::v1::TOO_MANY_ATTEMPTS:
       return "This identity or account was tried too often lately; try again later.";
     default:
@@ -41,7 +44,15 @@ void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outc
     check->set_outcome(c.result.outcome);
     check->set_raw_code(c.result.raw_code);
     check->set_latency_us(static_cast<uint64_t>(absl::ToInt64Microseconds(c.result.latency)));
+    for (idv::v1::Element e : verifiers::ElementList(c.result.confirmed)) check->add_confirmed(e);
   }
+}
+
+void FillDecision(const verifiers::PolicyVerdict& verdict,
+                  google::protobuf::RepeatedField<int>* confirmed_elements,
+                  google::protobuf::RepeatedPtrField<std::string>* decided_by) {
+  for (idv::v1::Element e : verifiers::ElementList(verdict.confirmed)) confirmed_elements->Add(e);
+  for (const std::string& b : verdict.decided_by) *decided_by->Add() = b;
 }
 
 std::vector<store::KeyedFingerprint> ToKeyed(const std::vector<crypto::Fingerprint>& fps) {

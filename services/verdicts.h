@@ -20,6 +20,12 @@ void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outc
                  idv::v1::Reason* reason,
                  google::protobuf::RepeatedPtrField<idv::v1::Check>* checks);
 
+// The elements a VERIFIED verdict confirmed, and the backends that decided, as the API and the
+// audit record carry them.
+void FillDecision(const verifiers::PolicyVerdict& verdict,
+                  google::protobuf::RepeatedField<int>* confirmed_elements,
+                  google::protobuf::RepeatedPtrField<std::string>* decided_by);
+
 // Fingerprints as a commit carries them (VerificationCommit::earlier_fingerprints).
 std::vector<store::KeyedFingerprint> ToKeyed(const std::vector<crypto::Fingerprint>& fps);
 

@@ -256,6 +256,9 @@ class VerificationServiceImpl::VerifyCall {
         response_.mutable_reason()->set_code(hit->reason);
         response_.mutable_reason()->set_message(ReasonMessage(hit->reason));
         response_.set_cached(true);
+        for (idv::v1::Element e : verifiers::ElementList(hit->confirmed)) {
+          response_.add_confirmed_elements(e);
+        }
         Commit();  // may finish and delete this
         return;
       }
@@ -308,12 +311,15 @@ class VerificationServiceImpl::VerifyCall {
   void OnVerdict(const verifiers::PolicyVerdict& verdict) {
     idv::v1::Outcome outcome;
     FillVerdict(verdict, &outcome, response_.mutable_reason(), response_.mutable_checks());
+    FillDecision(verdict, response_.mutable_confirmed_elements(), response_.mutable_decided_by());
     response_.set_outcome(outcome);
 
     recheck_for_ = verdict.recheck_for;
     if (service_.cache_ != nullptr) {
       // Only definitive answers are kept (the cache ignores the rest).
-      service_.cache_->Put(cache_key_, {outcome, verdict.reason}, absl::Now());
+      service_.cache_->Put(cache_key_,
+                           {outcome, verdict.reason, static_cast<uint8_t>(verdict.confirmed)},
+                           absl::Now());
     }
     Commit();
   }
@@ -355,7 +361,8 @@ class VerificationServiceImpl::VerifyCall {
                   identity::MaskDocumentNumber(claim_->document_number),
                   identity::MaskName(claim_->full_name))
         .Result(response_.outcome(), response_.reason(), response_.checks(), response_.notes(),
-                response_.cached());
+                response_.cached())
+        .Decision(response_.confirmed_elements(), response_.decided_by());
     if (fingerprint_.version != 0) {
       record.Identity(absl::string_view(reinterpret_cast<const char*>(fingerprint_.bytes.data()),
                                         fingerprint_.bytes.size()),
@@ -640,6 +647,8 @@ void ToVerification(const idv::store::v1::AuditRecord& r, idv::v1::Verification*
   if (r.has_derived()) *out->mutable_derived() = r.derived();
   *out->mutable_decided_at() = r.decided_at();
   out->set_client_id(r.client_id());
+  *out->mutable_confirmed_elements() = r.confirmed_elements();
+  *out->mutable_decided_by() = r.decided_by();
 }
 
 }  // namespace idv::services

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/proto_time.h"
 #include "verifiers/timer.h"
 
@@ -65,6 +66,14 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   }
 
   void Start() {
+    if ((route_.required & ElementBit(idv::v1::PHONE_NUMBER)) != 0 &&
+        claim_->phone_number.empty()) {
+      PolicyVerdict invalid;  // the claim cannot be confirmed as the policy requires
+      invalid.outcome = idv::v1::INVALID;
+      invalid.reason = idv::v1::FIELD_MISSING;
+      std::move(done_)(std::move(invalid));
+      return;
+    }
     if (eligible_.empty()) {
       std::move(done_)(PolicyVerdict{});  // UNAVAILABLE / NO_AUTHORITY_CONFIGURED
       return;
@@ -126,32 +135,56 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   }
 
   void OnResult(const GuardedVerifier& backend, CheckResult r) {
-    const bool definitive = IsDefinitive(r, backend.Info().authoritative);
+    const bool authoritative = backend.Info().authoritative && r.authoritative;
+    bool definitive = IsDefinitive(r, authoritative);
+    if (r.outcome != idv::v1::VERIFIED || !authoritative) {
+      r.confirmed = 0;
+    } else if (r.confirmed == 0) {
+      r.confirmed = backend.Info().elements != 0 ? backend.Info().elements : kNumberAndName;
+    }
+    const std::string& name = backend.Info().name;
     bool ask_next = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       if (decided_) return;  // a loser: the decision was made without it
       --outstanding_;
-      verdict_.checks.push_back(BackendCheck{backend.Info().name, r});
+      verdict_.checks.push_back(BackendCheck{name, r});
       if (r.reason == idv::v1::AUTHORITY_TIMEOUT) timed_out_ = true;
       switch (route_.strategy) {
         case Policy::FIRST_DEFINITIVE:
-          if (definitive) return Decide(lock, r.outcome, r.reason);
+          // A match that left a required element unconfirmed decides nothing: ask the next.
+          if (definitive && r.outcome == idv::v1::VERIFIED &&
+              (r.confirmed & route_.required) != route_.required) {
+            unconfirmed_ = true;
+            definitive = false;
+          }
+          if (definitive) return Decide(lock, r.outcome, r.reason, {name}, r.confirmed);
           ask_next = true;
           break;
         case Policy::ALL_AGREE:
           if (definitive && r.outcome != idv::v1::VERIFIED)
-            return Decide(lock, r.outcome, r.reason);
-          if (definitive) ++agreeing_;
-          if (outstanding_ == 0 && agreeing_ == eligible_.size()) {
-            return Decide(lock, idv::v1::VERIFIED, idv::v1::ELEMENTS_MATCH);
+            return Decide(lock, r.outcome, r.reason, {name});
+          if (definitive) {
+            agreeing_.push_back(name);
+            agreed_ |= r.confirmed;
+          }
+          if (outstanding_ == 0 && agreeing_.size() == eligible_.size()) {
+            return DecideVerified(lock, agreeing_, agreed_);
           }
           break;
         case Policy::QUORUM:
-          if (definitive && ++votes_[r.outcome] >= route_.quorum) {
-            return Decide(lock, r.outcome, r.reason);
+          if (definitive) {
+            Votes& v = votes_[r.outcome];
+            v.backends.push_back(name);
+            v.confirmed |= r.confirmed;
+            v.reason = r.reason;
+            if (v.backends.size() >= route_.quorum) {
+              if (r.outcome == idv::v1::VERIFIED) {
+                return DecideVerified(lock, v.backends, v.confirmed);
+              }
+              return Decide(lock, r.outcome, r.reason, v.backends);
+            }
           }
-          if (definitive) reasons_[r.outcome] = r.reason;
           break;
         default:
           break;
@@ -175,22 +208,41 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
     if (route_.strategy == Policy::QUORUM) {
       // No quorum: the most common negative answer, if any authority gave one.
       idv::v1::Outcome best = idv::v1::OUTCOME_UNSPECIFIED;
-      for (const auto& [outcome, n] : votes_) {
-        if (IsNegative(outcome) && (best == idv::v1::OUTCOME_UNSPECIFIED || n > votes_[best])) {
+      for (const auto& [outcome, v] : votes_) {
+        if (IsNegative(outcome) && (best == idv::v1::OUTCOME_UNSPECIFIED ||
+                                    v.backends.size() > votes_[best].backends.size())) {
           best = outcome;
         }
       }
-      if (best != idv::v1::OUTCOME_UNSPECIFIED) return Decide(lock, best, reasons_[best]);
+      if (best != idv::v1::OUTCOME_UNSPECIFIED) {
+        return Decide(lock, best, votes_[best].reason, votes_[best].backends);
+      }
     }
     const bool timeout = timed_out_ || absl::Now() >= ctx_.deadline;
     Decide(lock, idv::v1::UNAVAILABLE,
-           timeout ? idv::v1::AUTHORITY_TIMEOUT : idv::v1::AUTHORITY_ERROR);
+           unconfirmed_ ? idv::v1::ELEMENTS_NOT_CONFIRMED
+           : timeout    ? idv::v1::AUTHORITY_TIMEOUT
+                        : idv::v1::AUTHORITY_ERROR);
+  }
+
+  // VERIFIED by `backends`, which together confirmed `confirmed`; UNAVAILABLE
+  // (ELEMENTS_NOT_CONFIRMED) when that is short of the policy's required elements.
+  template <typename Lock>
+  void DecideVerified(Lock& lock, std::vector<std::string> backends, Elements confirmed) {
+    if ((confirmed & route_.required) != route_.required) {
+      unconfirmed_ = true;
+      return Decide(lock, idv::v1::UNAVAILABLE, idv::v1::ELEMENTS_NOT_CONFIRMED);
+    }
+    Decide(lock, idv::v1::VERIFIED, idv::v1::ELEMENTS_MATCH, std::move(backends), confirmed);
   }
 
   // REQUIRES: `lock` holds mu_ and nothing was decided yet. Releases it.
   template <typename Lock>
-  void Decide(Lock& lock, idv::v1::Outcome outcome, idv::v1::ReasonCode reason) {
+  void Decide(Lock& lock, idv::v1::Outcome outcome, idv::v1::ReasonCode reason,
+              std::vector<std::string> decided_by = {}, Elements confirmed = 0) {
     decided_ = true;
+    if (outcome != idv::v1::UNAVAILABLE) verdict_.decided_by = std::move(decided_by);
+    if (outcome == idv::v1::VERIFIED) verdict_.confirmed = confirmed;
     if (outcome == idv::v1::UNAVAILABLE && route_.pending_on_no_answer) {
       outcome = idv::v1::PENDING;
       reason = idv::v1::QUEUED_FOR_RECHECK;
@@ -215,14 +267,23 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
   std::vector<GuardedVerifier*> eligible_;
 
   std::mutex mu_;
-  absl::AnyInvocable<void(PolicyVerdict) &&> done_;           // guarded by mu_
-  bool decided_ = false;                                      // guarded by mu_
-  size_t next_ = 0;                                           // guarded by mu_
-  int outstanding_ = 0;                                       // guarded by mu_
-  bool timed_out_ = false;                                    // guarded by mu_
-  size_t agreeing_ = 0;                                       // guarded by mu_
-  std::map<idv::v1::Outcome, uint32_t> votes_;                // guarded by mu_
-  std::map<idv::v1::Outcome, idv::v1::ReasonCode> reasons_;   // guarded by mu_
+  absl::AnyInvocable<void(PolicyVerdict) &&> done_;  // guarded by mu_
+  bool decided_ = false;                             // guarded by mu_
+  size_t next_ = 0;                                  // guarded by mu_
+  int outstanding_ = 0;                              // guarded by mu_
+  bool timed_out_ = false;                           // guarded by mu_
+  // A match was set aside for confirming too little.
+  bool unconfirmed_ = false;  // guarded by mu_
+  // ALL_AGREE: the backends that said VERIFIED, and what they confirmed together.
+  std::vector<std::string> agreeing_;  // guarded by mu_
+  Elements agreed_ = 0;                // guarded by mu_
+  // QUORUM: each definitive outcome's backends, what they confirmed, and the last reason.
+  struct Votes {
+    std::vector<std::string> backends;
+    Elements confirmed = 0;
+    idv::v1::ReasonCode reason = idv::v1::REASON_CODE_UNSPECIFIED;
+  };
+  std::map<idv::v1::Outcome, Votes> votes_;                   // guarded by mu_
   std::vector<std::shared_ptr<Cancellation>> cancellations_;  // guarded by mu_
   PolicyVerdict verdict_;                                     // guarded by mu_
 };
@@ -273,6 +334,13 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
           "policy name \"", Shown(p.name()), "\" must be 1 to 64 characters of [a-z0-9_-]"));
     }
     Route route;
+    for (int e : p.required_elements()) {
+      if (!idv::v1::Element_IsValid(e) || e == idv::v1::ELEMENT_UNSPECIFIED) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("policy \"", p.name(), "\" requires an unknown element (", e, ")"));
+      }
+      route.required |= ElementBit(static_cast<idv::v1::Element>(e));
+    }
     route.deadline = p.has_deadline() ? FromProto(p.deadline()) : kDefaultDeadline;
     route.strategy = p.strategy();
     route.hedge_after = FromProto(p.hedge_after());
@@ -285,6 +353,23 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
                                                        Shown(name), "\", which is not defined"));
       }
       route.backends.push_back(it->second.verifier);
+    }
+    // A required element no backend of the policy can confirm would make every answer
+    // UNAVAILABLE: refused, as a policy without a backend is.
+    Elements can = 0;
+    for (const auto& b : route.backends) {
+      const VerifierInfo& info = b->Info();
+      if (info.authoritative) can |= info.elements != 0 ? info.elements : kNumberAndName;
+    }
+    if ((can & route.required) != route.required) {
+      std::vector<std::string> missing;
+      for (idv::v1::Element e : ElementList(route.required & ~can)) {
+        missing.push_back(idv::v1::Element_Name(e));
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy \"", p.name(), "\" requires ", absl::StrJoin(missing, ", "),
+                       ", which none of its backends confirms (a carrier backend has "
+                       "requires_phone)"));
     }
     if (p.strategy() == Policy::QUORUM) {
       if (p.quorum() == 0 || p.quorum() > route.backends.size()) {

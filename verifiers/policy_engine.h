@@ -9,7 +9,11 @@
 //                     at once.
 //   QUORUM            ask all at once; the first outcome `quorum` backends agree on wins.
 // A definitive answer is VERIFIED (from an authoritative backend), MISMATCH, NOT_FOUND or PENDING.
-// Silence is never VERIFIED: with no definitive answer the outcome is UNAVAILABLE.
+// Silence is never VERIFIED: with no definitive answer the outcome is UNAVAILABLE. A policy may
+// require elements (the phone, for a telecom sign-up): a VERIFIED that did not confirm them
+// decides nothing (FIRST_DEFINITIVE asks the next backend; ALL_AGREE and QUORUM need the
+// agreeing backends to have confirmed them together), and when nothing else decides the answer
+// is UNAVAILABLE with ELEMENTS_NOT_CONFIRMED, never a weaker VERIFIED.
 //
 // Every backend is wrapped in a GuardedVerifier (bulkhead + circuit breaker). An engine is
 // immutable after Create and must be owned by a shared_ptr: a Verify in flight keeps it (and its
@@ -43,6 +47,10 @@ struct PolicyVerdict {
   // policy's recheck_for): an authority answered PENDING, or none answered and the policy says
   // ANSWER_PENDING (then the reason is QUEUED_FOR_RECHECK).
   absl::Duration recheck_for;
+  // With VERIFIED: the elements confirmed (together, by the deciding backends), and those
+  // backends. With another definitive outcome, decided_by names the backend(s) that decided.
+  Elements confirmed = 0;
+  std::vector<std::string> decided_by;
 };
 
 class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
@@ -80,6 +88,8 @@ class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
     absl::Duration hedge_after;  // zero: none
     bool pending_on_no_answer = false;
     absl::Duration recheck_for;
+    // Elements a VERIFIED answer must have confirmed (the policy's required_elements).
+    Elements required = 0;
   };
   class Run;
 

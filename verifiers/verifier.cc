@@ -2,6 +2,16 @@
 
 namespace idv::verifiers {
 
+std::vector<idv::v1::Element> ElementList(Elements set) {
+  std::vector<idv::v1::Element> out;
+  for (int e = idv::v1::Element_MIN; e <= idv::v1::Element_MAX; ++e) {
+    if (e != idv::v1::ELEMENT_UNSPECIFIED && (set & (Elements{1} << e)) != 0) {
+      out.push_back(static_cast<idv::v1::Element>(e));
+    }
+  }
+  return out;
+}
+
 void Cancellation::Cancel() {
   std::vector<absl::AnyInvocable<void() &&>> hooks;
   {

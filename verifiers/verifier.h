@@ -23,6 +23,15 @@
 
 namespace idv::verifiers {
 
+// A set of idv::v1::Element, one bit each (1 << element).
+using Elements = uint32_t;
+constexpr Elements ElementBit(idv::v1::Element e) { return Elements{1} << static_cast<int>(e); }
+// What every authoritative backend confirms with a match: the document number and the name.
+constexpr Elements kNumberAndName =
+    ElementBit(idv::v1::DOCUMENT_NUMBER) | ElementBit(idv::v1::FULL_NAME);
+// The elements of a set, in order.
+std::vector<idv::v1::Element> ElementList(Elements set);
+
 struct VerifierInfo {
   // The configured backend name.
   std::string name;
@@ -30,6 +39,8 @@ struct VerifierInfo {
   bool authoritative = false;
   // The backend needs the claim's phone number; claims without one are not sent to it.
   bool requires_phone = false;
+  // The elements a match from this backend confirms (when its answer does not say).
+  Elements elements = 0;
 };
 
 // Lets a caller abandon checks it no longer needs (the loser of a hedged pair, the rest of a
@@ -65,6 +76,12 @@ struct CheckResult {
   // The backend's own result code, verbatim.
   std::string raw_code;
   absl::Duration latency;
+  // With VERIFIED: the elements the backend confirmed. None from an authoritative backend means
+  // kNumberAndName.
+  Elements confirmed = 0;
+  // False when the backend itself says its matches are not authoritative (a plugin's Describe):
+  // then its VERIFIED decides nothing, whatever VerifierInfo assumed.
+  bool authoritative = true;
 };
 
 class Verifier {

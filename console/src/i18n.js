@@ -30,7 +30,7 @@ const TEXT = {
     inFlight: 'In flight', adminOnly: 'Only administrators change backends and policies.',
     newBackend: 'New backend', policies: 'Policies', error: 'Error', none: 'None', identity: 'Identity (masked)', binding: 'Binding', client: 'Client',
     fromCache: 'Answered from the result cache: no backend was asked.', noChecks: 'No backend was asked (decided offline).',
-    rawCode: 'Raw code', latency: 'Latency',
+    rawCode: 'Raw code', latency: 'Latency', confirmedElements: 'Confirmed elements', decidedBy: 'Decided by',
     noRecords: 'No records match.', expired: 'Your session ended. Sign in again.',
   },
   zh: {
@@ -62,7 +62,7 @@ const TEXT = {
     inFlight: '进行中', adminOnly: '只有管理员可以修改后端与策略。',
     newBackend: '新增后端', policies: '策略', error: '错误', none: '无', identity: '身份（已脱敏）', binding: '绑定', client: '客户端',
     fromCache: '结果来自缓存，未调用后端。', noChecks: '未调用后端（离线判定）。',
-    rawCode: '原始代码', latency: '延迟',
+    rawCode: '原始代码', latency: '延迟', confirmedElements: '已核实要素', decidedBy: '判定后端',
     noRecords: '没有匹配的记录。', expired: '会话已结束，请重新登录。',
   },
 };

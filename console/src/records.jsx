@@ -54,17 +54,26 @@ function Detail({ entry, onClose }) {
         <dt>{t('identity')}</dt><dd>{v.document_type} {v.masked_document_number} {v.masked_name}</dd>
         <dt>{t('binding')}</dt><dd>{v.binding}</dd>
         <dt>{t('client')}</dt><dd>{v.client_id}</dd>
+        {(v.confirmed_elements || []).length > 0 && (
+          <>
+            <dt>{t('confirmedElements')}</dt>
+            <dd data-testid="detail-confirmed">{v.confirmed_elements.join(', ')}</dd>
+          </>
+        )}
+        {(v.decided_by || []).length > 0 && <><dt>{t('decidedBy')}</dt><dd>{v.decided_by.join(', ')}</dd></>}
       </dl>
       <h3>{t('checks')}</h3>
       {v.cached && <p data-testid="detail-cached">{t('fromCache')}</p>}
       {(v.checks || []).length > 0 && (
         <table>
           <thead><tr><th scope="col">{t('backend')}</th><th scope="col">{t('outcome')}</th>
-            <th scope="col">{t('rawCode')}</th><th scope="col">{t('latency')}</th></tr></thead>
+            <th scope="col">{t('rawCode')}</th><th scope="col">{t('latency')}</th>
+            <th scope="col">{t('confirmedElements')}</th></tr></thead>
           <tbody>
             {v.checks.map((c, i) => (
               <tr key={i}><td>{c.backend}</td><td>{c.outcome}</td><td>{c.raw_code}</td>
-                <td>{(Number(c.latency_us || 0) / 1000).toFixed(1)} ms</td></tr>
+                <td>{(Number(c.latency_us || 0) / 1000).toFixed(1)} ms</td>
+                <td>{(c.confirmed || []).join(', ')}</td></tr>
             ))}
           </tbody>
         </table>

@@ -62,6 +62,16 @@ TEST(LockFreeCacheTest, GetPutUpdateInvalidate) {
   EXPECT_EQ(s.invalidations, 1u);
 }
 
+TEST(LockFreeCacheTest, AVerdictKeepsTheElementsItConfirmed) {
+  auto cache = Make(1024);
+  cache->Put(Key(7), {idv::v1::VERIFIED, idv::v1::ELEMENTS_MATCH, 0b1110}, kNow);
+  auto hit = cache->Get(Key(7), kNow);
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->outcome, idv::v1::VERIFIED);
+  EXPECT_EQ(hit->reason, idv::v1::ELEMENTS_MATCH);
+  EXPECT_EQ(hit->confirmed, 0b1110);
+}
+
 TEST(LockFreeCacheTest, OnlyDefinitiveAnswersAreCachedWithTheirOwnTtl) {
   auto cache = Make(1024);
   CachedVerdict unavailable{idv::v1::UNAVAILABLE, idv::v1::AUTHORITY_TIMEOUT};

@@ -135,6 +135,8 @@ try {
   await page.getByTestId('records').locator('tbody tr').first().getByRole('button').click();
   await page.getByTestId('record-detail').waitFor();
   check((await page.getByTestId('detail-outcome').textContent()) !== '', 'the record shows its outcome');
+  check((await page.getByTestId('detail-confirmed').textContent()) === 'DOCUMENT_NUMBER, FULL_NAME',
+        'the record shows the elements the registry confirmed');
   await page.getByTestId('prove').click();
   await page.getByTestId('proof-result').waitFor();
   const proof = await page.getByTestId('proof-result').textContent();

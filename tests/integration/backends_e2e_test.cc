@@ -1,4 +1,5 @@
 // Run-time backends and policies, faults and resilience, with real idvd and simulator processes.
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -50,14 +51,21 @@ grpc::Status PutBackend(Cluster& c, const idv::config::v1::BackendConfig& b, boo
   return c.admin().PutBackend(&ctx, req, &change);
 }
 
-grpc::Status PutPolicy(Cluster& c, const idv::config::v1::Policy& p, bool force = false) {
+// A policy change through the first node; with `live_everywhere`, returns once every node has
+// the new version (other nodes take it at the store's notification).
+grpc::Status PutPolicy(Cluster& c, const idv::config::v1::Policy& p, bool force = false,
+                       bool live_everywhere = false) {
   idv::v1::PutPolicyRequest req;
   *req.mutable_policy() = p;
   req.set_force(force);
   grpc::ClientContext ctx;
   c.Authorize(ctx);
   idv::v1::ConfigChange change;
-  return c.admin().PutPolicy(&ctx, req, &change);
+  grpc::Status status = c.admin().PutPolicy(&ctx, req, &change);
+  for (size_t node = 0; status.ok() && live_everywhere && node < c.node_count(); ++node) {
+    EXPECT_TRUE(c.AwaitConfigVersion(node, change.version(), absl::Seconds(10)));
+  }
+  return status;
 }
 
 grpc::Status DeleteBackend(Cluster& c, const std::string& name) {
@@ -136,7 +144,7 @@ TEST(BackendsTest, APolicyChangeLeavingADocumentTypeWithoutARouteIsRefused) {
   idv::v1::VerifyResponse resp;
   ASSERT_TRUE(c.Verify("route-1", p.number, p.name, false, &resp).ok());
   EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);  // nothing changed
-  ASSERT_TRUE(PutPolicy(c, passports, /*force=*/true).ok());
+  ASSERT_TRUE(PutPolicy(c, passports, /*force=*/true, /*live_everywhere=*/true).ok());
   ASSERT_TRUE(c.Verify("route-2", p.number, p.name, false, &resp).ok());
   EXPECT_EQ(resp.outcome(), idv::v1::UNAVAILABLE);
   EXPECT_EQ(resp.reason().code(), idv::v1::NO_AUTHORITY_CONFIGURED);
@@ -283,14 +291,24 @@ TEST(BackendsTest, HungBackendOpensTheBreakerWhichClosesOnRecovery) {
   EXPECT_EQ(BreakerState(c, "r"), "closed");
 }
 
-TEST(BackendsTest, FullOutageIsUnavailableNeverVerified) {
+// A policy `policy` for CN_RESIDENT_ID asking backend `first` (simulator 0; a carrier check when
+// `carrier`) and then `second` (simulator 1); with `require_phone`, requiring the phone.
+Cluster::Options TwoBackends(const std::string& first, const std::string& second,
+                             const std::string& policy, bool carrier, bool require_phone = false) {
+  const char* kPlugin =
+      "typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: ";
   Cluster::Options o;
-  o.backends_and_policies = R"(
-    backends { name: "a" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true } } }
-    backends { name: "b" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim1}" plaintext: true } } }
-    policies { name: "resident" document_types: CN_RESIDENT_ID backends: "a" backends: "b" }
-  )";
-  Cluster c(o);
+  o.backends_and_policies = absl::StrCat(
+      "backends { name: \"", first, "\" ", kPlugin, "\"{sim0}\" plaintext: true",
+      carrier ? " requires_phone: true" : "", " } } }\n", "backends { name: \"", second, "\" ",
+      kPlugin, "\"{sim1}\" plaintext: true } } }\n", "policies { name: \"", policy,
+      "\" document_types: CN_RESIDENT_ID backends: \"", first, "\" backends: \"", second, "\"",
+      require_phone ? " required_elements: PHONE_NUMBER" : "", " }\n");
+  return o;
+}
+
+TEST(BackendsTest, FullOutageIsUnavailableNeverVerified) {
+  Cluster c(TwoBackends("a", "b", "resident", /*carrier=*/false));
   c.Start({{}, {}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   c.SetFaults(0, Outage(idv::sim::v1::Faults::ERROR));
@@ -305,13 +323,7 @@ TEST(BackendsTest, FullOutageIsUnavailableNeverVerified) {
 }
 
 TEST(BackendsTest, CarrierThreeElementChecks) {
-  Cluster::Options o;
-  o.backends_and_policies = R"(
-    backends { name: "carrier" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim0}" plaintext: true requires_phone: true } } }
-    backends { name: "registry" typed_config { [type.googleapis.com/idv.config.v1.GrpcPluginConfig] { target: "{sim1}" plaintext: true } } }
-    policies { name: "resident" document_types: CN_RESIDENT_ID backends: "carrier" backends: "registry" }
-  )";
-  Cluster c(o);
+  Cluster c(TwoBackends("carrier", "registry", "resident", /*carrier=*/true));
   c.Start({{"--mode=carrier"}, {}});
   ASSERT_FALSE(::testing::Test::HasFailure());
   const Person& p = c.people()[0];
@@ -330,6 +342,10 @@ TEST(BackendsTest, CarrierThreeElementChecks) {
   idv::v1::VerifyResponse r = verify(p.number, p.name, p.phone);
   EXPECT_EQ(r.outcome(), idv::v1::VERIFIED);
   EXPECT_EQ(r.checks(0).backend(), "carrier");
+  EXPECT_THAT(
+      r.confirmed_elements(),
+      ::testing::ElementsAre(idv::v1::DOCUMENT_NUMBER, idv::v1::FULL_NAME, idv::v1::PHONE_NUMBER));
+  EXPECT_THAT(r.decided_by(), ::testing::ElementsAre("carrier"));
   r = verify(p.number, q.name, p.phone);
   EXPECT_EQ(r.reason().code(), idv::v1::NAME_MISMATCH);
   EXPECT_EQ(r.checks(0).raw_code(), "CARRIER-ID-MATCHES-NAME-DIFFERS");
@@ -338,11 +354,86 @@ TEST(BackendsTest, CarrierThreeElementChecks) {
   EXPECT_EQ(r.checks(0).raw_code(), "CARRIER-NAME-MATCHES-ID-DIFFERS");
   r = verify(q.number, q.name, p.phone);
   EXPECT_EQ(r.checks(0).raw_code(), "CARRIER-PHONE-MATCHES-NEITHER");
-  // Without a phone number the carrier is skipped and the registry answers.
+  // Without a phone number the carrier is skipped and the registry answers, saying that it
+  // confirmed the number and the name only.
   r = verify(p.number, p.name, "");
   EXPECT_EQ(r.outcome(), idv::v1::VERIFIED);
   ASSERT_EQ(r.checks_size(), 1);
   EXPECT_EQ(r.checks(0).backend(), "registry");
+  EXPECT_THAT(r.confirmed_elements(),
+              ::testing::ElementsAre(idv::v1::DOCUMENT_NUMBER, idv::v1::FULL_NAME));
+  EXPECT_THAT(r.decided_by(), ::testing::ElementsAre("registry"));
+}
+
+// A telecom sign-up's policy requires the phone: the two-element registry behind the carrier
+// can say no, but never yes on its own.
+TEST(BackendsTest, ARequiredPhoneIsNeverVerifiedWithoutTheCarrier) {
+  Cluster c(
+      TwoBackends("carrier", "registry", "telecom", /*carrier=*/true, /*require_phone=*/true));
+  c.Start({{"--mode=carrier"}, {}});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  auto verify = [&](const Person& p, const std::string& account, bool with_phone) {
+    idv::v1::VerifyRequest req;
+    req.set_account_id(account);
+    req.mutable_claim()->set_document_type(idv::v1::CN_RESIDENT_ID);
+    req.mutable_claim()->set_document_number(p.number);
+    req.mutable_claim()->set_full_name(p.name);
+    if (with_phone) req.mutable_claim()->set_phone_number(p.phone);
+    idv::v1::VerifyResponse resp;
+    EXPECT_TRUE(c.VerifyRequest(req, &resp).ok());
+    return resp;
+  };
+  idv::v1::VerifyResponse r = verify(c.people()[0], "t-0", true);
+  EXPECT_EQ(r.outcome(), idv::v1::VERIFIED);
+  EXPECT_THAT(r.confirmed_elements(), ::testing::Contains(idv::v1::PHONE_NUMBER));
+  r = verify(c.people()[1], "t-1", false);
+  EXPECT_EQ(r.outcome(), idv::v1::INVALID);
+  EXPECT_EQ(r.reason().code(), idv::v1::FIELD_MISSING);
+
+  c.SetFaults(0, Outage(idv::sim::v1::Faults::ERROR));  // the carrier is down
+  r = verify(c.people()[2], "t-2", true);
+  EXPECT_EQ(r.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_EQ(r.reason().code(), idv::v1::ELEMENTS_NOT_CONFIRMED);
+  ASSERT_EQ(r.checks_size(), 2);
+  EXPECT_EQ(r.checks(1).backend(), "registry");
+  EXPECT_EQ(r.checks(1).outcome(), idv::v1::VERIFIED);  // heard, and set aside
+  EXPECT_TRUE(r.confirmed_elements().empty());
+  // The record says the same.
+  idv::v1::Verification stored;
+  ASSERT_TRUE(c.GetVerification(r.verification_id(), &stored).ok());
+  EXPECT_EQ(stored.outcome(), idv::v1::UNAVAILABLE);
+  // The first claim again, while the carrier is down: answered from the cache, with what the
+  // carrier confirmed, in the answer and in the audit trail.
+  r = verify(c.people()[0], "t-0b", true);
+  EXPECT_EQ(r.outcome(), idv::v1::VERIFIED);
+  EXPECT_TRUE(r.cached());
+  EXPECT_THAT(r.confirmed_elements(), ::testing::Contains(idv::v1::PHONE_NUMBER));
+  ASSERT_TRUE(c.GetVerification(r.verification_id(), &stored).ok());
+  EXPECT_THAT(stored.confirmed_elements(), ::testing::Contains(idv::v1::PHONE_NUMBER));
+}
+
+// A plugin whose Describe says it is not authoritative: its match is heard, never decisive.
+TEST(BackendsTest, APluginThatIsNotAuthoritativeCannotVerify) {
+  Cluster c(TwoBackends("advisory", "registry", "resident", /*carrier=*/false));
+  c.Start({{"--mode=advisory"}, {}});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const Person& p = c.people()[0];
+  idv::v1::VerifyResponse r;
+  ASSERT_TRUE(c.Verify("adv-1", p.number, p.name, false, &r).ok());
+  EXPECT_EQ(r.outcome(), idv::v1::VERIFIED);
+  ASSERT_EQ(r.checks_size(), 2);
+  EXPECT_EQ(r.checks(0).backend(), "advisory");
+  EXPECT_EQ(r.checks(0).outcome(), idv::v1::VERIFIED);              // heard...
+  EXPECT_THAT(r.decided_by(), ::testing::ElementsAre("registry"));  // ...but the registry decided
+  // With the registry down, the advisory match alone is no answer.
+  c.SetFaults(1, Outage(idv::sim::v1::Faults::ERROR));
+  ASSERT_TRUE(c.Verify("adv-2", c.people()[1].number, c.people()[1].name, false, &r).ok());
+  EXPECT_EQ(r.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_TRUE(r.decided_by().empty());
+  // A negative answer from it still decides: the claim is wrong whatever its authority.
+  ASSERT_TRUE(c.Verify("adv-3", p.number, c.people()[1].name, false, &r).ok());
+  EXPECT_EQ(r.outcome(), idv::v1::MISMATCH);
+  EXPECT_THAT(r.decided_by(), ::testing::ElementsAre("advisory"));
 }
 
 TEST(BackendsTest, ConcurrentIdenticalClaimsShareOneBackendCall) {

@@ -19,8 +19,9 @@ using idv::config::v1::BackendConfig;
 using idv::config::v1::Policy;
 
 // A backend scripted by its name's first part: "verified", "mismatch", "notfound", "down",
-// "weak" (a non-authoritative match), or "held" (answers only when the test releases it, or
-// UNAVAILABLE when cancelled).
+// "weak" (a non-authoritative match), "carrier" (a match confirming the phone too), or "held"
+// (answers only when the test releases it, or UNAVAILABLE when cancelled). A name that contains
+// "carrier" makes a backend that needs the phone and can confirm it.
 class FakeVerifier final : public Verifier {
  public:
   struct Shared {
@@ -31,7 +32,10 @@ class FakeVerifier final : public Verifier {
   };
 
   FakeVerifier(std::string name, Shared* shared)
-      : info_{name, name.rfind("weak", 0) != 0},
+      : info_{name, name.rfind("weak", 0) != 0, name.find("carrier") != std::string::npos,
+              name.find("carrier") != std::string::npos
+                  ? kNumberAndName | ElementBit(idv::v1::PHONE_NUMBER)
+                  : Elements{0}},
         behaviour_(name.substr(0, name.find('-'))),
         shared_(shared) {}
   const VerifierInfo& Info() const override { return info_; }
@@ -60,6 +64,10 @@ class FakeVerifier final : public Verifier {
     if (behaviour_ == "verified" || behaviour_ == "weak") {
       r.outcome = idv::v1::VERIFIED;
       r.reason = idv::v1::ELEMENTS_MATCH;
+    } else if (behaviour_ == "carrier") {
+      r.outcome = idv::v1::VERIFIED;
+      r.reason = idv::v1::ELEMENTS_MATCH;
+      r.confirmed = kNumberAndName | ElementBit(idv::v1::PHONE_NUMBER);
     } else if (behaviour_ == "mismatch") {
       r.outcome = idv::v1::MISMATCH;
       r.reason = idv::v1::NAME_MISMATCH;
@@ -122,21 +130,23 @@ class PolicyEngineTest : public ::testing::Test {
     for (const std::string& b : order) p->add_backends(b);
     p->set_strategy(strategy);
     p->set_quorum(quorum);
+    for (idv::v1::Element e : required_) p->add_required_elements(e);
     if (hedge > absl::ZeroDuration()) {
       p->mutable_hedge_after()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(hedge)));
     }
     return PolicyEngine::Create(backends, policies, registry_, previous);
   }
 
-  static std::shared_ptr<const identity::NormalizedClaim> Claim() {
+  static std::shared_ptr<const identity::NormalizedClaim> Claim(std::string phone = "") {
     auto c = std::make_shared<identity::NormalizedClaim>();
     c->document_type = idv::v1::CN_RESIDENT_ID;
+    c->phone_number = std::move(phone);
     return c;
   }
 
-  PolicyVerdict Run(const PolicyEngine& engine) {
+  PolicyVerdict Run(const PolicyEngine& engine, std::string phone = "") {
     std::promise<PolicyVerdict> p;
-    engine.Verify("id", absl::Now() + absl::Seconds(10), Claim(),
+    engine.Verify("id", absl::Now() + absl::Seconds(10), Claim(std::move(phone)),
                   [&p](PolicyVerdict v) { p.set_value(std::move(v)); });
     return p.get_future().get();
   }
@@ -156,6 +166,8 @@ class PolicyEngineTest : public ::testing::Test {
     }
   }
 
+  // The policy's required_elements.
+  std::vector<idv::v1::Element> required_;
   VerifierRegistry registry_;
   FakeVerifier::Shared shared_;
   FakeFactory* factory_ = nullptr;
@@ -475,6 +487,91 @@ TEST(GrpcPluginTest, MapsEveryPluginAnswer) {
   r.set_verdict(idv::plugin::v1::MATCH);
   EXPECT_EQ(MapPluginAnswer(grpc::Status(grpc::StatusCode::UNAVAILABLE, ""), r).outcome,
             idv::v1::UNAVAILABLE);
+}
+
+constexpr Elements kWithPhone = kNumberAndName | ElementBit(idv::v1::PHONE_NUMBER);
+
+TEST_F(PolicyEngineTest, AVerifiedAnswerSaysWhatWasConfirmedAndWhoDecided) {
+  auto engine = Engine({"down-carrier", "verified"});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  PolicyVerdict v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::VERIFIED);
+  EXPECT_EQ(v.confirmed, kNumberAndName);  // the fallback did not check the phone, and says so
+  EXPECT_EQ(v.decided_by, std::vector<std::string>{"verified"});
+  engine = Engine({"carrier", "verified"});
+  ASSERT_TRUE(engine.ok());
+  v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.confirmed, kWithPhone);
+  EXPECT_EQ(v.decided_by, std::vector<std::string>{"carrier"});
+  ASSERT_EQ(v.checks.size(), 1u);
+  EXPECT_EQ(v.checks[0].result.confirmed, kWithPhone);
+}
+
+TEST_F(PolicyEngineTest, ARequiredPhoneIsNeverVerifiedByAFallbackThatCannotCheckIt) {
+  required_ = {idv::v1::PHONE_NUMBER};
+  auto engine = Engine({"down-carrier", "verified"});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  PolicyVerdict v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::UNAVAILABLE);
+  EXPECT_EQ(v.reason, idv::v1::ELEMENTS_NOT_CONFIRMED);
+  EXPECT_EQ(v.confirmed, 0u);
+  ASSERT_EQ(v.checks.size(), 2u);  // both were asked; the registry's match decided nothing
+  EXPECT_EQ(v.checks[1].result.outcome, idv::v1::VERIFIED);
+  EXPECT_TRUE(v.decided_by.empty());
+  // A carrier that answers decides.
+  engine = Engine({"carrier", "verified"});
+  ASSERT_TRUE(engine.ok());
+  v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::VERIFIED);
+  EXPECT_EQ(v.confirmed, kWithPhone);
+  // A registry's match, then the carrier's, in order: the carrier decides.
+  engine = Engine({"verified", "carrier"});
+  ASSERT_TRUE(engine.ok());
+  v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::VERIFIED);
+  EXPECT_EQ(v.decided_by, std::vector<std::string>{"carrier"});
+  // A negative answer from the registry still decides: the claim is wrong whatever the phone.
+  engine = Engine({"down-carrier", "mismatch"});
+  ASSERT_TRUE(engine.ok());
+  v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::MISMATCH);
+  EXPECT_EQ(v.decided_by, std::vector<std::string>{"mismatch"});
+}
+
+TEST_F(PolicyEngineTest, ARequiredPhoneMissingFromTheClaimIsInvalid) {
+  required_ = {idv::v1::PHONE_NUMBER};
+  auto engine = Engine({"carrier", "verified"});
+  ASSERT_TRUE(engine.ok());
+  PolicyVerdict v = Run(**engine);
+  EXPECT_EQ(v.outcome, idv::v1::INVALID);
+  EXPECT_EQ(v.reason, idv::v1::FIELD_MISSING);
+  EXPECT_EQ(shared_.calls, 0);  // no authority was asked
+}
+
+TEST_F(PolicyEngineTest, APolicyRequiringWhatNoBackendConfirmsIsRefused) {
+  required_ = {idv::v1::PHONE_NUMBER};
+  auto engine =
+      Engine({"verified", "weak-carrier"});  // a non-authoritative carrier confirms nothing
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(engine.status().message()),
+              ::testing::HasSubstr("requires PHONE_NUMBER, which none of its backends confirms"));
+}
+
+TEST_F(PolicyEngineTest, AgreeingBackendsConfirmRequiredElementsTogether) {
+  required_ = {idv::v1::PHONE_NUMBER};
+  auto engine = Engine({"carrier", "verified"}, Policy::ALL_AGREE);
+  ASSERT_TRUE(engine.ok());
+  PolicyVerdict v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::VERIFIED);
+  EXPECT_EQ(v.confirmed, kWithPhone);
+  EXPECT_EQ(v.decided_by.size(), 2u);
+  // A quorum of two registries cannot confirm the phone the policy requires.
+  engine = Engine({"verified", "verified-2", "down-carrier"}, Policy::QUORUM, 2);
+  ASSERT_TRUE(engine.ok());
+  v = Run(**engine, "+8613800138000");
+  EXPECT_EQ(v.outcome, idv::v1::UNAVAILABLE);
+  EXPECT_EQ(v.reason, idv::v1::ELEMENTS_NOT_CONFIRMED);
 }
 
 }  // namespace

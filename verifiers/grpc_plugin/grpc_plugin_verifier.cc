@@ -2,10 +2,16 @@
 
 #include <grpcpp/client_context.h>
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 
 namespace idv::verifiers {
 namespace {
+
+// How long a plugin's Describe answer is used before it is asked again.
+constexpr absl::Duration kDescribeFor = absl::Minutes(5);
 
 using idv::plugin::v1::CheckRequest;
 using idv::plugin::v1::CheckResponse;
@@ -72,6 +78,12 @@ CheckResult MapPluginAnswer(const grpc::Status& status, const CheckResponse& res
     case idv::plugin::v1::MATCH:
       r.outcome = idv::v1::VERIFIED;
       r.reason = idv::v1::ELEMENTS_MATCH;
+      // The plugin protocol's elements have idv.v1.Element's numbers.
+      for (int e : response.confirmed()) {
+        if (idv::v1::Element_IsValid(e) && e != idv::v1::ELEMENT_UNSPECIFIED) {
+          r.confirmed |= ElementBit(static_cast<idv::v1::Element>(e));
+        }
+      }
       break;
     case idv::plugin::v1::MISMATCH: {
       const bool only_name =
@@ -98,7 +110,8 @@ CheckResult MapPluginAnswer(const grpc::Status& status, const CheckResponse& res
 
 GrpcPluginVerifier::GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::Channel> channel,
                                        absl::Duration timeout, bool requires_phone)
-    : info_{std::move(name), /*authoritative=*/true, requires_phone},
+    : info_{std::move(name), /*authoritative=*/true, requires_phone,
+            requires_phone ? kNumberAndName | ElementBit(idv::v1::PHONE_NUMBER) : kNumberAndName},
       timeout_(timeout),
       stub_(idv::plugin::v1::VerifierPlugin::NewStub(std::move(channel))) {}
 
@@ -126,8 +139,86 @@ void GrpcPluginVerifier::Probe(absl::Time deadline,
       });
 }
 
+void GrpcPluginVerifier::WithDescribe(absl::Time deadline,
+                                      absl::AnyInvocable<void(absl::StatusOr<Described>) &&> then) {
+  std::optional<Described> known;
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Now() - described_.at < kDescribeFor) {
+      known = described_;
+    } else {
+      waiting_.push_back(std::move(then));
+      if (describing_) return;  // the answer to the Describe in flight serves this one too
+      describing_ = true;
+    }
+  }
+  if (known.has_value()) {
+    std::move(then)(*std::move(known));
+    return;
+  }
+  struct DescribeCall {
+    grpc::ClientContext context;
+    idv::plugin::v1::DescribeRequest request;
+    idv::plugin::v1::DescribeResponse response;
+  };
+  auto* call = new DescribeCall;
+  call->context.set_deadline(absl::ToChronoTime(deadline));
+  // `this` outlives the call: the checks waiting on it keep their policy engine, which owns this
+  // verifier, alive until they are answered.
+  stub_->async()->Describe(
+      &call->context, &call->request, &call->response, [this, call](grpc::Status status) {
+        absl::StatusOr<Described> answer = absl::UnavailableError(
+            absl::StrCat("describe:grpc:", GrpcCodeName(status.error_code())));
+        if (status.ok()) {
+          Described d;
+          d.at = absl::Now();
+          d.authoritative = call->response.authoritative();
+          for (int e : call->response.elements()) {
+            if (idv::v1::Element_IsValid(e) && e != idv::v1::ELEMENT_UNSPECIFIED) {
+              d.elements |= ElementBit(static_cast<idv::v1::Element>(e));
+            }
+          }
+          d.document_types.assign(call->response.document_types().begin(),
+                                  call->response.document_types().end());
+          answer = std::move(d);
+        }
+        delete call;
+        std::vector<absl::AnyInvocable<void(absl::StatusOr<Described>) &&>> waiting;
+        {
+          absl::MutexLock lock(&mu_);
+          if (answer.ok()) described_ = *answer;
+          describing_ = false;
+          waiting.swap(waiting_);
+        }
+        for (auto& w : waiting) std::move(w)(answer);
+      });
+}
+
 void GrpcPluginVerifier::Check(const CheckContext& ctx, const identity::NormalizedClaim& claim,
                                absl::AnyInvocable<void(CheckResult) &&> done) {
+  const absl::Time deadline = std::min(ctx.deadline, absl::Now() + timeout_);
+  WithDescribe(deadline, [this, ctx, &claim,
+                          done = std::move(done)](absl::StatusOr<Described> d) mutable {
+    if (!d.ok()) {
+      CheckResult r;  // UNAVAILABLE / AUTHORITY_ERROR
+      r.raw_code = std::string(d.status().message());
+      std::move(done)(std::move(r));
+      return;
+    }
+    if (!d->document_types.empty() && std::find(d->document_types.begin(), d->document_types.end(),
+                                                claim.document_type) == d->document_types.end()) {
+      CheckResult r;  // the plugin said it does not check this document type
+      r.raw_code = "describe:document type not checked";
+      std::move(done)(std::move(r));
+      return;
+    }
+    Ask(ctx, claim, *d, std::move(done));
+  });
+}
+
+void GrpcPluginVerifier::Ask(const CheckContext& ctx, const identity::NormalizedClaim& claim,
+                             const Described& described,
+                             absl::AnyInvocable<void(CheckResult) &&> done) {
   auto call = std::make_shared<Call>();
   call->done = std::move(done);
   call->started = absl::Now();
@@ -146,9 +237,14 @@ void GrpcPluginVerifier::Check(const CheckContext& ctx, const identity::Normaliz
   }
   Call* raw = call.get();
   stub_->async()->Check(&raw->context, &raw->request, &raw->response,
-                        [call = std::move(call)](grpc::Status status) mutable {
+                        [call = std::move(call), authoritative = described.authoritative,
+                         elements = described.elements](grpc::Status status) mutable {
                           CheckResult result = MapPluginAnswer(status, call->response);
                           result.latency = absl::Now() - call->started;
+                          result.authoritative = authoritative;
+                          if (result.outcome == idv::v1::VERIFIED && result.confirmed == 0) {
+                            result.confirmed = elements;  // what its Describe lists
+                          }
                           auto done = std::move(call->done);
                           call.reset();  // wipes the plaintext request
                           std::move(done)(std::move(result));

@@ -5,7 +5,10 @@
 #include <grpcpp/channel.h>
 
 #include <memory>
+#include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "idv/plugin/v1/plugin.grpc.pb.h"
 #include "verifiers/verifier.h"
 
@@ -22,6 +25,11 @@ namespace idv::verifiers {
 CheckResult MapPluginAnswer(const grpc::Status& status,
                             const idv::plugin::v1::CheckResponse& response);
 
+// Before its first check, and again when its answer is five minutes old, the verifier asks the
+// plugin's Describe (the check waits for it): a plugin that says it is not authoritative cannot
+// make a claim VERIFIED, one that lists document types is not asked about others, and the
+// elements it lists are what its matches confirm when its CheckResponse does not say. A check
+// whose Describe fails answers UNAVAILABLE (the next check asks again).
 class GrpcPluginVerifier final : public Verifier {
  public:
   GrpcPluginVerifier(std::string name, std::shared_ptr<grpc::Channel> channel,
@@ -34,9 +42,27 @@ class GrpcPluginVerifier final : public Verifier {
              absl::AnyInvocable<void(CheckResult) &&> done) override;
 
  private:
+  // What the plugin's Describe said.
+  struct Described {
+    absl::Time at = absl::InfinitePast();
+    bool authoritative = true;
+    Elements elements = 0;
+    std::vector<int> document_types;  // empty: any
+  };
+  // Runs `then` with the plugin's Describe answer (asking for it first when there is none or it
+  // is stale), or with an error.
+  void WithDescribe(absl::Time deadline,
+                    absl::AnyInvocable<void(absl::StatusOr<Described>) &&> then);
+  void Ask(const CheckContext& ctx, const identity::NormalizedClaim& claim, const Described& d,
+           absl::AnyInvocable<void(CheckResult) &&> done);
+
   const VerifierInfo info_;
   const absl::Duration timeout_;
   std::unique_ptr<idv::plugin::v1::VerifierPlugin::Stub> stub_;
+  absl::Mutex mu_;
+  Described described_ ABSL_GUARDED_BY(mu_);
+  bool describing_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::AnyInvocable<void(absl::StatusOr<Described>) &&>> waiting_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace idv::verifiers

@@ -3,9 +3,10 @@
 // It holds a deterministic synthetic population (population.h) and answers MATCH, MISMATCH or
 // NOT_FOUND for resident ID claims: as a population registry (number + name), or with
 // --mode=carrier as a carrier's three-element check (mobile number + name + number, saying which
-// elements differ). Faults (latency distributions, errors, outages, a rate limit, PENDING answers)
-// come from flags and can be changed while it runs through SimulatorControl.SetFaults;
-// SimulatorControl.GetStats counts what it received.
+// elements differ), or with --mode=advisory as a registry whose Describe says its matches are
+// not authoritative (a commercial lookup, say). Faults (latency distributions, errors, outages, a
+// rate limit, PENDING answers) come from flags and can be changed while it runs through
+// SimulatorControl.SetFaults; SimulatorControl.GetStats counts what it received.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -61,11 +62,13 @@ int Main() {
     return 2;
   }
   const std::string mode_flag = opt.mode;
-  if (mode_flag != "registry" && mode_flag != "carrier") {
-    spdlog::error("--mode is registry or carrier");
+  if (mode_flag != "registry" && mode_flag != "carrier" && mode_flag != "advisory") {
+    spdlog::error("--mode is registry, carrier or advisory");
     return 2;
   }
-  const Mode mode = mode_flag == "carrier" ? Mode::kCarrier : Mode::kRegistry;
+  const Mode mode = mode_flag == "carrier"    ? Mode::kCarrier
+                    : mode_flag == "advisory" ? Mode::kAdvisory
+                                              : Mode::kRegistry;
   Population population = Population::Generate(opt.population, opt.seed);
   if (const std::string csv = opt.export_csv; !csv.empty()) {
     if (absl::Status s = population.ExportCsv(csv); !s.ok()) {
@@ -140,7 +143,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "idv-registry-sim " IDV_VERSION " (build " IDV_BUILD ")");
   app.add_option("--listen", opt.listen, "HOST:PORT to serve on; port 0 picks one")
       ->capture_default_str();
-  app.add_option("--mode", opt.mode, "registry, or carrier (three-element checks)")
+  app.add_option("--mode", opt.mode,
+                 "registry, carrier (three-element checks), or advisory (a registry whose "
+                 "Describe says it is not authoritative)")
       ->capture_default_str();
   app.add_option("--population", opt.population, "number of synthetic people")
       ->capture_default_str();

@@ -69,7 +69,7 @@ grpc::ServerUnaryReactor* PluginService::Describe(grpc::CallbackServerContext* c
   resp->add_elements(idv::plugin::v1::DOCUMENT_NUMBER);
   resp->add_elements(idv::plugin::v1::FULL_NAME);
   if (mode_ == Mode::kCarrier) resp->add_elements(idv::plugin::v1::PHONE_NUMBER);
-  resp->set_authoritative(true);
+  resp->set_authoritative(mode_ != Mode::kAdvisory);
   return FinishNow(ctx, grpc::Status::OK);
 }
 
@@ -134,6 +134,9 @@ grpc::Status PluginService::Answer(const CheckRequest& req, CheckResponse* resp)
       Bump(counters_.matches);
       resp->set_verdict(idv::plugin::v1::MATCH);
       resp->set_raw_code("CARRIER-MATCH");
+      resp->add_confirmed(idv::plugin::v1::DOCUMENT_NUMBER);
+      resp->add_confirmed(idv::plugin::v1::FULL_NAME);
+      resp->add_confirmed(idv::plugin::v1::PHONE_NUMBER);
       return grpc::Status::OK;
     }
     Bump(counters_.mismatches);
@@ -159,6 +162,8 @@ grpc::Status PluginService::Answer(const CheckRequest& req, CheckResponse* resp)
     Bump(counters_.matches);
     resp->set_verdict(idv::plugin::v1::MATCH);
     resp->set_raw_code("SIM-200");
+    resp->add_confirmed(idv::plugin::v1::DOCUMENT_NUMBER);
+    resp->add_confirmed(idv::plugin::v1::FULL_NAME);
   }
   return grpc::Status::OK;
 }

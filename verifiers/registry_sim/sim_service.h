@@ -51,6 +51,7 @@ struct Counters {
 enum class Mode {
   kRegistry,  // document number + name, like a population registry
   kCarrier,   // mobile number + name + document number, like a carrier's three-element check
+  kAdvisory,  // answers as the registry, but its Describe says it is not authoritative
 };
 
 class PluginService final : public idv::plugin::v1::VerifierPlugin::CallbackService {
