@@ -12,7 +12,7 @@ packages=(
   libcli11-dev libyaml-cpp-dev help2man systemd chromium fonts-wqy-microhei
   python3 python3-grpcio python3-protobuf python3-stdnum
   clang libclang-rt-14-dev libcuckoo-dev
-  openssl libssl-dev nghttp2-client bc curl
+  openssl libssl-dev libcurl4-openssl-dev nghttp2-client bc curl
   golang-go golang-golang-x-mod-dev
   nodejs
 )

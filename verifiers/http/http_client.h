@@ -1,0 +1,82 @@
+// An HTTP client for the backends that speak HTTP (the NPPA interface, commercial JSON APIs):
+// libcurl's multi interface driven by one thread of the client's own, so a transfer in flight
+// holds no other thread, whatever the number of transfers. Connections are kept and reused
+// across transfers (libcurl's connection cache); each transfer ends by its deadline; a
+// transfer can be cancelled. Thread-safe.
+#ifndef IDV_VERIFIERS_HTTP_HTTP_CLIENT_H_
+#define IDV_VERIFIERS_HTTP_HTTP_CLIENT_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace idv::verifiers::http {
+
+struct Request {
+  std::string method = "GET";  // GET or POST
+  std::string url;
+  // "Name: value" lines.
+  std::vector<std::string> headers;
+  std::string body;
+  // The transfer ends by then (DeadlineExceeded).
+  absl::Time deadline = absl::InfiniteFuture();
+  // PEM CA bundle for https; the system's when empty.
+  std::string ca_file;
+};
+
+struct Response {
+  long status = 0;
+  std::string body;
+  absl::Duration latency;
+};
+
+class Client {
+ public:
+  Client();
+  // Ends every transfer still out (Cancelled) and stops the thread.
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  using Done = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
+  // Starts a transfer. `done` runs exactly once, on the client's thread (keep it short): the
+  // response (any HTTP status), or DeadlineExceeded, Cancelled, or Unavailable with libcurl's
+  // reason. Returns an id for Cancel.
+  uint64_t Start(Request request, Done done);
+  // Ends the transfer now with Cancelled, if it is still out.
+  void Cancel(uint64_t id);
+
+  // Transfers started and not yet answered; connections libcurl opened so far (for tests).
+  size_t in_flight() const;
+  uint64_t connections_opened() const;
+
+ private:
+  struct Transfer;
+  void Loop();
+  void Finish(Transfer* t, absl::StatusOr<Response> result);
+
+  void* multi_;  // CURLM*
+  std::thread thread_;
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<std::unique_ptr<Transfer>> to_add_ ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> to_cancel_ ABSL_GUARDED_BY(mu_);
+  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t connections_ ABSL_GUARDED_BY(mu_) = 0;
+  // Owned by the loop thread.
+  std::map<uint64_t, std::unique_ptr<Transfer>> active_;
+};
+
+}  // namespace idv::verifiers::http
+
+#endif  // IDV_VERIFIERS_HTTP_HTTP_CLIENT_H_
