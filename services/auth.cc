@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -202,8 +201,7 @@ absl::StatusOr<std::pair<std::string, Authenticator::Client>> Authenticator::Cli
 
 absl::StatusOr<Principal> Authenticator::Identify(absl::string_view key,
                                                   absl::string_view peer) const {
-  absl::StatusOr<std::pair<std::string, Client>> client =
-      ClientForKey(absl::StripAsciiWhitespace(key), peer, "ConsoleSignIn");
+  absl::StatusOr<std::pair<std::string, Client>> client = ClientForKey(key, peer, "ConsoleSignIn");
   if (!client.ok()) return client.status();
   if (absl::Now() >= client->second.expires) {
     return RefusePeer(peer, "ConsoleSignIn", client->second.tenant, client->first,

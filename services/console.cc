@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -315,7 +316,8 @@ struct Console::Handlers : public CivetHandler {
       Error(c, 400, "INVALID_ARGUMENT", "send {\"api_key\": \"<client_id>.<secret>\"}");
       return;
     }
-    absl::StatusOr<Principal> who = auth.Identify(request["api_key"].get<std::string>(), Peer(c));
+    const std::string key(absl::StripAsciiWhitespace(request["api_key"].get<std::string>()));
+    absl::StatusOr<Principal> who = auth.Identify(key, Peer(c));
     if (!who.ok()) {
       Error(c, 401, "UNAUTHENTICATED", who.status().message());
       return;
@@ -325,7 +327,7 @@ struct Console::Handlers : public CivetHandler {
       return;
     }
     Session s;
-    s.api_key = std::string(absl::StripAsciiWhitespace(request["api_key"].get<std::string>()));
+    s.api_key = key;
     s.client_id = who->client_id();
     s.tenant = who->tenant();
     s.roles = who->roles();

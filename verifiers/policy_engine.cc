@@ -34,6 +34,13 @@ bool IsDefinitive(const CheckResult& r, bool authoritative) {
   return authoritative || r.outcome != idv::v1::VERIFIED;
 }
 
+// What a match from this backend confirms when its answer does not say (nothing for a
+// backend that is not authoritative).
+Elements ConfirmedByDefault(const VerifierInfo& info) {
+  if (!info.authoritative) return 0;
+  return info.elements != 0 ? info.elements : kNumberAndName;
+}
+
 bool IsNegative(idv::v1::Outcome o) { return o == idv::v1::MISMATCH || o == idv::v1::NOT_FOUND; }
 
 CircuitBreakerOptions BreakerOptions(const idv::config::v1::CircuitBreakerConfig& c) {
@@ -140,7 +147,7 @@ class PolicyEngine::Run : public std::enable_shared_from_this<Run> {
     if (r.outcome != idv::v1::VERIFIED || !authoritative) {
       r.confirmed = 0;
     } else if (r.confirmed == 0) {
-      r.confirmed = backend.Info().elements != 0 ? backend.Info().elements : kNumberAndName;
+      r.confirmed = ConfirmedByDefault(backend.Info());
     }
     const std::string& name = backend.Info().name;
     bool ask_next = false;
@@ -357,10 +364,7 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
     // A required element no backend of the policy can confirm would make every answer
     // UNAVAILABLE: refused, as a policy without a backend is.
     Elements can = 0;
-    for (const auto& b : route.backends) {
-      const VerifierInfo& info = b->Info();
-      if (info.authoritative) can |= info.elements != 0 ? info.elements : kNumberAndName;
-    }
+    for (const auto& b : route.backends) can |= ConfirmedByDefault(b->Info());
     if ((can & route.required) != route.required) {
       std::vector<std::string> missing;
       for (idv::v1::Element e : ElementList(route.required & ~can)) {

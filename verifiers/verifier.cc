@@ -12,6 +12,16 @@ std::vector<idv::v1::Element> ElementList(Elements set) {
   return out;
 }
 
+Elements ElementSet(const google::protobuf::RepeatedField<int>& elements) {
+  Elements set = 0;
+  for (int e : elements) {
+    if (idv::v1::Element_IsValid(e) && e != idv::v1::ELEMENT_UNSPECIFIED) {
+      set |= ElementBit(static_cast<idv::v1::Element>(e));
+    }
+  }
+  return set;
+}
+
 void Cancellation::Cancel() {
   std::vector<absl::AnyInvocable<void() &&>> hooks;
   {

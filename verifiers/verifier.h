@@ -31,6 +31,9 @@ constexpr Elements kNumberAndName =
     ElementBit(idv::v1::DOCUMENT_NUMBER) | ElementBit(idv::v1::FULL_NAME);
 // The elements of a set, in order.
 std::vector<idv::v1::Element> ElementList(Elements set);
+// The set of a repeated Element field (the API's or the plugin protocol's, which share the
+// numbers); unknown and unspecified values are left out.
+Elements ElementSet(const google::protobuf::RepeatedField<int>& elements);
 
 struct VerifierInfo {
   // The configured backend name.

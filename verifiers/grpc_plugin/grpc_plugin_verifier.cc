@@ -78,12 +78,7 @@ CheckResult MapPluginAnswer(const grpc::Status& status, const CheckResponse& res
     case idv::plugin::v1::MATCH:
       r.outcome = idv::v1::VERIFIED;
       r.reason = idv::v1::ELEMENTS_MATCH;
-      // The plugin protocol's elements have idv.v1.Element's numbers.
-      for (int e : response.confirmed()) {
-        if (idv::v1::Element_IsValid(e) && e != idv::v1::ELEMENT_UNSPECIFIED) {
-          r.confirmed |= ElementBit(static_cast<idv::v1::Element>(e));
-        }
-      }
+      r.confirmed = ElementSet(response.confirmed());
       break;
     case idv::plugin::v1::MISMATCH: {
       const bool only_name =
@@ -173,11 +168,7 @@ void GrpcPluginVerifier::WithDescribe(absl::Time deadline,
           Described d;
           d.at = absl::Now();
           d.authoritative = call->response.authoritative();
-          for (int e : call->response.elements()) {
-            if (idv::v1::Element_IsValid(e) && e != idv::v1::ELEMENT_UNSPECIFIED) {
-              d.elements |= ElementBit(static_cast<idv::v1::Element>(e));
-            }
-          }
+          d.elements = ElementSet(call->response.elements());
           d.document_types.assign(call->response.document_types().begin(),
                                   call->response.document_types().end());
           answer = std::move(d);
