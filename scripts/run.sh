@@ -41,8 +41,11 @@ sim_address=$(await_listening demo/registry-sim.log "${pids[-1]}")
 
 sed "s|target: \"127.0.0.1:7600\"|target: \"$sim_address\"|; s|127.0.0.1:9464|$metrics_listen|" \
   "$root/config/demo.textproto" > demo/idvd.textproto
+# Emptied first: tee truncates it only when it starts, and the address must not be read from the
+# log of an earlier start.
+: > demo/idvd.log
 "$build/services/idvd" --config demo/idvd.textproto --listen "$listen" --data_dir ./data \
-  > >(tee demo/idvd.log) 2>&1 &
+  > >(tee -a demo/idvd.log) 2>&1 &
 pids+=($!)
 address=$(await_listening demo/idvd.log "${pids[-1]}")
 
