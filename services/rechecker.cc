@@ -177,7 +177,11 @@ void Rechecker::Attempt(const std::string& id, const idv::store::v1::RecheckEntr
     return;
   }
   std::shared_ptr<identity::NormalizedClaim> shared = *std::move(claim);
-  config_.engine()->Verify(id, absl::Now() + kAttemptDeadline, shared,
+  verifiers::CheckContext ctx;
+  ctx.request_id = id;
+  ctx.account_id = entry.account_id();
+  ctx.recheck = true;
+  config_.engine()->Verify(std::move(ctx), absl::Now() + kAttemptDeadline, shared,
                            [this, id, entry, shared](verifiers::PolicyVerdict v) mutable {
                              OnVerdict(id, entry, std::move(shared), std::move(v));
                            });

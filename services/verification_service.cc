@@ -271,7 +271,7 @@ class VerificationServiceImpl::VerifyCall {
     service_.flights_.Do(
         flight,
         [engine = service_.config_.engine(), id = response_.verification_id(), deadline = deadline_,
-         claim = claim_, limits, tenant = principal_.tenant(),
+         claim = claim_, limits, tenant = principal_.tenant(), account = request_.account_id(),
          identity = std::string(IdentityKey())](auto done) mutable {
           if (limits != nullptr && !limits->ReserveIdentity(tenant, identity, absl::Now())) {
             verifiers::PolicyVerdict rejected;
@@ -280,8 +280,11 @@ class VerificationServiceImpl::VerifyCall {
             std::move(done)(std::move(rejected));
             return;
           }
+          verifiers::CheckContext ctx;
+          ctx.request_id = std::move(id);
+          ctx.account_id = std::move(account);
           engine->Verify(
-              std::move(id), deadline, std::move(claim),
+              std::move(ctx), deadline, std::move(claim),
               [done = std::move(done), limits, tenant = std::move(tenant),
                identity = std::move(identity)](verifiers::PolicyVerdict verdict) mutable {
                 if (limits != nullptr) {

@@ -393,7 +393,7 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
   return engine;
 }
 
-void PolicyEngine::Verify(std::string request_id, absl::Time request_deadline,
+void PolicyEngine::Verify(CheckContext ctx, absl::Time request_deadline,
                           std::shared_ptr<const identity::NormalizedClaim> claim,
                           absl::AnyInvocable<void(PolicyVerdict) &&> done) const {
   auto it = routes_.find(claim->document_type);
@@ -401,8 +401,6 @@ void PolicyEngine::Verify(std::string request_id, absl::Time request_deadline,
     std::move(done)(PolicyVerdict{});  // UNAVAILABLE / NO_AUTHORITY_CONFIGURED
     return;
   }
-  CheckContext ctx;
-  ctx.request_id = std::move(request_id);
   ctx.deadline = std::min(request_deadline, absl::Now() + it->second.deadline);
   auto run = std::make_shared<Run>(shared_from_this(), it->second, std::move(ctx), std::move(claim),
                                    std::move(done));

@@ -70,6 +70,15 @@ class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
   // fire after the decision), so the plaintext is wiped only when the last holder lets go.
   void Verify(std::string request_id, absl::Time request_deadline,
               std::shared_ptr<const identity::NormalizedClaim> claim,
+              absl::AnyInvocable<void(PolicyVerdict) &&> done) const {
+    CheckContext ctx;
+    ctx.request_id = std::move(request_id);
+    Verify(std::move(ctx), request_deadline, std::move(claim), std::move(done));
+  }
+  // The same, passing on the account and whether this is a re-check (`ctx.deadline` is set
+  // here, from `request_deadline` and the policy's).
+  void Verify(CheckContext ctx, absl::Time request_deadline,
+              std::shared_ptr<const identity::NormalizedClaim> claim,
               absl::AnyInvocable<void(PolicyVerdict) &&> done) const;
 
   // The backend called `name`, or null.

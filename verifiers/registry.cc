@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "verifiers/format/format_verifier.h"
 #include "verifiers/grpc_plugin/config.h"
+#include "verifiers/nppa/nppa_verifier.h"
 
 namespace idv::verifiers {
 
@@ -35,7 +36,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
 
 absl::Status RegisterBuiltinVerifiers(VerifierRegistry& registry) {
   if (absl::Status s = registry.Register(std::make_unique<FormatFactory>()); !s.ok()) return s;
-  return registry.Register(std::make_unique<GrpcPluginFactory>());
+  if (absl::Status s = registry.Register(std::make_unique<GrpcPluginFactory>()); !s.ok()) return s;
+  return registry.Register(std::make_unique<nppa::NppaFactory>());
 }
 
 }  // namespace idv::verifiers

@@ -65,6 +65,12 @@ class Cancellation {
 struct CheckContext {
   // idv's verification id, passed on for log correlation.
   std::string request_id;
+  // The operator's account the verification is for ("" when unknown). A backend may send an
+  // account reference derived from it (the NPPA `ai`), never the identity.
+  std::string account_id;
+  // True when idv's re-checker asks again about a verification an authority answered PENDING: a
+  // backend with a separate status query (NPPA) asks that instead of submitting again.
+  bool recheck = false;
   // The backend must answer (or give up) by then.
   absl::Time deadline = absl::InfiniteFuture();
   // Set when the caller may abandon the check; a backend should then stop work and answer
