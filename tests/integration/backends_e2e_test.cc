@@ -7,12 +7,14 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/text_format.h"
 #include "tests/integration/cluster.h"
+#include "verifiers/http/http_client.h"
 
 namespace idv {
 namespace {
@@ -601,6 +603,68 @@ TEST(AuthorityPendingTest, AnAuthoritysOwnPendingIsAskedAgain) {
   idv::v1::Verification settled = AwaitSettled(c, resp.verification_id());
   EXPECT_EQ(settled.outcome(), idv::v1::MISMATCH);
   EXPECT_EQ(c.SimStats().pending(), 1u);
+}
+
+// The NPPA backend in idvd, against idv-nppa-sim: answers, and a PENDING answer settled by
+// the re-checker through the NPPA's query interface (the claim is not submitted twice).
+std::string NppaStats(Cluster& c, size_t sim) {
+  verifiers::http::Client client;
+  verifiers::http::Request req;
+  req.url = absl::StrCat("http://", c.sim_address(sim), "/sim/stats");
+  req.deadline = absl::Now() + absl::Seconds(5);
+  std::promise<std::string> body;
+  client.Start(req, [&](absl::StatusOr<verifiers::http::Response> r) {
+    body.set_value(r.ok() ? r->body : "");
+  });
+  return body.get_future().get();
+}
+
+TEST(NppaE2eTest, AnswersAndPendingSettledThroughTheQuery) {
+  Cluster c(Cluster::Options{});
+  c.StartNppaSim({"--pending_percent=50", "--settle_after_ms=1500"});
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  c.set_backends_and_policies(
+      c.NppaBackend("nppa", 0) +
+      "policies { name: \"resident\" document_types: CN_RESIDENT_ID backends: \"nppa\" "
+      "recheck_for { seconds: 60 } }\n");
+  c.StartIdvd();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  // People whose numbers the simulator settles at once, and one it holds in progress (it picks
+  // them by std::hash of the number, as here).
+  const Person* pending = nullptr;
+  std::vector<const Person*> direct;
+  for (const Person& p : c.people()) {
+    if (std::hash<std::string>{}(p.number) % 100 < 50) {
+      if (pending == nullptr) pending = &p;
+    } else if (direct.size() < 2) {
+      direct.push_back(&p);
+    }
+  }
+  ASSERT_NE(pending, nullptr);
+  ASSERT_EQ(direct.size(), 2u);
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("nppa-1", direct[0]->number, direct[0]->name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(resp.checks(0).raw_code(), "status:0");
+  EXPECT_THAT(resp.decided_by(), ::testing::ElementsAre("nppa"));
+  EXPECT_THAT(resp.confirmed_elements(),
+              ::testing::ElementsAre(idv::v1::DOCUMENT_NUMBER, idv::v1::FULL_NAME));
+  ASSERT_TRUE(c.Verify("nppa-2", direct[1]->number, direct[0]->name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::MISMATCH);
+  EXPECT_EQ(resp.checks(0).raw_code(), "status:2");
+
+  ASSERT_TRUE(c.Verify("nppa-3", pending->number, pending->name, true, &resp).ok());
+  ASSERT_EQ(resp.outcome(), idv::v1::PENDING);
+  EXPECT_EQ(resp.reason().code(), idv::v1::AUTHORITY_PENDING);
+  EXPECT_EQ(resp.checks(0).raw_code(), "status:1");
+  idv::v1::Verification settled = AwaitSettled(c, resp.verification_id());
+  EXPECT_EQ(settled.outcome(), idv::v1::VERIFIED);
+  idv::v1::Binding binding;
+  EXPECT_TRUE(c.GetBinding("nppa-3", &binding).ok());
+  // Three submissions (one per account); the re-checks only queried.
+  const std::string stats = NppaStats(c, 0);
+  EXPECT_NE(stats.find("\"checks\":3"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("\"queries\":0"), std::string::npos) << stats;
 }
 
 }  // namespace

@@ -48,9 +48,30 @@ std::string UnknownValidNumber(const std::vector<Person>& people) {
 }
 
 size_t Cluster::StartSim(const std::vector<std::string>& flags) {
+  return StartSimBinary(IDV_SIM_PATH, flags);
+}
+
+size_t Cluster::StartNppaSim(const std::vector<std::string>& flags) {
+  std::ofstream(nppa_secret_file()) << "5a1f0e83c2d4b6a79e8f0d1c2b3a4958\n";
+  std::ofstream(nppa_ai_key_file()) << "the test cluster's ai key, 32 b.";
+  std::vector<std::string> all = {"--secret_key_file=" + nppa_secret_file()};
+  all.insert(all.end(), flags.begin(), flags.end());
+  return StartSimBinary(IDV_NPPA_SIM_PATH, all);
+}
+
+std::string Cluster::NppaBackend(const std::string& name, size_t sim) const {
+  return absl::StrCat("backends { name: \"", name,
+                      "\" typed_config { [type.googleapis.com/idv.config.v1.NppaConfig] { "
+                      "base_url: \"http://{sim",
+                      sim,
+                      "}\" app_id: \"idv-demo-app\" biz_id: \"1199999999\" secret_key_file: \"",
+                      nppa_secret_file(), "\" ai_key_file: \"", nppa_ai_key_file(), "\" } } }\n");
+}
+
+size_t Cluster::StartSimBinary(const std::string& binary, const std::vector<std::string>& flags) {
   const size_t index = sims_.size();
   const std::string csv = absl::StrCat(dir_.path(), "/population", index, ".csv");
-  std::vector<std::string> argv = {IDV_SIM_PATH, "--listen=127.0.0.1:0",
+  std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0",
                                    absl::StrCat("--population=", options_.population), "--seed=11",
                                    "--export_csv=" + csv};
   argv.insert(argv.end(), flags.begin(), flags.end());

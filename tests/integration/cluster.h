@@ -61,6 +61,11 @@ class Cluster {
   // Starts one simulator (extra flags appended) and returns its index. Every simulator holds the
   // same population (same seed).
   size_t StartSim(const std::vector<std::string>& flags = {});
+  // The same with idv-nppa-sim, its secret key in nppa_secret_file() and an ai key in
+  // nppa_ai_key_file(); backends reach it as "http://{simN}".
+  size_t StartNppaSim(const std::vector<std::string>& flags = {});
+  std::string nppa_secret_file() const { return dir_.path() + "/nppa.secret"; }
+  std::string nppa_ai_key_file() const { return dir_.path() + "/nppa.ai"; }
   // Starts every idvd that is not running (node 0 first: it creates the key and the admin client).
   void StartIdvd();
   void StartNode(size_t node);
@@ -68,6 +73,9 @@ class Cluster {
   void Start();
   // One simulator per entry (with those extra flags), then idvd.
   void Start(const std::vector<std::vector<std::string>>& simulators);
+  // The config text of an NPPA backend called `name` for simulator `sim` ("{simN}" in
+  // backends_and_policies).
+  std::string NppaBackend(const std::string& name, size_t sim) const;
 
   grpc::Status Verify(const std::string& account, const std::string& number,
                       const std::string& name, bool bind, idv::v1::VerifyResponse* resp,
@@ -119,6 +127,10 @@ class Cluster {
   // One query against the cluster's database; "" without PostgreSQL.
   std::string QueryValue(const std::string& sql);
   void set_ca_pem(std::string pem) { ca_pem_ = std::move(pem); }
+  // Replaces the backends and policies before StartIdvd (see Options::backends_and_policies).
+  void set_backends_and_policies(std::string text) {
+    options_.backends_and_policies = std::move(text);
+  }
 
  private:
   struct Node {
@@ -129,6 +141,7 @@ class Cluster {
     std::shared_ptr<grpc::Channel> channel;
   };
 
+  size_t StartSimBinary(const std::string& binary, const std::vector<std::string>& flags);
   std::string BackendsAndPolicies() const;
   std::string NodeDataDir(size_t node) const;
   std::string StoreConfig(size_t node) const;
