@@ -38,6 +38,7 @@ MENTIONS = {
 # Run elsewhere in the suite, as shown (the ctest name is checked to exist), or by CI itself.
 COVERED = {
     "scripts/run.sh": "this test: it starts the demo with it",
+    "scripts/run.sh --authority nppa": "ctest:ReadmeRunCommand.FirstCallWorks",
     "scripts/test.sh": "ci: .ci/run runs it (and this test is one of its tests)",
     "scripts/setup.sh": "ci: scripts/test.sh runs it first",
     "scripts/sanitize.sh address|thread [REGEX]": "ci: .ci/run runs `sanitize.sh address`",

@@ -2,6 +2,7 @@
 # The README's run command: it starts idvd and the simulator, prints a first idvctl call, and that
 # exact call verifies and binds. Then SIGTERM stops everything it started. A second start, with
 # the simulator on another port, still verifies (the stored configuration follows the simulator).
+# `run.sh --authority nppa` does the same with the NPPA simulator.
 # Usage: run_script_test.sh REPO_ROOT BUILD_DIR
 set -euo pipefail
 root=$1 build=$2
@@ -16,7 +17,7 @@ fail() { echo "FAIL: $*"; echo "--- run.sh output:"; cat "$work/out.txt"; exit 1
 
 start() {  # a run of run.sh in the background, its output in $work/out.txt
   IDV_SKIP_BUILD=1 IDV_BUILD_DIR="$build" IDV_WORK_DIR="$work" IDV_LISTEN=127.0.0.1:0 \
-    IDV_SIM_LISTEN=127.0.0.1:0 IDV_METRICS_LISTEN=127.0.0.1:0 "$root/scripts/run.sh" \
+    IDV_SIM_LISTEN=127.0.0.1:0 IDV_METRICS_LISTEN=127.0.0.1:0 "$root/scripts/run.sh" "$@" \
     > "$work/out.txt" 2>&1 &
   run_pid=$!
   for _ in $(seq 300); do
@@ -50,5 +51,12 @@ start
 grep -q 'registry-sim now points at' "$work/out.txt" || fail "the stored backend was not updated"
 first_call ALREADY_BOUND
 stop
-echo "run.sh: first call VERIFIED and BOUND, again after a restart with the simulator elsewhere; clean stops"
-echo "2 passed, 0 failed"
+# The NPPA interface as the authority: its own data directory, the first call answered by it.
+start --authority nppa
+grep -q 'authority idv-nppa-sim' "$work/out.txt" || fail "not the NPPA simulator"
+first_call BOUND
+grep -q '"backend":"nppa-sim"' "$work/call.txt" || fail "not decided by nppa-sim: $(cat "$work/call.txt")"
+stop
+echo "run.sh: first call VERIFIED and BOUND, again after a restart with the simulator elsewhere;"
+echo "with --authority nppa, VERIFIED by the NPPA simulator; clean stops"
+echo "3 passed, 0 failed"

@@ -167,6 +167,7 @@ TEST(NppaBackend, AnswersFromThePopulation) {
   CheckResult r = Ask(*v, Claim(p.document_number, p.full_name), "a1");
   EXPECT_EQ(r.outcome, idv::v1::VERIFIED);
   EXPECT_EQ(r.raw_code, "status:0");
+  EXPECT_GT(r.latency, absl::ZeroDuration());
   r = Ask(*v, Claim(q.document_number, p.full_name), "a2");
   EXPECT_EQ(r.outcome, idv::v1::MISMATCH);
   EXPECT_EQ(r.reason, idv::v1::ELEMENTS_MISMATCH);

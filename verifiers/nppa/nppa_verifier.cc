@@ -26,13 +26,18 @@ CheckResult Unavailable(idv::v1::ReasonCode reason, std::string raw_code) {
   return r;
 }
 
-CheckResult FromTransfer(const absl::StatusOr<http::Response>& response) {
-  if (response.ok()) return MapNppaAnswer(response->status, response->body);
-  if (absl::IsDeadlineExceeded(response.status())) {
-    return Unavailable(idv::v1::AUTHORITY_TIMEOUT, "http:timeout");
+CheckResult FromTransfer(const absl::StatusOr<http::Response>& response, absl::Duration latency) {
+  CheckResult r;
+  if (response.ok()) {
+    r = MapNppaAnswer(response->status, response->body);
+  } else if (absl::IsDeadlineExceeded(response.status())) {
+    r = Unavailable(idv::v1::AUTHORITY_TIMEOUT, "http:timeout");
+  } else {
+    r = Unavailable(idv::v1::AUTHORITY_ERROR,
+                    absl::IsCancelled(response.status()) ? "http:cancelled" : "http:unreachable");
   }
-  return Unavailable(idv::v1::AUTHORITY_ERROR,
-                     absl::IsCancelled(response.status()) ? "http:cancelled" : "http:unreachable");
+  r.latency = latency;
+  return r;
 }
 
 // A URL query value: the `ai` is lowercase hex, so nothing needs escaping, but a value that would
@@ -143,15 +148,17 @@ void NppaVerifier::Submit(const CheckContext& ctx, const identity::NormalizedCla
                                           : "/test/authentication/check/" + settings_.test_code);
   request.body = nlohmann::json{{"data", *sealed}}.dump();
   Send(ctx, std::move(request), {},
-       [done = std::move(done)](absl::StatusOr<http::Response> response) mutable {
-         std::move(done)(FromTransfer(response));
+       [done = std::move(done)](absl::StatusOr<http::Response> response,
+                                absl::Duration latency) mutable {
+         std::move(done)(FromTransfer(response, latency));
        });
 }
 
 void NppaVerifier::Query(const CheckContext& ctx, const std::string& ai, Done done,
                          absl::AnyInvocable<void(Done) &&> no_record) {
-  if (!PlainQueryValue(ai))
+  if (!PlainQueryValue(ai)) {
     return std::move(done)(Unavailable(idv::v1::AUTHORITY_ERROR, "nppa:ai"));
+  }
   http::Request request;
   request.method = "GET";
   request.url = absl::StrCat(settings_.base_url,
@@ -160,18 +167,17 @@ void NppaVerifier::Query(const CheckContext& ctx, const std::string& ai, Done do
                                  : "/test/authentication/query/" + settings_.test_code,
                              "?ai=", ai);
   Send(ctx, std::move(request), {{"ai", ai}},
-       [done = std::move(done),
-        no_record = std::move(no_record)](absl::StatusOr<http::Response> response) mutable {
+       [done = std::move(done), no_record = std::move(no_record)](
+           absl::StatusOr<http::Response> response, absl::Duration latency) mutable {
          if (response.ok() && response->status == 200 && ErrcodeOf(response->body) == kNoRecord) {
            return std::move(no_record)(std::move(done));
          }
-         std::move(done)(FromTransfer(response));
+         std::move(done)(FromTransfer(response, latency));
        });
 }
 
 void NppaVerifier::Send(const CheckContext& ctx, http::Request request,
-                        std::map<std::string, std::string> query,
-                        absl::AnyInvocable<void(absl::StatusOr<http::Response>) &&> then) {
+                        std::map<std::string, std::string> query, Then then) {
   std::map<std::string, std::string> params = std::move(query);
   params["appId"] = settings_.app_id;
   params["bizId"] = settings_.biz_id;
@@ -186,8 +192,7 @@ void NppaVerifier::Send(const CheckContext& ctx, http::Request request,
   const uint64_t id = client_->Start(
       std::move(request),
       [then = std::move(then), started](absl::StatusOr<http::Response> response) mutable {
-        if (response.ok()) response->latency = absl::Now() - started;
-        std::move(then)(std::move(response));
+        std::move(then)(std::move(response), absl::Now() - started);
       });
   if (ctx.cancellation != nullptr) {
     ctx.cancellation->OnCancel([client = client_, id] { client->Cancel(id); });

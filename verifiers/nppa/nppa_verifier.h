@@ -69,10 +69,11 @@ class NppaVerifier final : public Verifier {
   // Queries; `no_record` runs instead of `done` when the NPPA has no record of `ai`.
   void Query(const CheckContext& ctx, const std::string& ai, Done done,
              absl::AnyInvocable<void(Done) &&> no_record);
-  // Signs `request` (its path's query parameters in `query`) and sends it.
+  // Signs `request` (its path's query parameters in `query`) and sends it; `then` gets the
+  // answer and how long it took.
+  using Then = absl::AnyInvocable<void(absl::StatusOr<http::Response>, absl::Duration) &&>;
   void Send(const CheckContext& ctx, http::Request request,
-            std::map<std::string, std::string> query,
-            absl::AnyInvocable<void(absl::StatusOr<http::Response>) &&> then);
+            std::map<std::string, std::string> query, Then then);
 
   const VerifierInfo info_;
   const NppaSettings settings_;
