@@ -149,6 +149,7 @@ RUNS = {
     "build/tests/cache_test --gtest_filter='*Memory*'": [
         ("build/tests/cache_test --gtest_filter='*Memory*'", 0)],
     "scripts/load_compare.sh 5 256": [("scripts/load_compare.sh 1 1024", 0)],
+    "scripts/nppa_compare.sh 5 64": [("scripts/nppa_compare.sh 1 16", 0)],
     "scripts/load_compare.sh 5 1024": [("scripts/load_compare.sh 1 1024", 0)],
     "scripts/overload.sh 10 64 50": [("scripts/overload.sh 1 64 50", 0)],
     "scripts/overload.sh 10 64 0": [("scripts/overload.sh 1 64 0", 0)],

@@ -340,5 +340,38 @@ TEST(NppaBackend, TheAiComesFromTheAccount) {
   EXPECT_NE(*a, *AccountAi(kAiKey, "player-2"));
 }
 
+// 64 checks in flight at all times, 2,000 in all: every one answered (connections kept and
+// reused, none left waiting).
+TEST(NppaBackend, ManyChecksInFlight) {
+  Sim sim;
+  std::unique_ptr<Verifier> v = sim.Backend();
+  constexpr int kTotal = 2000, kInFlight = 64;
+  std::vector<identity::NormalizedClaim> claims;
+  for (int i = 0; i < kTotal; ++i) {
+    const sim::Person& p = People().at(i % kPopulation);
+    claims.push_back(Claim(p.document_number, p.full_name));
+  }
+  std::mutex mu;
+  std::map<std::string, int> codes;
+  std::atomic<int> left{kTotal};
+  std::promise<void> all;
+  std::function<void(int)> ask = [&](int i) {
+    CheckContext ctx;
+    ctx.account_id = absl::StrCat("account-", i);
+    ctx.deadline = absl::Now() + absl::Seconds(10);
+    v->Check(ctx, claims[i], [&, i](CheckResult r) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        codes[r.raw_code]++;
+      }
+      if (i + kInFlight < kTotal) ask(i + kInFlight);
+      if (--left == 0) all.set_value();
+    });
+  };
+  for (int i = 0; i < kInFlight; ++i) ask(i);
+  all.get_future().wait();
+  EXPECT_EQ(codes, (std::map<std::string, int>{{"status:0", kTotal}}));
+}
+
 }  // namespace
 }  // namespace idv::verifiers::nppa

@@ -42,6 +42,9 @@ void GlobalInit() {
 Client::Client() {
   GlobalInit();
   multi_ = curl_multi_init();
+  // Keep up to this many idle connections. libcurl's default, four per transfer in flight, would
+  // close connections whenever the number in flight dips, and open them again when it rises.
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAXCONNECTS, long{kIdleHandles});
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -99,6 +102,11 @@ void Client::Finish(Transfer* t, absl::StatusOr<Response> result) {
   if (t->easy != nullptr) {
     curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
     curl_multi_remove_handle(static_cast<CURLM*>(multi_), t->easy);
+    if (idle_.size() < kIdleHandles) {  // kept for the next transfer: no buffers to allocate
+      curl_easy_reset(t->easy);
+      idle_.push_back(t->easy);
+      t->easy = nullptr;
+    }
   }
   Done done = std::move(t->done);
   {
@@ -131,7 +139,12 @@ void Client::Loop() {
         continue;
       }
       t->started = absl::Now();
-      t->easy = curl_easy_init();
+      if (idle_.empty()) {
+        t->easy = curl_easy_init();
+      } else {
+        t->easy = idle_.back();
+        idle_.pop_back();
+      }
       CURL* e = t->easy;
       curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
       curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -167,6 +180,8 @@ void Client::Loop() {
       while (!active_.empty()) {
         Finish(active_.begin()->second.get(), absl::CancelledError("the HTTP client is stopping"));
       }
+      for (CURL* e : idle_) curl_easy_cleanup(e);
+      idle_.clear();
       return;
     }
     int running = 0;

@@ -73,8 +73,10 @@ class Client {
   std::deque<uint64_t> to_cancel_ ABSL_GUARDED_BY(mu_);
   size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t connections_ ABSL_GUARDED_BY(mu_) = 0;
-  // Owned by the loop thread.
+  // Owned by the loop thread: the transfers out, and easy handles kept for reuse (CURL*).
+  static constexpr size_t kIdleHandles = 256;
   std::map<uint64_t, std::unique_ptr<Transfer>> active_;
+  std::vector<void*> idle_;
 };
 
 }  // namespace idv::verifiers::http

@@ -59,6 +59,7 @@ struct Options {
   uint32_t latency_ms = 0;
   std::string allow_ip;
   uint32_t max_skew_s = 300;
+  uint32_t threads = 128;
 };
 
 Options opt;
@@ -181,12 +182,14 @@ class Simulator : public CivetHandler {
     return Reply(c, a.http, out.dump());
   }
 
+  // One write for the head and the body: two would meet Nagle's algorithm and the client's
+  // delayed ACK, and every answer would wait 40 ms.
   static bool Reply(mg_connection* c, int status, const std::string& body) {
-    mg_printf(c,
-              "HTTP/1.1 %d %s\r\nContent-Type: application/json;charset=utf-8\r\n"
-              "Content-Length: %zu\r\n\r\n",
-              status, mg_get_response_code_text(c, status), body.size());
-    mg_write(c, body.data(), body.size());
+    const std::string out = absl::StrCat(
+        "HTTP/1.1 ", status, " ", mg_get_response_code_text(c, status),
+        "\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: ", body.size(),
+        "\r\n\r\n", body);
+    mg_write(c, out.data(), out.size());
     return true;
   }
 
@@ -395,8 +398,10 @@ int Main() {
 
   Simulator sim(population, secret);
   const std::string host = opt.listen.substr(0, opt.listen.rfind(':'));
-  const std::vector<std::string> options = {"listening_ports",   opt.listen, "num_threads", "32",
-                                            "enable_keep_alive", "yes"};
+  // A kept-alive connection holds one of the server's threads.
+  const std::vector<std::string> options = {
+      "listening_ports",   opt.listen, "num_threads", std::to_string(opt.threads),
+      "enable_keep_alive", "yes",      "tcp_nodelay", "1"};
   std::unique_ptr<CivetServer> server;
   try {
     server = std::make_unique<CivetServer>(options);
@@ -466,6 +471,10 @@ int main(int argc, char** argv) {
                  "comma-separated caller addresses; others get errcode 1005 (empty: any)");
   app.add_option("--max_skew_s,--max-skew-s", opt.max_skew_s,
                  "timestamps further than this from now get errcode 1007")
+      ->capture_default_str();
+  app.add_option("--threads", opt.threads,
+                 "server threads: the most connections served at once (each kept-alive "
+                 "connection holds one)")
       ->capture_default_str();
   try {
     app.parse(argc, argv);
