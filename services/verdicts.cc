@@ -43,6 +43,7 @@ void FillVerdict(const verifiers::PolicyVerdict& verdict, idv::v1::Outcome* outc
     check->set_backend(c.backend);
     check->set_outcome(c.result.outcome);
     check->set_raw_code(c.result.raw_code);
+    check->set_authority_request_id(c.result.authority_request_id);
     check->set_latency_us(static_cast<uint64_t>(absl::ToInt64Microseconds(c.result.latency)));
     for (idv::v1::Element e : verifiers::ElementList(c.result.confirmed)) check->add_confirmed(e);
   }

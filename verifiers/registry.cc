@@ -1,8 +1,11 @@
 #include "verifiers/registry.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "verifiers/format/format_verifier.h"
 #include "verifiers/grpc_plugin/config.h"
+#include "verifiers/http_json/http_json_verifier.h"
 #include "verifiers/nppa/nppa_verifier.h"
 
 namespace idv::verifiers {
@@ -34,10 +37,27 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
   return it->second->Create(config);
 }
 
+absl::Status CheckAuthorityUrl(absl::string_view url) {
+  absl::string_view host = url;
+  if (absl::ConsumePrefix(&host, "http://")) {
+    if (!IsLoopbackTarget(host)) {
+      return absl::InvalidArgumentError("http:// is allowed only for loopback hosts");
+    }
+  } else if (!absl::ConsumePrefix(&host, "https://")) {
+    return absl::InvalidArgumentError(
+        "the URL must start with https:// (or http:// for a loopback host)");
+  }
+  if (host.empty() || host[0] == '/' || host[0] == '?') {
+    return absl::InvalidArgumentError("the URL has no host");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RegisterBuiltinVerifiers(VerifierRegistry& registry) {
   if (absl::Status s = registry.Register(std::make_unique<FormatFactory>()); !s.ok()) return s;
   if (absl::Status s = registry.Register(std::make_unique<GrpcPluginFactory>()); !s.ok()) return s;
-  return registry.Register(std::make_unique<nppa::NppaFactory>());
+  if (absl::Status s = registry.Register(std::make_unique<nppa::NppaFactory>()); !s.ok()) return s;
+  return registry.Register(std::make_unique<http_json::HttpJsonFactory>());
 }
 
 }  // namespace idv::verifiers

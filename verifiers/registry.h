@@ -41,6 +41,10 @@ class VerifierRegistry {
   std::map<std::string, std::unique_ptr<VerifierFactory>> factories_;
 };
 
+// For factories of HTTP backends: OK for an https:// URL with a host, or an http:// one whose
+// host is loopback (a simulator); InvalidArgument saying why not otherwise.
+absl::Status CheckAuthorityUrl(absl::string_view url);
+
 // Registers every backend kind idv ships with.
 absl::Status RegisterBuiltinVerifiers(VerifierRegistry& registry);
 

@@ -84,6 +84,8 @@ struct CheckResult {
   idv::v1::ReasonCode reason = idv::v1::AUTHORITY_ERROR;
   // The backend's own result code, verbatim.
   std::string raw_code;
+  // The authority's own id for the request, when its answer gives one.
+  std::string authority_request_id;
   absl::Duration latency;
   // With VERIFIED: the elements the backend confirmed. None from an authoritative backend means
   // kNumberAndName.

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <future>
 #include <thread>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/text_format.h"
 #include "tests/integration/cluster.h"
@@ -607,13 +610,20 @@ TEST(AuthorityPendingTest, AnAuthoritysOwnPendingIsAskedAgain) {
 
 // The NPPA backend in idvd, against idv-nppa-sim: answers, and a PENDING answer settled by
 // the re-checker through the NPPA's query interface (the claim is not submitted twice).
-std::string NppaStats(Cluster& c, size_t sim) {
+// An HTTP request to simulator `sim` (idv-nppa-sim's or idv-json-sim's own endpoints); the
+// answer's body.
+std::string SimHttp(Cluster& c, size_t sim, const std::string& path, const std::string& post = "") {
   verifiers::http::Client client;
   verifiers::http::Request req;
-  req.url = absl::StrCat("http://", c.sim_address(sim), "/sim/stats");
+  req.url = absl::StrCat("http://", c.sim_address(sim), path);
+  if (!post.empty()) {
+    req.method = "POST";
+    req.body = post;
+  }
   req.deadline = absl::Now() + absl::Seconds(5);
   std::promise<std::string> body;
   client.Start(req, [&](absl::StatusOr<verifiers::http::Response> r) {
+    EXPECT_TRUE(r.ok()) << r.status();
     body.set_value(r.ok() ? r->body : "");
   });
   return body.get_future().get();
@@ -662,9 +672,195 @@ TEST(NppaE2eTest, AnswersAndPendingSettledThroughTheQuery) {
   idv::v1::Binding binding;
   EXPECT_TRUE(c.GetBinding("nppa-3", &binding).ok());
   // Three submissions (one per account); the re-checks only queried.
-  const std::string stats = NppaStats(c, 0);
+  const std::string stats = SimHttp(c, 0, "/sim/stats");
   EXPECT_NE(stats.find("\"checks\":3"), std::string::npos) << stats;
   EXPECT_EQ(stats.find("\"queries\":0"), std::string::npos) << stats;
+}
+
+// The HTTP/JSON backend as shipped in examples/: the example file with its simulator's address
+// and secret files put in, asked by a policy of its own.
+std::string ExampleBackend(Cluster& c, const std::string& file, const std::string& port) {
+  std::string text = testing::ReadFileOrDie(absl::StrCat(IDV_SOURCE_DIR, "/examples/", file));
+  text = absl::StrReplaceAll(text, {{"127.0.0.1:" + port, "{sim0}"},
+                                    {"demo/json-api.secret", c.dir() + "/json-api.secret"},
+                                    {"demo/json-api.token", c.dir() + "/json-api.token"}});
+  return absl::StrCat("backends {\n", text, "\n}\n");
+}
+
+// Starts idv-json-sim in `style` with both kinds of credentials on file (it requires the one its
+// flags name), and idvd with the example backend `file` (which listens on `port` as shipped)
+// behind `policy_extra`.
+void StartJsonCluster(Cluster& c, const std::string& style, const std::string& file,
+                      const std::string& port, const std::vector<std::string>& sim_flags,
+                      const std::string& policy_extra = "") {
+  std::ofstream(c.dir() + "/json-api.secret") << "a shared secret of the demo API\n";
+  std::ofstream(c.dir() + "/json-api.token") << "demo-token-0123456789\n";
+  std::vector<std::string> flags = {"--style=" + style};
+  flags.insert(flags.end(), sim_flags.begin(), sim_flags.end());
+  c.StartJsonSim(flags);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const std::string name = style == "alibaba" ? "id2meta" : "idcard";
+  c.set_backends_and_policies(
+      absl::StrCat(ExampleBackend(c, file, port),
+                   "policies { name: \"resident\" document_types: CN_RESIDENT_ID ", "backends: \"",
+                   name, "\" ", policy_extra, " }\n"));
+  c.StartIdvd();
+}
+
+// Changes the cluster's only backend through AdminService.PutBackend.
+void EditOnlyBackend(Cluster& c, absl::FunctionRef<void(idv::config::v1::BackendConfig&)> edit) {
+  grpc::ClientContext ctx;
+  c.Authorize(ctx);
+  idv::v1::ListBackendsResponse listed;
+  ASSERT_TRUE(c.admin().ListBackends(&ctx, {}, &listed).ok());
+  ASSERT_EQ(listed.backends_size(), 1);
+  idv::v1::PutBackendRequest put;
+  *put.mutable_backend() = listed.backends(0).config();
+  edit(*put.mutable_backend());
+  grpc::ClientContext put_ctx;
+  c.Authorize(put_ctx);
+  idv::v1::ConfigChange change;
+  ASSERT_TRUE(c.admin().PutBackend(&put_ctx, put, &change).ok());
+}
+
+struct JsonExample {
+  std::string style, file, port;
+  // The simulator's flags requiring the credentials in `file`.
+  std::vector<std::string> AuthFlags(const std::string& file) const {
+    if (style == "alibaba") return {"--hmac_key_id=idv-demo", "--hmac_secret_file=" + file};
+    return {"--bearer_token_file=" + file};
+  }
+  const char* credentials() const {
+    return style == "alibaba" ? "json-api.secret" : "json-api.token";
+  }
+};
+
+class HttpJsonE2eTest : public ::testing::TestWithParam<JsonExample> {};
+
+TEST_P(HttpJsonE2eTest, TheExampleConfigAnswersEndToEnd) {
+  const JsonExample& e = GetParam();
+  Cluster c(Cluster::Options{});
+  StartJsonCluster(c, e.style, e.file, e.port, e.AuthFlags(c.dir() + "/" + e.credentials()));
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const Person& p = c.people()[0];
+  const Person& q = c.people()[1];
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("json-1", p.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_EQ(resp.binding(), idv::v1::BOUND);
+  ASSERT_EQ(resp.checks_size(), 1);
+  EXPECT_EQ(resp.checks(0).raw_code(), e.style == "alibaba" ? "1" : "0");
+  EXPECT_NE(resp.checks(0).authority_request_id(), "");
+  EXPECT_GT(resp.checks(0).latency_us(), 0u);
+  // The authority's request id is kept with the audit record.
+  idv::v1::Verification v;
+  ASSERT_TRUE(c.GetVerification(resp.verification_id(), &v).ok());
+  ASSERT_GT(v.checks_size(), 0);
+  EXPECT_EQ(v.checks(0).authority_request_id(), resp.checks(0).authority_request_id());
+
+  ASSERT_TRUE(c.Verify("json-2", q.number, p.name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::MISMATCH);
+  EXPECT_EQ(resp.checks(0).raw_code(), e.style == "alibaba" ? "2" : "-1");
+  ASSERT_TRUE(c.Verify("json-3", UnknownValidNumber(c.people()), p.name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::NOT_FOUND);
+  EXPECT_EQ(resp.checks(0).raw_code(), e.style == "alibaba" ? "3" : "-2");
+}
+
+// Credentials the API does not accept: UNAVAILABLE with the HTTP status, never an answer.
+TEST_P(HttpJsonE2eTest, WrongCredentialsAreUnavailable) {
+  const JsonExample& e = GetParam();
+  Cluster c(Cluster::Options{});
+  std::ofstream(c.dir() + "/other") << "another secret, not the demo's\n";
+  StartJsonCluster(c, e.style, e.file, e.port, e.AuthFlags(c.dir() + "/other"));
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("json-1", c.people()[0].number, c.people()[0].name, true, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::UNAVAILABLE);
+  EXPECT_EQ(resp.checks(0).raw_code(), "http:401");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Examples, HttpJsonE2eTest,
+    ::testing::Values(JsonExample{"alibaba", "alibaba-id2meta.textproto", "7620"},
+                      JsonExample{"tencent", "tencent-idcard.textproto", "7621"}),
+    [](const auto& info) { return info.param.style; });
+
+// A hung API: 200 sign-ups at once, each on its own claim, every one answered UNAVAILABLE at the
+// policy's 500 ms deadline. All 200 requests were at the API together: no gRPC thread (there are
+// far fewer than 200) waited on one of them.
+TEST(HttpJsonBackendTest, AHungApiIsCancelledAtTheDeadlineWithoutHoldingThreads) {
+  Cluster::Options o;
+  o.population = 300;
+  Cluster c(o);
+  StartJsonCluster(c, "tencent", "tencent-idcard.textproto", "7621",
+                   {"--bearer_token_file=" + c.dir() + "/json-api.token", "--latency_ms=600000",
+                    "--threads=400"},
+                   "deadline { nanos: 500000000 }");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  // No breaker in the way: every call must reach the API.
+  EditOnlyBackend(
+      c, [](idv::config::v1::BackendConfig& b) { b.mutable_breaker()->set_disabled(true); });
+
+  constexpr int kCalls = 200;
+  std::vector<idv::v1::VerifyResponse> answers(kCalls);
+  std::vector<std::thread> callers;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      const Person& p = c.people()[i];
+      EXPECT_TRUE(c.Verify(absl::StrCat("hung-", i), p.number, p.name, false, &answers[i]).ok());
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  const absl::Duration took = absl::Now() - start;
+  for (const idv::v1::VerifyResponse& r : answers) {
+    EXPECT_EQ(r.outcome(), idv::v1::UNAVAILABLE);
+    EXPECT_EQ(r.reason().code(), idv::v1::AUTHORITY_TIMEOUT);
+  }
+  const std::string stats = SimHttp(c, 0, "/sim/stats");
+  EXPECT_NE(stats.find(absl::StrCat("\"max_in_flight\":", kCalls)), std::string::npos) << stats;
+  EXPECT_LT(took, absl::Seconds(20)) << "200 calls at a 500 ms deadline";
+}
+
+// The breaker opens on an API that stops answering and closes when it answers again, as with
+// plugin backends.
+TEST(HttpJsonBackendTest, TheBreakerOpensAndCloses) {
+  Cluster c(Cluster::Options{});
+  StartJsonCluster(c, "tencent", "tencent-idcard.textproto", "7621",
+                   {"--bearer_token_file=" + c.dir() + "/json-api.token"},
+                   "deadline { nanos: 300000000 }");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  EditOnlyBackend(c, [](idv::config::v1::BackendConfig& b) {
+    auto* breaker = b.mutable_breaker();
+    breaker->set_min_calls(4);
+    breaker->set_window(4);
+    breaker->set_failure_rate(0.5);
+    breaker->mutable_open_for()->set_seconds(1);
+  });
+
+  const Person& p = c.people()[0];
+  SimHttp(c, 0, "/sim/faults", R"({"latency_ms": 600000})");  // hung
+  idv::v1::VerifyResponse resp;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(c.Verify("h", p.number, p.name, false, &resp).ok());
+    EXPECT_EQ(resp.reason().code(), idv::v1::AUTHORITY_TIMEOUT);
+  }
+  EXPECT_EQ(BreakerState(c, "idcard"), "open");
+  const std::string before = SimHttp(c, 0, "/sim/stats");
+  ASSERT_TRUE(c.Verify("h", p.number, p.name, false, &resp).ok());
+  ASSERT_EQ(resp.checks_size(), 1);
+  EXPECT_EQ(resp.checks(0).raw_code(), "idv:breaker_open");
+  EXPECT_EQ(SimHttp(c, 0, "/sim/stats"), before);  // refused without reaching the API
+
+  SimHttp(c, 0, "/sim/faults", "{}");  // answering again
+  const absl::Time recovered = absl::Now();
+  bool verified = false;
+  while (!verified && absl::Now() - recovered < absl::Seconds(10)) {
+    ASSERT_TRUE(c.Verify("h", p.number, p.name, false, &resp).ok());
+    verified = resp.outcome() == idv::v1::VERIFIED;
+  }
+  EXPECT_TRUE(verified);
+  EXPECT_EQ(BreakerState(c, "idcard"), "closed");
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ size_t Cluster::StartNppaSim(const std::vector<std::string>& flags) {
   return StartSimBinary(IDV_NPPA_SIM_PATH, all);
 }
 
+size_t Cluster::StartJsonSim(const std::vector<std::string>& flags) {
+  return StartSimBinary(IDV_JSON_SIM_PATH, flags);
+}
+
 std::string Cluster::NppaBackend(const std::string& name, size_t sim) const {
   return absl::StrCat("backends { name: \"", name,
                       "\" typed_config { [type.googleapis.com/idv.config.v1.NppaConfig] { "

@@ -66,6 +66,8 @@ class Cluster {
   size_t StartNppaSim(const std::vector<std::string>& flags = {});
   std::string nppa_secret_file() const { return dir_.path() + "/nppa.secret"; }
   std::string nppa_ai_key_file() const { return dir_.path() + "/nppa.ai"; }
+  // The same with idv-json-sim (backends reach it as "http://{simN}/").
+  size_t StartJsonSim(const std::vector<std::string>& flags = {});
   // Starts every idvd that is not running (node 0 first: it creates the key and the admin client).
   void StartIdvd();
   void StartNode(size_t node);

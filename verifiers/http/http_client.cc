@@ -19,6 +19,8 @@ struct Client::Transfer {
   char error[CURL_ERROR_SIZE] = {};
 
   ~Transfer() {
+    // The body may hold a claim in the clear (an HTTP/JSON API's request).
+    std::fill(request.body.begin(), request.body.end(), '\0');
     if (headers != nullptr) curl_slist_free_all(headers);
     if (easy != nullptr) curl_easy_cleanup(easy);
   }

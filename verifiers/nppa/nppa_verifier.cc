@@ -10,7 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/files.h"
 #include "common/proto_time.h"
-#include "verifiers/grpc_plugin/config.h"
+#include "verifiers/http_backend.h"
 #include "verifiers/nppa/nppa_crypto.h"
 
 namespace idv::verifiers::nppa {
@@ -18,24 +18,9 @@ namespace {
 
 constexpr int kNoRecord = 2003;
 
-CheckResult Unavailable(idv::v1::ReasonCode reason, std::string raw_code) {
-  CheckResult r;
-  r.outcome = idv::v1::UNAVAILABLE;
-  r.reason = reason;
-  r.raw_code = std::move(raw_code);
-  return r;
-}
-
 CheckResult FromTransfer(const absl::StatusOr<http::Response>& response, absl::Duration latency) {
-  CheckResult r;
-  if (response.ok()) {
-    r = MapNppaAnswer(response->status, response->body);
-  } else if (absl::IsDeadlineExceeded(response.status())) {
-    r = Unavailable(idv::v1::AUTHORITY_TIMEOUT, "http:timeout");
-  } else {
-    r = Unavailable(idv::v1::AUTHORITY_ERROR,
-                    absl::IsCancelled(response.status()) ? "http:cancelled" : "http:unreachable");
-  }
+  CheckResult r =
+      response.ok() ? MapNppaAnswer(response->status, response->body) : NoAnswer(response.status());
   r.latency = latency;
   return r;
 }
@@ -177,7 +162,7 @@ void NppaVerifier::Query(const CheckContext& ctx, const std::string& ai, Done do
 }
 
 void NppaVerifier::Send(const CheckContext& ctx, http::Request request,
-                        std::map<std::string, std::string> query, Then then) {
+                        std::map<std::string, std::string> query, HttpAnswer then) {
   std::map<std::string, std::string> params = std::move(query);
   params["appId"] = settings_.app_id;
   params["bizId"] = settings_.biz_id;
@@ -188,15 +173,7 @@ void NppaVerifier::Send(const CheckContext& ctx, http::Request request,
                      "sign: " + sign};
   request.deadline = std::min(ctx.deadline, absl::Now() + settings_.timeout);
   request.ca_file = settings_.ca_file;
-  const auto started = absl::Now();
-  const uint64_t id = client_->Start(
-      std::move(request),
-      [then = std::move(then), started](absl::StatusOr<http::Response> response) mutable {
-        std::move(then)(std::move(response), absl::Now() - started);
-      });
-  if (ctx.cancellation != nullptr) {
-    ctx.cancellation->OnCancel([client = client_, id] { client->Cancel(id); });
-  }
+  SendForCheck(client_, ctx, std::move(request), std::move(then));
 }
 
 std::string NppaFactory::ConfigType() const {
@@ -213,13 +190,9 @@ absl::StatusOr<std::unique_ptr<Verifier>> NppaFactory::Create(
   NppaSettings s;
   s.name = config.name();
   s.base_url = std::string(absl::StripSuffix(c.base_url(), "/"));
-  absl::string_view host = s.base_url;
-  if (absl::ConsumePrefix(&host, "http://")) {
-    if (!IsLoopbackTarget(host)) return invalid("http:// is allowed only for loopback hosts");
-  } else if (!absl::ConsumePrefix(&host, "https://")) {
-    return invalid("base_url must start with https:// (or http:// for a loopback host)");
-  }
-  if (host.empty() || absl::StrContains(host, '/') || absl::StrContains(host, '?')) {
+  if (absl::Status url = CheckAuthorityUrl(s.base_url); !url.ok()) return invalid(url.message());
+  if (absl::string_view rest = s.base_url.substr(s.base_url.find("://") + 3);
+      absl::StrContains(rest, '/') || absl::StrContains(rest, '?')) {
     return invalid("base_url is scheme, host and port, with no path");
   }
   if (c.app_id().empty() || c.biz_id().empty()) return invalid("app_id and biz_id are required");

@@ -33,6 +33,7 @@
 #include <string>
 
 #include "verifiers/http/http_client.h"
+#include "verifiers/http_backend.h"
 #include "verifiers/registry.h"
 
 namespace idv::verifiers::nppa {
@@ -71,9 +72,8 @@ class NppaVerifier final : public Verifier {
              absl::AnyInvocable<void(Done) &&> no_record);
   // Signs `request` (its path's query parameters in `query`) and sends it; `then` gets the
   // answer and how long it took.
-  using Then = absl::AnyInvocable<void(absl::StatusOr<http::Response>, absl::Duration) &&>;
   void Send(const CheckContext& ctx, http::Request request,
-            std::map<std::string, std::string> query, Then then);
+            std::map<std::string, std::string> query, HttpAnswer then);
 
   const VerifierInfo info_;
   const NppaSettings settings_;

@@ -15,8 +15,6 @@
 //   GET  /sim/stats                            what it received, as JSON
 //
 // The identities it is sent are kept in memory only and never printed.
-#include <CivetServer.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -35,6 +33,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/files.h"
+#include "verifiers/http_sim/http_sim.h"
 #include "verifiers/nppa/nppa_crypto.h"
 #include "verifiers/registry_sim/population.h"
 
@@ -157,18 +156,13 @@ class Simulator : public CivetHandler {
   bool Handle(mg_connection* c, const std::string& method) {
     const mg_request_info* ri = mg_get_request_info(c);
     const std::string path = ri->local_uri;
-    std::string body;
-    char buf[4096];
-    int n;
-    while ((n = mg_read(c, buf, sizeof buf)) > 0 && body.size() < (1 << 16)) {
-      body.append(buf, static_cast<size_t>(n));
-    }
+    const std::string body = ReadBody(c);
     if (path == "/sim/stats") {
       nlohmann::json stats = {{"checks", checks_.load()},
                               {"queries", queries_.load()},
                               {"refused", refused_.load()},
                               {"loginout", loginout_.load()}};
-      return Reply(c, 200, stats.dump());
+      return ReplyJson(c, 200, stats.dump());
     }
     if (opt.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opt.latency_ms));
     Answer a = Serve(c, method, path, ri->query_string == nullptr ? "" : ri->query_string, body);
@@ -179,18 +173,7 @@ class Simulator : public CivetHandler {
       out["data"]["result"]["status"] = a.status;
       if (!a.pi.empty()) out["data"]["result"]["pi"] = a.pi;
     }
-    return Reply(c, a.http, out.dump());
-  }
-
-  // One write for the head and the body: two would meet Nagle's algorithm and the client's
-  // delayed ACK, and every answer would wait 40 ms.
-  static bool Reply(mg_connection* c, int status, const std::string& body) {
-    const std::string out = absl::StrCat(
-        "HTTP/1.1 ", status, " ", mg_get_response_code_text(c, status),
-        "\r\nContent-Type: application/json;charset=utf-8\r\nContent-Length: ", body.size(),
-        "\r\n\r\n", body);
-    mg_write(c, out.data(), out.size());
-    return true;
+    return ReplyJson(c, a.http, out.dump());
   }
 
   static Answer Error(int errcode, std::string errmsg = "") {
@@ -390,39 +373,11 @@ int Main() {
       return 1;
     }
   }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before the server's threads start
-
   Simulator sim(population, secret);
-  const std::string host = opt.listen.substr(0, opt.listen.rfind(':'));
-  // A kept-alive connection holds one of the server's threads.
-  const std::vector<std::string> options = {
-      "listening_ports",   opt.listen, "num_threads", std::to_string(opt.threads),
-      "enable_keep_alive", "yes",      "tcp_nodelay", "1"};
-  std::unique_ptr<CivetServer> server;
-  try {
-    server = std::make_unique<CivetServer>(options);
-  } catch (const CivetException& e) {
-    spdlog::error("cannot listen on {}: {}", opt.listen, e.what());
-    return 1;
-  }
-  server->addHandler("/", sim);
-  const std::vector<int> ports = server->getListeningPorts();
-  if (ports.empty()) {
-    spdlog::error("cannot listen on {}", opt.listen);
-    return 1;
-  }
-  spdlog::info("NPPA interface and test system, app {}, population {} (seed {})", opt.app_id,
-               population.size(), opt.seed);
-  spdlog::info("listening on {}:{}", host, ports[0]);
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  spdlog::info("signal {}: shutting down", sig);
-  server->close();
-  return 0;
+  return ServeUntilSignalled(
+      sim, opt.listen, opt.threads,
+      absl::StrCat("NPPA interface and test system, app ", opt.app_id, ", population ",
+                   population.size(), " (seed ", opt.seed, ")"));
 }
 
 }  // namespace
