@@ -248,15 +248,20 @@ int main(int argc, char** argv) {
                      "a retry with the same key gets the first answer (e.g. a UUID per attempt)");
 
   std::string id;
-  Leaf(&app, "get-verification", "a verification by id",
-       [&id] {
-         idv::v1::GetVerificationRequest req;
-         req.set_verification_id(id);
-         idv::v1::Verification resp;
-         return Call(&idv::v1::VerificationService::Stub::GetVerification, req, &resp);
-       })
-      ->add_option("VERIFICATION_ID", id)
-      ->required();
+  std::vector<std::string> verified_claims;
+  CLI::App* get_verification =
+      Leaf(&app, "get-verification", "a verification by id", [&id, &verified_claims] {
+        idv::v1::GetVerificationRequest req;
+        req.set_verification_id(id);
+        for (const std::string& c : verified_claims) req.add_verified_claims(c);
+        idv::v1::Verification resp;
+        return Call(&idv::v1::VerificationService::Stub::GetVerification, req, &resp);
+      });
+  get_verification->add_option("VERIFICATION_ID", id)->required();
+  get_verification->add_option(
+      "--verified_claims,--verified-claims", verified_claims,
+      "also render it as an OpenID Connect for Identity Assurance verified_claims object "
+      "stating these claims (adult)");
   Leaf(&app, "get-binding", "the identity binding of an account (masked)",
        [&id] {
          idv::v1::GetBindingRequest req;

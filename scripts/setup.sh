@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev libphonenumber-dev libspdlog-dev prometheus-cpp-dev prometheus nlohmann-json3-dev
   libcli11-dev libyaml-cpp-dev help2man systemd chromium fonts-wqy-microhei
-  python3 python3-grpcio python3-protobuf python3-stdnum
+  python3 python3-grpcio python3-jsonschema python3-protobuf python3-stdnum
   clang libclang-rt-14-dev libcuckoo-dev
   openssl libssl-dev libcurl4-openssl-dev nghttp2-client bc curl
   golang-go golang-golang-x-mod-dev

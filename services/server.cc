@@ -475,6 +475,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
 
   VerificationServiceOptions vo;
   vo.max_accounts_per_identity = c.binding().max_accounts_per_identity();
+  if (!c.verified_claims().trust_framework().empty()) {
+    vo.trust_framework = c.verified_claims().trust_framework();
+  }
   vo.limits = parts->limits.get();
   const idv::config::v1::ServingConfig& serving = c.serving();
   vo.max_in_flight =

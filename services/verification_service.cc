@@ -19,6 +19,7 @@
 #include "services/status.h"
 #include "services/verdicts.h"
 #include "services/verification_id.h"
+#include "services/verified_claims.h"
 
 namespace idv::services {
 namespace {
@@ -564,17 +565,30 @@ grpc::ServerUnaryReactor* VerificationServiceImpl::GetVerification(
     return FinishNow(ctx, absl::InvalidArgumentError(
                               "verification_id must be 26 characters of Crockford base32"));
   }
+  if (absl::Status s = CheckClaimNames(request->verified_claims()); !s.ok()) {
+    return FinishNow(ctx, s);
+  }
   auto* reactor = ctx->DefaultReactor();
   // An auditor sees the real answer; a sign-up flow what Verify told it.
   Limits* mask = principal->Has(kRoleAudit) ? nullptr : options_.limits;
   store_.GetVerification(principal->tenant(), request->verification_id(),
-                         [reactor, response, mask, tenant = principal->tenant()](
+                         [this, reactor, request, response, mask, tenant = principal->tenant()](
                              absl::StatusOr<idv::store::v1::AuditRecord> r) {
+                           absl::Status status = r.status();
                            if (r.ok()) {
                              ToVerification(*r, response);
                              MaskForCaller(mask, tenant, *response);
+                             if (!request->verified_claims().empty()) {
+                               absl::StatusOr<std::string> rendered = RenderVerifiedClaims(
+                                   *response, request->verified_claims(), options_.trust_framework);
+                               if (rendered.ok()) {
+                                 response->set_verified_claims_json(*std::move(rendered));
+                               } else {
+                                 status = rendered.status();
+                               }
+                             }
                            }
-                           reactor->Finish(ToGrpcStatus(r.status()));
+                           reactor->Finish(ToGrpcStatus(status));
                          });
   return reactor;
 }

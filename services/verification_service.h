@@ -53,6 +53,8 @@ struct VerificationServiceOptions {
   AccessLog* access_log = nullptr;
   // A Verify without a deadline is refused (INVALID_ARGUMENT).
   bool require_deadline = true;
+  // The trust_framework of verified_claims renderings (services/verified_claims.h).
+  std::string trust_framework = "cn_real_name";
 };
 
 class Rechecker;

@@ -723,6 +723,16 @@ void EditOnlyBackend(Cluster& c, absl::FunctionRef<void(idv::config::v1::Backend
   ASSERT_TRUE(c.admin().PutBackend(&put_ctx, put, &change).ok());
 }
 
+// GetVerification rendering `id` as verified_claims stating "adult".
+grpc::Status VerifiedClaims(Cluster& c, const std::string& id, idv::v1::Verification* out) {
+  grpc::ClientContext ctx;
+  c.Authorize(ctx);
+  idv::v1::GetVerificationRequest req;
+  req.set_verification_id(id);
+  req.add_verified_claims("adult");
+  return c.stub(0).GetVerification(&ctx, req, out);
+}
+
 struct JsonExample {
   std::string style, file, port;
   // The simulator's flags requiring the credentials in `file`.
@@ -757,9 +767,21 @@ TEST_P(HttpJsonE2eTest, TheExampleConfigAnswersEndToEnd) {
   ASSERT_TRUE(c.GetVerification(resp.verification_id(), &v).ok());
   ASSERT_GT(v.checks_size(), 0);
   EXPECT_EQ(v.checks(0).authority_request_id(), resp.checks(0).authority_request_id());
+  // Rendered as OpenID Connect for Identity Assurance verified_claims: the API's request id is
+  // the check's txn.
+  idv::v1::Verification rendered;
+  ASSERT_TRUE(VerifiedClaims(c, resp.verification_id(), &rendered).ok());
+  EXPECT_NE(rendered.verified_claims_json().find(
+                absl::StrCat(R"("txn":")", resp.checks(0).authority_request_id(), R"(")")),
+            std::string::npos)
+      << rendered.verified_claims_json();
 
   ASSERT_TRUE(c.Verify("json-2", q.number, p.name, true, &resp).ok());
   EXPECT_EQ(resp.outcome(), idv::v1::MISMATCH);
+  // Not VERIFIED: nothing to state.
+  grpc::Status refused = VerifiedClaims(c, resp.verification_id(), &rendered);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(refused.error_message().find("MISMATCH"), std::string::npos);
   EXPECT_EQ(resp.checks(0).raw_code(), e.style == "alibaba" ? "2" : "-1");
   ASSERT_TRUE(c.Verify("json-3", UnknownValidNumber(c.people()), p.name, true, &resp).ok());
   EXPECT_EQ(resp.outcome(), idv::v1::NOT_FOUND);
