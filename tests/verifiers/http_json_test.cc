@@ -1,9 +1,13 @@
 // The HTTP/JSON backend's pieces: the request body from its template, the answer's mapping, the
-// signed headers (against a vector Python's hmac and hashlib computed), and the factory's checks.
+// signed headers (against a vector Python's hmac and hashlib computed), TLS with a CA file, and
+// the factory's checks.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <future>
 
+#include "absl/strings/str_cat.h"
 #include "identity/claim.h"
 #include "tests/support/process.h"
 #include "verifiers/http/hmac_auth.h"
@@ -72,6 +76,63 @@ TEST(HmacAuth, MatchesPython) {
   EXPECT_EQ(http::PathAndQuery("https://h:443/a/b?c=d"), "/a/b?c=d");
   EXPECT_EQ(http::PathAndQuery("http://127.0.0.1:1?x=1"), "/?x=1");
   EXPECT_EQ(http::PathAndQuery("http://127.0.0.1:1"), "/");
+}
+
+// Over https, against a server whose certificate a CA made at test time issued: answered with
+// that CA as ca_file, refused without it (the system's roots do not know it).
+TEST(HttpJsonTls, TheApiCertificateIsCheckedAgainstTheCaFile) {
+  testing::TempDir dir;
+  const std::string d = dir.path();
+  const std::string make_certs = absl::StrCat(
+      "cd ", d,
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+      "-keyout ca.key -out ca.pem -subj /CN=test-ca 2>/dev/null"
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout api.key "
+      "-out api.csr -subj /CN=127.0.0.1 2>/dev/null"
+      " && printf 'subjectAltName=IP:127.0.0.1' > san.ext"
+      " && openssl x509 -req -in api.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 "
+      "-extfile san.ext -out api.pem 2>/dev/null");
+  ASSERT_EQ(std::system(make_certs.c_str()), 0);
+  auto api = testing::Process::Start({IDV_HTTPS_API, d + "/api.pem", d + "/api.key"});
+  ASSERT_TRUE(api.ok()) << api.status();
+  absl::StatusOr<std::string> address = (*api)->WaitForListening();
+  ASSERT_TRUE(address.ok()) << address.status();
+  std::ofstream(d + "/token") << "t0ken\n";
+  auto backend = [&](const std::string& ca_file) {
+    idv::config::v1::HttpJsonConfig c;
+    c.set_url(absl::StrCat("https://", *address, "/"));
+    c.set_body_template(R"({"IdCard": "{{document_number}}", "Name": "{{full_name}}"})");
+    c.mutable_bearer()->set_token_file(d + "/token");
+    c.set_result_pointer("/Response/Result");
+    c.set_request_id_pointer("/Response/RequestId");
+    auto* r = c.add_results();
+    r->set_code("0");
+    r->set_outcome(idv::v1::VERIFIED);
+    c.set_ca_file(ca_file);
+    idv::config::v1::BackendConfig b;
+    b.set_name("api");
+    b.mutable_typed_config()->PackFrom(c);
+    absl::StatusOr<std::unique_ptr<Verifier>> v = HttpJsonFactory().Create(b);
+    EXPECT_TRUE(v.ok()) << v.status();
+    return *std::move(v);
+  };
+  auto ask = [](Verifier& v) {
+    identity::NormalizedClaim claim;
+    claim.document_type = idv::v1::CN_RESIDENT_ID;
+    claim.document_number = "11010519491231002X";
+    claim.full_name = "王小明";
+    CheckContext ctx;
+    ctx.deadline = absl::Now() + absl::Seconds(10);
+    std::promise<CheckResult> p;
+    v.Check(ctx, claim, [&p](CheckResult r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  CheckResult r = ask(*backend(d + "/ca.pem"));
+  EXPECT_EQ(r.outcome, idv::v1::VERIFIED) << r.raw_code;
+  EXPECT_EQ(r.authority_request_id.rfind("tls-", 0), 0u);
+  r = ask(*backend(""));
+  EXPECT_EQ(r.outcome, idv::v1::UNAVAILABLE);
+  EXPECT_EQ(r.raw_code, "http:unreachable");
 }
 
 TEST(HttpJsonConfig, BadSettingsAreRefused) {
