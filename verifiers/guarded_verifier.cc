@@ -32,7 +32,7 @@ void GuardedVerifier::Check(const CheckContext& ctx, const identity::NormalizedC
     return;
   }
   inner_->Check(ctx, claim, [this, permit, done = std::move(done)](CheckResult r) mutable {
-    breaker_.Record(permit, r.outcome != idv::v1::UNAVAILABLE);
+    breaker_.Record(permit, r.outcome != idv::v1::UNAVAILABLE || r.answered);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     std::move(done)(std::move(r));
   });

@@ -93,6 +93,10 @@ struct CheckResult {
   // False when the backend itself says its matches are not authoritative (a plugin's Describe):
   // then its VERIFIED decides nothing, whatever VerifierInfo assumed.
   bool authoritative = true;
+  // With UNAVAILABLE: the backend did answer, refusing this one request for a reason of the
+  // request's own (the NPPA's "ai already in use" for an account): no verdict on the claim, but
+  // no sign the backend is failing, so the circuit breaker counts it as a success.
+  bool answered = false;
 };
 
 class Verifier {

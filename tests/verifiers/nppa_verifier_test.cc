@@ -289,6 +289,7 @@ TEST(NppaAnswers, MapOntoOutcomes) {
     CheckResult r = map(200, absl::StrCat(R"({"errcode":)", code, R"(,"errmsg":"x"})"));
     EXPECT_EQ(r.outcome, idv::v1::UNAVAILABLE) << code;
     EXPECT_EQ(r.raw_code, absl::StrCat("errcode:", code));
+    EXPECT_EQ(r.answered, code == 2004) << code;  // only "ai taken" spares the breaker
   }
   for (int code : {2001, 2003}) {
     EXPECT_EQ(map(200, absl::StrCat(R"({"errcode":)", code, "}")).outcome, idv::v1::NOT_FOUND);

@@ -360,6 +360,36 @@ TEST(CircuitBreakerTest, StaysClosedBelowTheRateOrTheMinimum) {
   EXPECT_EQ(some.state(), CircuitBreaker::State::kClosed);  // a third failed, below one half
 }
 
+// A backend that answers UNAVAILABLE, as a refusal it answered (`answered`) or as a failure.
+class Refusing final : public Verifier {
+ public:
+  explicit Refusing(bool answered) : answered_(answered) {}
+  const VerifierInfo& Info() const override { return info_; }
+  void Check(const CheckContext&, const identity::NormalizedClaim&,
+             absl::AnyInvocable<void(CheckResult) &&> done) override {
+    CheckResult r;  // UNAVAILABLE
+    r.answered = answered_;
+    std::move(done)(std::move(r));
+  }
+
+ private:
+  const bool answered_;
+  const VerifierInfo info_{"refusing", true, false, kNumberAndName};
+};
+
+TEST(GuardedVerifierTest, RefusalsTheBackendAnsweredDoNotOpenTheBreaker) {
+  for (bool answered : {true, false}) {
+    CircuitBreakerOptions o;
+    o.min_calls = 4;
+    o.window = 4;
+    GuardedVerifier guarded(std::make_unique<Refusing>(answered), 0, o);
+    identity::NormalizedClaim claim;
+    for (int i = 0; i < 6; ++i) guarded.Check(CheckContext{}, claim, [](CheckResult) {});
+    EXPECT_EQ(guarded.breaker().state(),
+              answered ? CircuitBreaker::State::kClosed : CircuitBreaker::State::kOpen);
+  }
+}
+
 TEST_F(PolicyEngineTest, BulkheadRefusesCallsBeyondTheCap) {
   GuardedVerifier guarded(std::make_unique<FakeVerifier>("held", &shared_), 1,
                           CircuitBreakerOptions{});

@@ -17,6 +17,7 @@ namespace idv::verifiers::nppa {
 namespace {
 
 constexpr int kNoRecord = 2003;
+constexpr int kAiTaken = 2004;
 
 CheckResult FromTransfer(const absl::StatusOr<http::Response>& response, absl::Duration latency) {
   CheckResult r =
@@ -59,6 +60,8 @@ CheckResult MapNppaAnswer(long http_status, absl::string_view body) {
     } else {
       r.outcome = idv::v1::UNAVAILABLE;
       r.reason = idv::v1::AUTHORITY_ERROR;
+      // The account's ai is bound to another identity: about this account, not the NPPA's health.
+      r.answered = errcode == kAiTaken;
     }
     return r;
   }
@@ -191,7 +194,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> NppaFactory::Create(
   s.name = config.name();
   s.base_url = std::string(absl::StripSuffix(c.base_url(), "/"));
   if (absl::Status url = CheckAuthorityUrl(s.base_url); !url.ok()) return invalid(url.message());
-  if (absl::string_view rest = s.base_url.substr(s.base_url.find("://") + 3);
+  if (const absl::string_view rest =
+          absl::string_view(s.base_url).substr(s.base_url.find("://") + 3);
       absl::StrContains(rest, '/') || absl::StrContains(rest, '?')) {
     return invalid("base_url is scheme, host and port, with no path");
   }

@@ -23,6 +23,8 @@
 //   rate limit, request expired, caller unknown or not entitled, signature or body not
 //   verified), 2002 (quota reached), 2004 (ai taken by another identity), any other errcode,
 //   an HTTP error or an unreadable answer                -> UNAVAILABLE / AUTHORITY_ERROR
+//   (2004 is about one account, not the NPPA's health: the breaker does not count it as a
+//   failure, CheckResult::answered)
 //   no answer by the deadline                            -> UNAVAILABLE / AUTHORITY_TIMEOUT
 // The operator's `loginout` (player behaviour) reports are not part of verification and are not
 // sent by idv.
