@@ -40,7 +40,14 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
 absl::Status CheckAuthorityUrl(absl::string_view url) {
   absl::string_view host = url;
   if (absl::ConsumePrefix(&host, "http://")) {
-    if (!IsLoopbackTarget(host)) {
+    // The host itself, without port or path: a literal 127.x.x.x, [::1] or localhost (a name
+    // such as "127.0.0.1.example.com" is not loopback, whatever it starts with).
+    absl::string_view name = host.substr(0, host.find_first_of("/?#"));
+    if (!absl::StartsWith(name, "[")) name = name.substr(0, name.find(':'));
+    const bool ipv4_loopback = absl::StartsWith(name, "127.") &&
+                               name.find_first_not_of("0123456789.") == absl::string_view::npos;
+    if (!ipv4_loopback && name != "localhost" && name != "[::1]" &&
+        !absl::StartsWith(name, "[::1]:")) {
       return absl::InvalidArgumentError("http:// is allowed only for loopback hosts");
     }
   } else if (!absl::ConsumePrefix(&host, "https://")) {

@@ -149,6 +149,8 @@ TEST(HttpJsonConfig, BadSettingsAreRefused) {
     c.mutable_bearer()->set_token_file(dir.path() + "/token");
     if (text == "https") c.set_url("https://api.example.com/verify");
     if (text == "remote http") c.set_url("http://api.example.com/");
+    if (text == "lookalike http") c.set_url("http://127.0.0.1.example.com:80/");
+    if (text == "localhost") c.set_url("http://localhost/verify");
     if (text == "template") c.set_body_template("[1]");
     if (text == "pointer") c.set_result_pointer("no-slash");
     if (text == "no results") c.clear_results();
@@ -165,8 +167,9 @@ TEST(HttpJsonConfig, BadSettingsAreRefused) {
   };
   EXPECT_EQ(create(""), "accepted");
   EXPECT_EQ(create("https"), "accepted");
-  for (const char* bad : {"remote http", "template", "pointer", "no results", "pending", "twice",
-                          "header", "token", "hmac"}) {
+  EXPECT_EQ(create("localhost"), "accepted");
+  for (const char* bad : {"remote http", "lookalike http", "template", "pointer", "no results",
+                          "pending", "twice", "header", "token", "hmac"}) {
     EXPECT_NE(create(bad), "accepted") << bad;
   }
 }
