@@ -19,7 +19,8 @@ using Stub = idv::v1::AuditService::Stub;
 int Usage(const std::string& why) {
   std::cerr << "idvctl: " << why << "\n"
             << "  audit list [PAGE_TOKEN] [--account ID]  (newest first, 50 a page)\n"
-            << "  audit export FILE [csv] [--account ID]  (JSON Lines, or CSV)\n"
+            << "  audit export FILE [csv] [--account ID] [--verified_claims adult]\n"
+            << "                                          (JSON Lines, or CSV)\n"
             << "  audit stats [day] [--account ID]        (per hour, or per day)\n"
             << "  audit checkpoint [NODE]\n"
             << "  audit get NODE INDEX\n"
@@ -125,7 +126,8 @@ int Consistency(const AdminContext& ctx, const std::string& node, uint64_t old_s
 }
 
 // Streams the export into `path`, with a progress line when stderr is a terminal.
-int Export(const AdminContext& ctx, const std::string& path, const std::string& account, bool csv) {
+int Export(const AdminContext& ctx, const std::string& path, const std::string& account, bool csv,
+           const std::vector<std::string>& verified_claims) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
     std::cerr << "idvctl: cannot write " << path << "\n";
@@ -138,6 +140,7 @@ int Export(const AdminContext& ctx, const std::string& path, const std::string& 
   req.mutable_filter()->set_account_id(account);
   req.set_format(csv ? idv::v1::ExportRecordsRequest::CSV
                      : idv::v1::ExportRecordsRequest::JSON_LINES);
+  for (const std::string& c : verified_claims) req.add_verified_claims(c);
   std::unique_ptr<grpc::ClientReader<idv::v1::ExportChunk>> reader =
       Stub(ctx.channel).ExportRecords(&call, req);
   const bool tty = ::isatty(2) != 0;
@@ -162,11 +165,12 @@ int Export(const AdminContext& ctx, const std::string& path, const std::string& 
 }  // namespace
 
 int RunAudit(const AdminContext& ctx, const std::vector<std::string>& args,
-             const std::vector<std::string>& trusted, const std::string& account) {
+             const std::vector<std::string>& trusted, const std::string& account,
+             const std::vector<std::string>& verified_claims) {
   const std::string verb = args.empty() ? "" : args[0];
   uint64_t a = 0, b = 0;
   if (verb == "export" && (args.size() == 2 || (args.size() == 3 && args[2] == "csv"))) {
-    return Export(ctx, args[1], account, args.size() == 3);
+    return Export(ctx, args[1], account, args.size() == 3, verified_claims);
   }
   if (verb == "list" && args.size() <= 2) {
     grpc::ClientContext call;

@@ -450,7 +450,7 @@ int main(int argc, char** argv) {
   CLI::App* audit =
       app.add_subcommand("audit", "the audit log (AuditService)")->require_subcommand(1);
   auto audit_run = [&](std::vector<std::string> a) {
-    return idv::cli::RunAudit(Admin(), a, trusted, account);
+    return idv::cli::RunAudit(Admin(), a, trusted, account, verified_claims);
   };
   CLI::App* alist = Leaf(audit, "list", "records, newest first, 50 a page", [&] {
     std::vector<std::string> a = {"list"};
@@ -469,6 +469,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"jsonl", "csv"}))
       ->capture_default_str();
   aexport->add_option("--account", account, "only this account's records");
+  aexport->add_option("--verified_claims,--verified-claims", verified_claims,
+                      "JSON Lines: each VERIFIED verification also as an OpenID Connect for "
+                      "Identity Assurance verified_claims object stating these claims (adult)");
   CLI::App* astats = Leaf(audit, "stats", "outcomes per hour (or day)", [&] {
     return audit_run(bucket == "day" ? std::vector<std::string>{"stats", "day"}
                                      : std::vector<std::string>{"stats"});

@@ -28,7 +28,7 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
       : service_(service), tenant_(std::move(tenant)), client_(std::move(client)) {
     page_.set_page_size(1000);
     *page_.mutable_filter() = request.filter();
-    format_ = request.format();
+    request_ = std::move(request);
     ReadNext();
   }
 
@@ -49,9 +49,12 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
       }
       absl::StatusOr<idv::v1::ListRecordsResponse> page = service_.auditor_.List(tenant_, page_);
       if (!page.ok()) return Finish(ToGrpcStatus(page.status()));
-      std::string data = first_ && format_ == idv::v1::ExportRecordsRequest::CSV ? CsvHeader() : "";
+      std::string data =
+          first_ && request_.format() == idv::v1::ExportRecordsRequest::CSV ? CsvHeader() : "";
       first_ = false;
-      for (const idv::v1::AuditRecordEntry& e : page->records()) data += ExportLine(e, format_);
+      for (const idv::v1::AuditRecordEntry& e : page->records()) {
+        data += ExportLine(e, request_, service_.trust_framework_);
+      }
       total_ += page->records_size();
       chunk_.set_data(std::move(data));
       chunk_.set_records(page->records_size());
@@ -69,7 +72,7 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
   const std::string tenant_;
   const std::string client_;
   idv::v1::ListRecordsRequest page_;
-  idv::v1::ExportRecordsRequest::Format format_;
+  idv::v1::ExportRecordsRequest request_;
   idv::v1::ExportChunk chunk_;
   uint64_t total_ = 0;
   bool first_ = true;
@@ -78,14 +81,13 @@ class AuditServiceImpl::Export final : public grpc::ServerWriteReactor<idv::v1::
 
 grpc::ServerWriteReactor<idv::v1::ExportChunk>* AuditServiceImpl::ExportRecords(
     grpc::CallbackServerContext* ctx, const idv::v1::ExportRecordsRequest* request) {
+  struct Refused : grpc::ServerWriteReactor<idv::v1::ExportChunk> {
+    explicit Refused(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
+    void OnDone() override { delete this; }
+  };
   absl::StatusOr<Principal> principal = auth_.Authenticate(*ctx, "ExportRecords");
-  if (!principal.ok()) {
-    struct Refused : grpc::ServerWriteReactor<idv::v1::ExportChunk> {
-      explicit Refused(const absl::Status& s) { Finish(ToGrpcStatus(s)); }
-      void OnDone() override { delete this; }
-    };
-    return new Refused(principal.status());
-  }
+  if (!principal.ok()) return new Refused(principal.status());
+  if (absl::Status s = CheckExportRequest(*request); !s.ok()) return new Refused(s);
   return new Export(*this, principal->tenant(), principal->client_id(), *request);
 }
 

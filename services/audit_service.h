@@ -3,6 +3,9 @@
 #ifndef IDV_SERVICES_AUDIT_SERVICE_H_
 #define IDV_SERVICES_AUDIT_SERVICE_H_
 
+#include <string>
+#include <utility>
+
 #include "idv/v1/audit.grpc.pb.h"
 #include "services/auditor.h"
 #include "services/auth.h"
@@ -12,8 +15,12 @@ namespace idv::services {
 
 class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
  public:
-  AuditServiceImpl(const Authenticator& auth, const Auditor& auditor)
-      : auth_(auth), auditor_(auditor), pool_(2, "idv-audit") {}
+  // `trust_framework`: the label of verified_claims in exports (services/verified_claims.h).
+  AuditServiceImpl(const Authenticator& auth, const Auditor& auditor, std::string trust_framework)
+      : auth_(auth),
+        auditor_(auditor),
+        trust_framework_(std::move(trust_framework)),
+        pool_(2, "idv-audit") {}
   ~AuditServiceImpl() override { pool_.Shutdown(); }
 
   grpc::ServerUnaryReactor* ListRecords(grpc::CallbackServerContext* ctx,
@@ -45,6 +52,7 @@ class AuditServiceImpl final : public idv::v1::AuditService::CallbackService {
 
   const Authenticator& auth_;
   const Auditor& auditor_;
+  const std::string trust_framework_;
   store::ThreadPool pool_;
 };
 

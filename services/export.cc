@@ -5,6 +5,7 @@
 #include "absl/strings/str_replace.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/verified_claims.h"
 
 namespace idv::services {
 namespace {
@@ -16,6 +17,14 @@ std::string CsvField(const std::string& v) {
 
 }  // namespace
 
+absl::Status CheckExportRequest(const idv::v1::ExportRecordsRequest& request) {
+  if (request.verified_claims().empty()) return absl::OkStatus();
+  if (request.format() != idv::v1::ExportRecordsRequest::JSON_LINES) {
+    return absl::InvalidArgumentError("verified_claims: only a JSON_LINES export carries them");
+  }
+  return CheckClaimNames(request.verified_claims());
+}
+
 std::string CsvHeader() {
   return "node_id,index,decided_at,verification_id,kind,client_id,account_id,document_type,"
          "masked_document_number,masked_name,outcome,reason,binding,cached,backends,"
@@ -23,8 +32,9 @@ std::string CsvHeader() {
 }
 
 std::string ExportLine(const idv::v1::AuditRecordEntry& entry,
-                       idv::v1::ExportRecordsRequest::Format format) {
-  if (format == idv::v1::ExportRecordsRequest::CSV) {
+                       const idv::v1::ExportRecordsRequest& request,
+                       const std::string& trust_framework) {
+  if (request.format() == idv::v1::ExportRecordsRequest::CSV) {
     const idv::v1::Verification& v = entry.verification();
     std::vector<std::string> backends;
     for (const idv::v1::Check& c : v.checks()) {
@@ -57,6 +67,17 @@ std::string ExportLine(const idv::v1::AuditRecordEntry& entry,
   opts.preserve_proto_field_names = true;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(copy, &out, opts);
+  const bool states = entry.verification().outcome() == idv::v1::VERIFIED &&
+                      (entry.kind() == "verification" || entry.kind() == "settlement");
+  if (!request.verified_claims().empty() && states && out.size() > 2 && out.back() == '}') {
+    absl::StatusOr<std::string> rendered =
+        RenderVerifiedClaims(entry.verification(), request.verified_claims(), trust_framework);
+    if (rendered.ok() && rendered->size() > 2 && rendered->front() == '{') {
+      // {"verified_claims": {...}} joins the entry's own object as one more member.
+      out.back() = ',';
+      out.append(*rendered, 1);
+    }
+  }
   return out + "\n";
 }
 

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "audit/note.h"
 #include "common/files.h"
 #include "common/proto_time.h"
@@ -188,9 +189,9 @@ store::CheckpointPolicy CheckpointPolicyFor(const idv::config::v1::AuditConfig& 
 
 // Whether `listen` ("host:port") names a loopback address.
 bool IsLoopback(const std::string& listen) {
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0 ||
-         host.rfind("ipv4:127.", 0) == 0;
+  absl::string_view host_port = listen;
+  if (!absl::ConsumePrefix(&host_port, "ipv4:")) absl::ConsumePrefix(&host_port, "ipv6:");
+  return verifiers::IsLoopbackHostPort(host_port);
 }
 
 // The key ring of `c` (creating the data directory, and the master key when the config allows).
@@ -542,7 +543,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(idv::config::v1::ServerCon
   parts->auditor =
       std::make_unique<Auditor>(*parts->store, so.checkpoints.origin_prefix,
                                 parts->keys->AuditPublicKey(c.keys().current_version()));
-  parts->audit = std::make_unique<AuditServiceImpl>(*parts->auth, *parts->auditor);
+  parts->audit =
+      std::make_unique<AuditServiceImpl>(*parts->auth, *parts->auditor, vo.trust_framework);
 
   if (c.tls().cert_file().empty() && !IsLoopback(c.listen())) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -1,5 +1,9 @@
 #include "verifiers/registry.h"
 
+#include <arpa/inet.h>
+
+#include <string>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -37,17 +41,25 @@ absl::StatusOr<std::unique_ptr<Verifier>> VerifierRegistry::Create(
   return it->second->Create(config);
 }
 
+bool IsLoopbackHostPort(absl::string_view host_port) {
+  absl::string_view host;
+  if (absl::StartsWith(host_port, "[")) {
+    const size_t close = host_port.find(']');
+    if (close == absl::string_view::npos) return false;
+    host = host_port.substr(0, close + 1);
+    if (close + 1 < host_port.size() && host_port[close + 1] != ':') return false;
+  } else {
+    host = host_port.substr(0, host_port.find(':'));
+  }
+  if (host == "localhost" || host == "[::1]") return true;
+  in_addr v4{};
+  return inet_pton(AF_INET, std::string(host).c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 absl::Status CheckAuthorityUrl(absl::string_view url) {
   absl::string_view host = url;
   if (absl::ConsumePrefix(&host, "http://")) {
-    // The host itself, without port or path: a literal 127.x.x.x, [::1] or localhost (a name
-    // such as "127.0.0.1.example.com" is not loopback, whatever it starts with).
-    absl::string_view name = host.substr(0, host.find_first_of("/?#"));
-    if (!absl::StartsWith(name, "[")) name = name.substr(0, name.find(':'));
-    const bool ipv4_loopback = absl::StartsWith(name, "127.") &&
-                               name.find_first_not_of("0123456789.") == absl::string_view::npos;
-    if (!ipv4_loopback && name != "localhost" && name != "[::1]" &&
-        !absl::StartsWith(name, "[::1]:")) {
+    if (!IsLoopbackHostPort(host.substr(0, host.find_first_of("/?#")))) {
       return absl::InvalidArgumentError("http:// is allowed only for loopback hosts");
     }
   } else if (!absl::ConsumePrefix(&host, "https://")) {

@@ -41,6 +41,11 @@ class VerifierRegistry {
   std::map<std::string, std::unique_ptr<VerifierFactory>> factories_;
 };
 
+// Whether "host:port", "[v6]:port" or a bare host names the loopback interface literally:
+// 127.x.x.x, [::1] or localhost. A name that merely starts like one ("127.0.0.1.example.com",
+// "localhost.example") is not loopback.
+bool IsLoopbackHostPort(absl::string_view host_port);
+
 // For factories of HTTP backends: OK for an https:// URL with a host, or an http:// one whose
 // host is loopback (a simulator); InvalidArgument saying why not otherwise.
 absl::Status CheckAuthorityUrl(absl::string_view url);

@@ -1,6 +1,7 @@
 // AuditService against real processes, on LevelDB and on PostgreSQL: checkpoints that open as
 // signed notes, proofs that check against them, and tampering with the stored log, found by
-// VerifyIntegrity at the right record.
+// VerifyIntegrity at the right record; exports, with verified_claims that validate against the
+// OpenID Connect for Identity Assurance schema.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
@@ -8,6 +9,10 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "audit/log.h"
@@ -261,6 +266,76 @@ TEST_P(AuditE2eTest, ExportStreamsEveryRecordAsJsonLinesAndCsv) {
     }
     EXPECT_EQ(chunk.records_total(), 12u);
   }
+}
+
+// A JSON Lines export asking for verified_claims: every VERIFIED verification carries its
+// rendering (the same object GetVerification gives, valid against the OIDC4IDA schema), a
+// MISMATCH carries none; a CSV export or a claim idv cannot state is refused.
+TEST_P(AuditE2eTest, ExportCarriesVerifiedClaimsForVerifiedRecords) {
+  const auto& people = cluster_->people();
+  idv::v1::VerifyResponse mismatch;
+  ASSERT_TRUE(
+      cluster_->Verify("audit-mismatch", people[0].number, people[1].name, false, &mismatch).ok());
+  ASSERT_EQ(mismatch.outcome(), idv::v1::MISMATCH);
+
+  auto exported = [this](idv::v1::ExportRecordsRequest::Format format,
+                         std::vector<std::string> claims, std::string* all) {
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx);
+    idv::v1::ExportRecordsRequest req;
+    req.set_format(format);
+    req.mutable_filter()->set_kind("verification");
+    for (const std::string& c : claims) req.add_verified_claims(c);
+    auto reader = stub_->ExportRecords(&ctx, req);
+    idv::v1::ExportChunk chunk;
+    while (reader->Read(&chunk)) *all += chunk.data();
+    return reader->Finish();
+  };
+  std::string all;
+  grpc::Status s = exported(idv::v1::ExportRecordsRequest::JSON_LINES, {"adult"}, &all);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  testing::TempDir dir;
+  std::string cmd = IDV_OIDC4IDA_VALIDATE;
+  int verified = 0, others = 0;
+  std::istringstream lines(all);
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    const nlohmann::json& v = j["verification"];
+    if (v["outcome"] != "VERIFIED") {
+      ++others;
+      EXPECT_FALSE(j.contains("verified_claims")) << line;
+      continue;
+    }
+    ASSERT_TRUE(j.contains("verified_claims")) << line;
+    const nlohmann::json& vc = j["verified_claims"];
+    EXPECT_EQ(vc["verification"]["verification_process"], v["verification_id"]);
+    EXPECT_EQ(vc["verification"]["trust_framework"], "cn_real_name");
+    EXPECT_TRUE(vc["claims"]["adult"].is_boolean()) << line;
+    // What GetVerification renders for the same verification.
+    grpc::ClientContext ctx;
+    cluster_->Authorize(ctx);
+    idv::v1::GetVerificationRequest req;
+    req.set_verification_id(v["verification_id"]);
+    req.add_verified_claims("adult");
+    idv::v1::Verification got;
+    ASSERT_TRUE(cluster_->stub(0).GetVerification(&ctx, req, &got).ok());
+    EXPECT_EQ(nlohmann::json::parse(got.verified_claims_json())["verified_claims"], vc);
+    const std::string path = absl::StrCat(dir.path(), "/", verified++, ".json");
+    std::ofstream(path) << nlohmann::json{{"verified_claims", vc}}.dump();
+    absl::StrAppend(&cmd, " ", path);
+  }
+  EXPECT_EQ(verified, 12);
+  EXPECT_EQ(others, 1);
+  EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 0) << "a rendering is not valid: " << cmd;
+
+  std::string refused;
+  s = exported(idv::v1::ExportRecordsRequest::CSV, {"adult"}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("JSON_LINES"), std::string::npos) << s.error_message();
+  s = exported(idv::v1::ExportRecordsRequest::JSON_LINES, {"birthdate"}, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("birthdate"), std::string::npos) << s.error_message();
+  EXPECT_EQ(refused, "");
 }
 
 TEST_P(AuditE2eTest, StatsCountVerificationsByOutcomeAndBackend) {

@@ -96,9 +96,12 @@ RUNS = {
         ("idvctl audit list", 0), ("idvctl audit list --account demo-account-1", 0),
         ("idvctl audit list \"$(idvctl -o json audit list | python3 -c "
          "'import json,sys; print(json.load(sys.stdin)[\"next_page_token\"])')\"", 0)],
-    "idvctl audit export FILE [csv] [--account ID]": [
+    "idvctl audit export FILE [csv] [--account ID] [--verified_claims adult]": [
         ("idvctl audit export {work}/all.jsonl", 0), ("idvctl audit export {work}/all.csv csv", 0),
-        ("idvctl audit export {work}/one.jsonl --account demo-account-1", 0)],
+        ("idvctl audit export {work}/one.jsonl --account demo-account-1", 0),
+        ("idvctl audit export {work}/claims.jsonl --verified_claims adult && "
+         "grep -q '\"verified_claims\":' {work}/claims.jsonl", 0),
+        ("idvctl audit export {work}/claims.csv csv --verified_claims adult", 3)],
     "idvctl audit stats": [("idvctl audit stats", 0)],
     "idvctl audit stats [day] [--account ID]": [
         ("idvctl audit stats", 0), ("idvctl audit stats day", 0),

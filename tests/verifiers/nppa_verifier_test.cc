@@ -117,7 +117,9 @@ void ExpectCases(const Sim& sim, int first, bool recheck) {
     CheckResult r = Ask(*v, Claim(p.document_number, p.full_name), "player-1", recheck);
     EXPECT_EQ(r.outcome, outcomes[i]);
     EXPECT_EQ(r.raw_code, absl::StrCat("status:", i));
-    if (i == 0) EXPECT_EQ(r.confirmed, kNumberAndName);
+    if (i == 0) {
+      EXPECT_EQ(r.confirmed, kNumberAndName);
+    }
   }
 }
 

@@ -474,6 +474,10 @@ TEST(GrpcPluginTest, PlaintextOnlyToLoopback) {
   EXPECT_TRUE(IsLoopbackTarget("dns:///localhost:7600"));
   EXPECT_FALSE(IsLoopbackTarget("10.0.0.1:7600"));
   EXPECT_FALSE(IsLoopbackTarget("localhost.evil.example:7600"));
+  EXPECT_TRUE(IsLoopbackTarget("ipv4:127.0.0.2:7600"));
+  EXPECT_FALSE(IsLoopbackTarget("127.0.0.1.example.com:443"));
+  EXPECT_FALSE(IsLoopbackTarget("dns:///127.evil.example:443"));
+  EXPECT_FALSE(IsLoopbackTarget("[::1]x:7600"));
   EXPECT_FALSE(IsLoopbackTarget("registry.example:443"));
 
   BackendConfig c;

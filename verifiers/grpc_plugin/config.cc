@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "common/proto_time.h"
 #include "verifiers/grpc_plugin/grpc_plugin_verifier.h"
+#include "verifiers/registry.h"
 
 namespace idv::verifiers {
 namespace {
@@ -21,8 +22,7 @@ bool IsLoopbackTarget(absl::string_view target) {
   for (absl::string_view scheme : {"dns:///", "ipv4:", "ipv6:"}) {
     if (absl::ConsumePrefix(&target, scheme)) break;
   }
-  return absl::StartsWith(target, "127.") || absl::StartsWith(target, "localhost:") ||
-         absl::StartsWith(target, "[::1]:");
+  return IsLoopbackHostPort(target);
 }
 
 std::string GrpcPluginFactory::ConfigType() const {

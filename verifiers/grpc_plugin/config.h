@@ -14,7 +14,8 @@ class GrpcPluginFactory final : public VerifierFactory {
 };
 
 // True for targets that name the loopback interface ("127.0.0.1:7600", "localhost:7600",
-// "[::1]:7600", with or without an "ipv4:"/"ipv6:"/"dns:///" scheme).
+// "[::1]:7600", with or without an "ipv4:"/"ipv6:"/"dns:///" scheme); not a name that merely
+// starts like one ("127.0.0.1.example.com:443").
 bool IsLoopbackTarget(absl::string_view target);
 
 }  // namespace idv::verifiers
