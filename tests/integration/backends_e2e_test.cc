@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -842,6 +844,40 @@ TEST(HttpJsonBackendTest, AHungApiIsCancelledAtTheDeadlineWithoutHoldingThreads)
   const std::string stats = SimHttp(c, 0, "/sim/stats");
   EXPECT_NE(stats.find(absl::StrCat("\"max_in_flight\":", kCalls)), std::string::npos) << stats;
   EXPECT_LT(took, absl::Seconds(20)) << "200 calls at a 500 ms deadline";
+}
+
+// max_connections holds at the API: 64 sign-ups at once against a slow API reach it over at most
+// 8 connections from each idvd, the others waiting for one, and every one is answered.
+TEST(HttpJsonBackendTest, AConnectionCapHoldsAtTheApi) {
+  Cluster c(Cluster::Options{});
+  StartJsonCluster(c, "tencent", "tencent-idcard.textproto", "7621",
+                   {"--bearer_token_file=" + c.dir() + "/json-api.token", "--latency_ms=100"},
+                   "deadline { seconds: 10 }");
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  EditOnlyBackend(c, [](idv::config::v1::BackendConfig& b) {
+    idv::config::v1::HttpJsonConfig api;
+    ASSERT_TRUE(b.typed_config().UnpackTo(&api));
+    api.set_max_connections(8);
+    b.mutable_typed_config()->PackFrom(api);
+  });
+
+  constexpr int kCalls = 64;
+  std::vector<idv::v1::VerifyResponse> answers(kCalls);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      const Person& p = c.people()[i];
+      EXPECT_TRUE(c.Verify(absl::StrCat("capped-", i), p.number, p.name, false, &answers[i]).ok());
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  for (const idv::v1::VerifyResponse& r : answers) EXPECT_EQ(r.outcome(), idv::v1::VERIFIED);
+  const std::string stats = SimHttp(c, 0, "/sim/stats");
+  const size_t at = stats.find("\"max_in_flight\":");
+  ASSERT_NE(at, std::string::npos) << stats;
+  const int most = std::atoi(stats.c_str() + at + std::strlen("\"max_in_flight\":"));
+  EXPECT_LE(most, 8 * static_cast<int>(c.node_count())) << stats;
+  EXPECT_GT(most, 1) << stats;  // the calls did go out together, up to the cap
 }
 
 // The breaker opens on an API that stops answering and closes when it answers again, as with

@@ -15,7 +15,8 @@ namespace idv::verifiers::http {
 namespace {
 
 // A local HTTP server: /echo answers "METHOD:body:X-Test header", /hang answers only when the
-// test releases it, /teapot answers 418. It notes each request's client port.
+// test releases it, /teapot answers 418. It notes each request's client port, and counts the
+// requests it has received.
 class TestServer : public CivetHandler {
  public:
   TestServer() {
@@ -42,6 +43,15 @@ class TestServer : public CivetHandler {
     std::lock_guard<std::mutex> lock(mu_);
     return ports_.size();
   }
+  size_t Requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+  // Returns once `n` requests have arrived.
+  void AwaitRequests(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return requests_ >= n; });
+  }
 
   bool handleGet(CivetServer*, mg_connection* c) override { return Handle(c, "GET"); }
   bool handlePost(CivetServer*, mg_connection* c) override { return Handle(c, "POST"); }
@@ -53,6 +63,8 @@ class TestServer : public CivetHandler {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ports_.insert(ri->remote_port);
+      ++requests_;
+      cv_.notify_all();
     }
     std::string body;
     char buf[1024];
@@ -76,6 +88,7 @@ class TestServer : public CivetHandler {
   std::condition_variable cv_;
   bool released_ = false;  // guarded by mu_
   std::set<int> ports_;    // guarded by mu_
+  size_t requests_ = 0;    // guarded by mu_
 };
 
 absl::StatusOr<Response> Fetch(Client& client, Request request) {
@@ -163,6 +176,45 @@ TEST(HttpClientTest, ConnectionsAreReused) {
   TestServer server;
   Client client;
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(Fetch(client, Get(server.Url("/echo"))).ok());
+  EXPECT_EQ(client.connections_opened(), 1u);
+  EXPECT_EQ(server.DistinctClientPorts(), 1u);
+}
+
+// Capped at one connection: a transfer that finds it busy waits for it (it is not sent on a
+// second connection) and ends at its own deadline when none frees up; once the connection is
+// free, twenty transfers at once all go over it.
+TEST(HttpClientTest, ACappedClientWaitsForAConnectionWithinTheDeadline) {
+  TestServer server;
+  Client client(1);
+  std::promise<absl::StatusOr<Response>> hung;
+  client.Start(Get(server.Url("/hang")),
+               [&hung](absl::StatusOr<Response> r) { hung.set_value(std::move(r)); });
+  server.AwaitRequests(1);  // the hung transfer holds the one connection
+  Request waiting = Get(server.Url("/echo"));
+  waiting.deadline = absl::Now() + absl::Milliseconds(300);
+  std::promise<absl::StatusOr<Response>> p;
+  client.Start(waiting, [&p](absl::StatusOr<Response> r) { p.set_value(std::move(r)); });
+  std::future<absl::StatusOr<Response>> f = p.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "a transfer waiting for a connection outlived its deadline";
+  EXPECT_EQ(f.get().status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(server.Requests(), 1u) << "sent on a second connection";
+  server.Release();
+  ASSERT_TRUE(hung.get_future().get().ok());
+
+  constexpr int kTransfers = 20;
+  std::mutex mu;
+  int ok = 0, answered = 0;
+  std::promise<void> all;
+  for (int i = 0; i < kTransfers; ++i) {
+    client.Start(Get(server.Url("/echo")), [&](absl::StatusOr<Response> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (r.ok() && r->status == 200) ++ok;
+      if (++answered == kTransfers) all.set_value();
+    });
+  }
+  all.get_future().get();
+  EXPECT_EQ(ok, kTransfers);
   EXPECT_EQ(client.connections_opened(), 1u);
   EXPECT_EQ(server.DistinctClientPorts(), 1u);
 }

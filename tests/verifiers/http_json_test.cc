@@ -159,6 +159,8 @@ TEST(HttpJsonConfig, BadSettingsAreRefused) {
     if (text == "header") c.add_headers("no colon");
     if (text == "token") c.mutable_bearer()->set_token_file(dir.path() + "/none");
     if (text == "hmac") c.mutable_hmac()->set_secret_file(dir.path() + "/token");  // too short
+    if (text == "capped") c.set_max_connections(4);
+    if (text == "connections") c.set_max_connections(10001);
     idv::config::v1::BackendConfig b;
     b.set_name("api");
     b.mutable_typed_config()->PackFrom(c);
@@ -168,8 +170,9 @@ TEST(HttpJsonConfig, BadSettingsAreRefused) {
   EXPECT_EQ(create(""), "accepted");
   EXPECT_EQ(create("https"), "accepted");
   EXPECT_EQ(create("localhost"), "accepted");
+  EXPECT_EQ(create("capped"), "accepted");
   for (const char* bad : {"remote http", "lookalike http", "template", "pointer", "no results",
-                          "pending", "twice", "header", "token", "hmac"}) {
+                          "pending", "twice", "header", "token", "hmac", "connections"}) {
     EXPECT_NE(create(bad), "accepted") << bad;
   }
 }

@@ -41,9 +41,13 @@ void GlobalInit() {
 
 }  // namespace
 
-Client::Client() {
+Client::Client(size_t max_host_connections) : capped_(max_host_connections > 0) {
   GlobalInit();
   multi_ = curl_multi_init();
+  if (capped_) {
+    curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAX_HOST_CONNECTIONS,
+                      static_cast<long>(max_host_connections));
+  }
   // Keep up to this many idle connections. libcurl's default, four per transfer in flight, would
   // close connections whenever the number in flight dips, and open them again when it rises.
   curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAXCONNECTS, long{kIdleHandles});
@@ -208,8 +212,29 @@ void Client::Loop() {
                       absl::StrCat(curl_easy_strerror(code), t->error[0] ? ": " : "", t->error)));
       }
     }
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    absl::Duration wait = absl::Seconds(1);
+    if (capped_) wait = std::min(wait, EndExpired());
+    curl_multi_poll(multi, nullptr, 0,
+                    static_cast<int>(std::max<int64_t>(1, absl::ToInt64Milliseconds(wait) + 1)),
+                    nullptr);
   }
+}
+
+absl::Duration Client::EndExpired() {
+  const absl::Time now = absl::Now();
+  absl::Time next = absl::InfiniteFuture();
+  std::vector<Transfer*> expired;
+  for (const auto& [id, t] : active_) {
+    if (t->request.deadline <= now) {
+      expired.push_back(t.get());
+    } else {
+      next = std::min(next, t->request.deadline);
+    }
+  }
+  for (Transfer* t : expired) {
+    Finish(t, absl::DeadlineExceededError("no answer by the deadline"));
+  }
+  return next - now;
 }
 
 }  // namespace idv::verifiers::http

@@ -1,8 +1,9 @@
 // An HTTP client for the backends that speak HTTP (the NPPA interface, commercial JSON APIs):
 // libcurl's multi interface driven by one thread of the client's own, so a transfer in flight
 // holds no other thread, whatever the number of transfers. Connections are kept and reused
-// across transfers (libcurl's connection cache); each transfer ends by its deadline; a
-// transfer can be cancelled. Thread-safe.
+// across transfers (libcurl's connection cache), up to a cap per host when one is set; each
+// transfer ends by its deadline, also while it waits for a connection; a transfer can be
+// cancelled. Thread-safe.
 #ifndef IDV_VERIFIERS_HTTP_HTTP_CLIENT_H_
 #define IDV_VERIFIERS_HTTP_HTTP_CLIENT_H_
 
@@ -41,7 +42,9 @@ struct Response {
 
 class Client {
  public:
-  Client();
+  // `max_host_connections`: at most this many connections to one host at once (0: no limit);
+  // transfers beyond it wait for a connection, within their deadline.
+  explicit Client(size_t max_host_connections = 0);
   // Ends every transfer still out (Cancelled) and stops the thread.
   ~Client();
   Client(const Client&) = delete;
@@ -63,8 +66,12 @@ class Client {
   struct Transfer;
   void Loop();
   void Finish(Transfer* t, absl::StatusOr<Response> result);
+  // Ends the transfers whose deadline has passed (libcurl times out the ones it is running, but
+  // not those waiting for a connection under the cap); the time until the next deadline.
+  absl::Duration EndExpired();
 
   void* multi_;  // CURLM*
+  const bool capped_;
   std::thread thread_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

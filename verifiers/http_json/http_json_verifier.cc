@@ -198,8 +198,9 @@ absl::StatusOr<std::unique_ptr<Verifier>> HttpJsonFactory::Create(
   }
   s.requires_phone = c.requires_phone();
   if (config.has_timeout()) s.timeout = FromProto(config.timeout());
-  return std::unique_ptr<Verifier>(
-      std::make_unique<HttpJsonVerifier>(std::move(s), std::make_shared<http::Client>()));
+  if (c.max_connections() > 10000) return invalid("max_connections is at most 10000");
+  return std::unique_ptr<Verifier>(std::make_unique<HttpJsonVerifier>(
+      std::move(s), std::make_shared<http::Client>(c.max_connections())));
 }
 
 }  // namespace idv::verifiers::http_json

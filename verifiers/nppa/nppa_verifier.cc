@@ -220,8 +220,9 @@ absl::StatusOr<std::unique_ptr<Verifier>> NppaFactory::Create(
   s.ai_key = std::string(absl::StripTrailingAsciiWhitespace(*ai_key));
   if (!AccountAi(s.ai_key, "").ok()) return invalid("ai_key_file must hold 16 to 64 bytes");
   if (config.has_timeout()) s.timeout = FromProto(config.timeout());
-  return std::unique_ptr<Verifier>(
-      std::make_unique<NppaVerifier>(std::move(s), std::make_shared<http::Client>()));
+  if (c.max_connections() > 10000) return invalid("max_connections is at most 10000");
+  return std::unique_ptr<Verifier>(std::make_unique<NppaVerifier>(
+      std::move(s), std::make_shared<http::Client>(c.max_connections())));
 }
 
 }  // namespace idv::verifiers::nppa
