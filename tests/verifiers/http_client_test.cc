@@ -147,6 +147,33 @@ TEST(HttpClientTest, ACancelledTransferEndsAtOnce) {
   EXPECT_EQ(client.in_flight(), 0u);
 }
 
+// A policy cancels every check it started once it has its verdict, the answered ones too: that
+// must not cost the client's thread a wake-up (and a turn over every connection) per call.
+TEST(HttpClientTest, CancellingAnAnsweredTransferWakesNothing) {
+  TestServer server;
+  Client client;
+  std::promise<absl::StatusOr<Response>> p;
+  const uint64_t id = client.Start(Get(server.Url("/echo")),
+                                   [&p](absl::StatusOr<Response> r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(p.get_future().get().ok());
+  const uint64_t woken = client.wakeups();
+  client.Cancel(id);
+  client.Cancel(id + 1000);  // never started
+  EXPECT_EQ(client.wakeups(), woken);
+  // Cancelled from the answer's own callback, as the policy does.
+  std::promise<uint64_t> q;
+  std::promise<uint64_t> id_of;
+  std::shared_future<uint64_t> own = id_of.get_future().share();
+  id_of.set_value(client.Start(Get(server.Url("/echo")), [&](absl::StatusOr<Response> r) {
+    EXPECT_TRUE(r.ok());
+    const uint64_t before = client.wakeups();
+    client.Cancel(own.get());
+    q.set_value(client.wakeups() - before);
+  }));
+  EXPECT_EQ(q.get_future().get(), 0u);
+  EXPECT_EQ(client.in_flight(), 0u);
+}
+
 TEST(HttpClientTest, ManyTransfersAreDrivenByTheClientsOneThread) {
   TestServer server;
   Client client;

@@ -73,7 +73,8 @@ uint64_t Client::Start(Request request, Done done) {
     absl::MutexLock lock(&mu_);
     id = t->id = next_id_++;
     if (!stopping_) {
-      ++in_flight_;
+      out_.insert(id);
+      ++wakeups_;
       to_add_.push_back(std::move(t));
     }
   }
@@ -88,6 +89,8 @@ uint64_t Client::Start(Request request, Done done) {
 void Client::Cancel(uint64_t id) {
   {
     absl::MutexLock lock(&mu_);
+    if (!out_.contains(id)) return;  // answered already: nothing to end
+    ++wakeups_;
     to_cancel_.push_back(id);
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
@@ -95,7 +98,12 @@ void Client::Cancel(uint64_t id) {
 
 size_t Client::in_flight() const {
   absl::MutexLock lock(&mu_);
-  return in_flight_;
+  return out_.size();
+}
+
+uint64_t Client::wakeups() const {
+  absl::MutexLock lock(&mu_);
+  return wakeups_;
 }
 
 uint64_t Client::connections_opened() const {
@@ -117,7 +125,7 @@ void Client::Finish(Transfer* t, absl::StatusOr<Response> result) {
   Done done = std::move(t->done);
   {
     absl::MutexLock lock(&mu_);
-    --in_flight_;
+    out_.erase(t->id);
     connections_ += static_cast<uint64_t>(std::max(0L, connects));
   }
   active_.erase(t->id);  // frees the transfer

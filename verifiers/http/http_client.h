@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -55,12 +56,16 @@ class Client {
   // response (any HTTP status), or DeadlineExceeded, Cancelled, or Unavailable with libcurl's
   // reason. Returns an id for Cancel.
   uint64_t Start(Request request, Done done);
-  // Ends the transfer now with Cancelled, if it is still out.
+  // Ends the transfer now with Cancelled, if it is still out. Cancelling a transfer that has
+  // ended costs no wake-up of the client's thread (a policy cancels every check it started once it
+  // has its verdict, the answered ones included).
   void Cancel(uint64_t id);
 
-  // Transfers started and not yet answered; connections libcurl opened so far (for tests).
+  // Transfers started and not yet answered; connections libcurl opened so far; times Start or
+  // Cancel woke the client's thread (for tests).
   size_t in_flight() const;
   uint64_t connections_opened() const;
+  uint64_t wakeups() const;
 
  private:
   struct Transfer;
@@ -78,8 +83,10 @@ class Client {
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::unique_ptr<Transfer>> to_add_ ABSL_GUARDED_BY(mu_);
   std::deque<uint64_t> to_cancel_ ABSL_GUARDED_BY(mu_);
-  size_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The ids of the transfers started and not yet answered.
+  absl::flat_hash_set<uint64_t> out_ ABSL_GUARDED_BY(mu_);
   uint64_t connections_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t wakeups_ ABSL_GUARDED_BY(mu_) = 0;
   // Owned by the loop thread: the transfers out, and easy handles kept for reuse (CURL*).
   static constexpr size_t kIdleHandles = 256;
   std::map<uint64_t, std::unique_ptr<Transfer>> active_;
