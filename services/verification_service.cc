@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <mutex>
@@ -250,7 +251,19 @@ class VerificationServiceImpl::VerifyCall {
     earlier_.assign(live.begin() + 1, live.end());
     const crypto::Fingerprint claim_fp =
         service_.keys_.ClaimFingerprint(principal_.tenant(), *claim_);
-    std::copy(claim_fp.bytes.begin(), claim_fp.bytes.end(), cache_key_.begin());
+    std::shared_ptr<const verifiers::PolicyEngine> engine = service_.config_.engine();
+    std::string flight(reinterpret_cast<const char*>(claim_fp.bytes.data()), claim_fp.bytes.size());
+    if (engine != nullptr && engine->PerAccount(claim_->document_type)) {
+      // An authority that keeps a record per account (the NPPA) must see each account: the cache
+      // answers an account only with its own earlier answer, and accounts do not share a flight.
+      const std::string& account = request_.account_id();
+      crypto_generichash(cache_key_.data(), cache_key_.size(),
+                         reinterpret_cast<const unsigned char*>(account.data()), account.size(),
+                         claim_fp.bytes.data(), claim_fp.bytes.size());
+      absl::StrAppend(&flight, "/", account);
+    } else {
+      std::copy(claim_fp.bytes.begin(), claim_fp.bytes.end(), cache_key_.begin());
+    }
     if (service_.cache_ != nullptr) {
       if (std::optional<cache::CachedVerdict> hit = service_.cache_->Get(cache_key_, now)) {
         response_.set_outcome(hit->outcome);
@@ -267,11 +280,9 @@ class VerificationServiceImpl::VerifyCall {
     // Past the cache an authority is asked, at the operator's expense: only within the
     // identity's budget, so that guessing names for one number is pointless. The budget is
     // reserved by the call that asks (calls sharing its flight share its answer and its cost).
-    const std::string flight(reinterpret_cast<const char*>(claim_fp.bytes.data()),
-                             claim_fp.bytes.size());
     service_.flights_.Do(
         flight,
-        [engine = service_.config_.engine(), id = response_.verification_id(), deadline = deadline_,
+        [engine = std::move(engine), id = response_.verification_id(), deadline = deadline_,
          claim = claim_, limits, tenant = principal_.tenant(), account = request_.account_id(),
          identity = std::string(IdentityKey())](auto done) mutable {
           if (limits != nullptr && !limits->ReserveIdentity(tenant, identity, absl::Now())) {
@@ -482,7 +493,8 @@ class VerificationServiceImpl::VerifyCall {
   std::vector<std::string> lookup_hashes_;
   std::string request_digest_;
   bool leads_key_ = false;
-  cache::CacheKey cache_key_{};  // the claim fingerprint
+  // The claim fingerprint; with a per-account authority, a hash of it and the account.
+  cache::CacheKey cache_key_{};
 };
 
 VerificationServiceImpl::VerificationServiceImpl(const Authenticator& auth,

@@ -360,6 +360,7 @@ absl::StatusOr<std::shared_ptr<PolicyEngine>> PolicyEngine::Create(
                                                        Shown(name), "\", which is not defined"));
       }
       route.backends.push_back(it->second.verifier);
+      route.per_account = route.per_account || it->second.verifier->Info().per_account;
     }
     // A required element no backend of the policy can confirm would make every answer
     // UNAVAILABLE: refused, as a policy without a backend is.
@@ -405,6 +406,11 @@ void PolicyEngine::Verify(CheckContext ctx, absl::Time request_deadline,
   auto run = std::make_shared<Run>(shared_from_this(), it->second, std::move(ctx), std::move(claim),
                                    std::move(done));
   run->Start();
+}
+
+bool PolicyEngine::PerAccount(idv::v1::DocumentType type) const {
+  auto it = routes_.find(type);
+  return it != routes_.end() && it->second.per_account;
 }
 
 const GuardedVerifier* PolicyEngine::backend(const std::string& name) const {

@@ -84,6 +84,10 @@ class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
   // The backend called `name`, or null.
   const GuardedVerifier* backend(const std::string& name) const;
 
+  // Whether the policy for `type` has a backend that must see every account (VerifierInfo's
+  // per_account): the caller then keys its cache and its single-flight by account too.
+  bool PerAccount(idv::v1::DocumentType type) const;
+
  private:
   struct Backend {
     std::string config;  // serialized BackendConfig, to recognize an unchanged backend
@@ -99,6 +103,8 @@ class PolicyEngine : public std::enable_shared_from_this<PolicyEngine> {
     absl::Duration recheck_for;
     // Elements a VERIFIED answer must have confirmed (the policy's required_elements).
     Elements required = 0;
+    // A backend of the policy must see every account.
+    bool per_account = false;
   };
   class Run;
 

@@ -44,6 +44,11 @@ struct VerifierInfo {
   bool requires_phone = false;
   // The elements a match from this backend confirms (when its answer does not say).
   Elements elements = 0;
+  // The authority keeps a record per operator account (the NPPA registers each account's `ai`
+  // with the identity it checked), so every account must reach it: idv answers an account from
+  // the cache only with what this account was answered, and never shares one call between two
+  // accounts checking the same identity at once.
+  bool per_account = false;
 };
 
 // Lets a caller abandon checks it no longer needs (the loser of a hedged pair, the rest of a

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/functional/function_ref.h"
@@ -677,6 +678,59 @@ TEST(NppaE2eTest, AnswersAndPendingSettledThroughTheQuery) {
   const std::string stats = SimHttp(c, 0, "/sim/stats");
   EXPECT_NE(stats.find("\"checks\":3"), std::string::npos) << stats;
   EXPECT_EQ(stats.find("\"queries\":0"), std::string::npos) << stats;
+}
+
+// The NPPA keeps a record per game account (its `ai`), so each account that verifies must reach
+// it: also when another account verified the same person a moment ago (idv's cache would have
+// the answer) or verifies them at the same moment (idv would otherwise share one call). An
+// account repeating its own request is answered from the cache.
+TEST(NppaE2eTest, EveryAccountReachesTheNppa) {
+  Cluster::Options options;
+  // Off, because eight checks of one person at once are, to the anti-enumeration budget, eight
+  // answers that may yet be failures (and on three nodes each node has a third of it).
+  options.extra_config = "limits { defaults { identity_budget_disabled: true } }\n";
+  Cluster c(options);
+  c.StartNppaSim({"--latency_ms=300"});  // long enough for the calls below to overlap
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  c.set_backends_and_policies(
+      c.NppaBackend("nppa", 0) +
+      "policies { name: \"resident\" document_types: CN_RESIDENT_ID backends: \"nppa\" }\n");
+  c.StartIdvd();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const Person& p = c.people().at(0);
+  auto checks = [&c] {
+    const nlohmann::json stats = nlohmann::json::parse(SimHttp(c, 0, "/sim/stats"));
+    return stats.at("checks").get<uint64_t>();
+  };
+  idv::v1::VerifyResponse resp;
+  ASSERT_TRUE(c.Verify("player-a", p.number, p.name, false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_FALSE(resp.cached());
+  ASSERT_TRUE(c.Verify("player-a", p.number, p.name, false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_TRUE(resp.cached());
+  EXPECT_EQ(checks(), 1u);
+  ASSERT_TRUE(c.Verify("player-b", p.number, p.name, false, &resp).ok());
+  EXPECT_EQ(resp.outcome(), idv::v1::VERIFIED);
+  EXPECT_FALSE(resp.cached());
+  EXPECT_EQ(checks(), 2u);
+
+  // Someone nobody has verified yet, by eight accounts at once: no cached answer, one flight each.
+  const Person& q = c.people().at(1);
+  constexpr int kAtOnce = 8;
+  std::vector<std::thread> threads;
+  std::vector<idv::v1::VerifyResponse> answers(kAtOnce);
+  for (int i = 0; i < kAtOnce; ++i) {
+    threads.emplace_back([&, i] {
+      EXPECT_TRUE(c.Verify(absl::StrCat("player-c", i), q.number, q.name, false, &answers[i]).ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (const idv::v1::VerifyResponse& a : answers) {
+    EXPECT_EQ(a.outcome(), idv::v1::VERIFIED);
+    EXPECT_FALSE(a.cached());
+  }
+  EXPECT_EQ(checks(), 2u + kAtOnce);
 }
 
 // The HTTP/JSON backend as shipped in examples/: the example file with its simulator's address

@@ -100,7 +100,8 @@ CheckResult MapNppaAnswer(long http_status, absl::string_view body) {
 }
 
 NppaVerifier::NppaVerifier(NppaSettings settings, std::shared_ptr<http::Client> client)
-    : info_{settings.name, /*authoritative=*/true, /*requires_phone=*/false, kNumberAndName},
+    : info_{settings.name, /*authoritative=*/true, /*requires_phone=*/false, kNumberAndName,
+            /*per_account=*/true},
       settings_(std::move(settings)),
       client_(std::move(client)) {}
 
