@@ -100,6 +100,9 @@ export function Records() {
   const [open, setOpen] = useState(null);
   const [error, setError] = useState('');
   const [progress, setProgress] = useState('');
+  // JSON Lines export with an OpenID Connect for Identity Assurance verified_claims object on each
+  // VERIFIED record (ExportRecordsRequest.verified_claims; `adult` is the one claim idv can state).
+  const [withClaims, setWithClaims] = useState(false);
 
   function request() {
     const f = {};
@@ -124,7 +127,9 @@ export function Records() {
   async function download(format) {
     setError('');
     try {
-      const blob = await exportRecords({ filter: request(), format }, (bytes, lines) =>
+      const req = { filter: request(), format };
+      if (format === 'JSON_LINES' && withClaims) req.verified_claims = ['adult'];
+      const blob = await exportRecords(req, (bytes, lines) =>
         setProgress(`${lines} ${t('exported')} (${(bytes / 1024).toFixed(0)} KiB)`));
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
@@ -175,6 +180,10 @@ export function Records() {
         <button type="submit">{t('search')}</button>
         <button type="button" onClick={() => download('JSON_LINES')} data-testid="export-jsonl">{t('exportJsonl')}</button>
         <button type="button" onClick={() => download('CSV')}>{t('exportCsv')}</button>
+        <label>
+          <input type="checkbox" checked={withClaims} onChange={(e) => setWithClaims(e.target.checked)}
+            data-testid="export-verified-claims" /> {t('withVerifiedClaims')}
+        </label>
       </form>
       {progress && <p role="status" data-testid="export-progress">{progress}</p>}
       {error && <p role="alert" class="error">{t('error')}: {error}</p>}

@@ -159,6 +159,19 @@ try {
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l).length;
   check(lines === rows, `export holds the account's ${rows} records (${lines})`);
   check((await page.getByTestId('export-progress').textContent()).startsWith(`${lines} `), 'export progress shown');
+  // The same export with verified_claims: present on exactly the VERIFIED verifications.
+  await page.getByTestId('export-verified-claims').check();
+  const [claimed] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-jsonl').click()]);
+  const claimedFile = path.join(env.SHOTS, 'export-verified-claims.jsonl');
+  await claimed.saveAs(claimedFile);
+  const entries = fs.readFileSync(claimedFile, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  const verifiedIds = entries.filter((e) => e.verification && e.verification.outcome === 'VERIFIED')
+    .map((e) => e.verification.verification_id);
+  const claimedIds = entries.filter((e) => e.verified_claims)
+    .map((e) => e.verified_claims.verification.verification_process);
+  check(verifiedIds.length > 0 && JSON.stringify(claimedIds) === JSON.stringify(verifiedIds) &&
+        entries.filter((e) => e.verified_claims).every((e) => typeof e.verified_claims.claims.adult === 'boolean'),
+        `verified_claims on the ${verifiedIds.length} VERIFIED record(s) of the export, and only there`);
 
   // Integrity.
   await page.getByRole('button', { name: 'Integrity' }).click();
