@@ -217,7 +217,13 @@ FieldResult CheckName(absl::string_view raw) {
   if (first_problem) return Reject(*first_problem);
   if (han && latin) return Reject(idv::v1::NAME_MIXED_SCRIPTS);
   if (han) return ChineseName(glyphs);
-  if (latin) return LatinName(glyphs);
+  if (latin) {
+    FieldResult r = LatinName(glyphs);
+    // Upper-casing can leave a letter and a mark that NFKC composes (dotless ı with a diaeresis
+    // becomes I with one, which is Ï): normalized again, the canonical form is its own.
+    if (r.ok()) r.canonical = *NormalizeName(r.canonical);
+    return r;
+  }
   return Reject(idv::v1::NAME_MISPLACED_SEPARATOR);  // separators and nothing else
 }
 

@@ -52,6 +52,10 @@ TEST(NameTest, LatinNamesAreUpperCasedAndSpacedOnce) {
   EXPECT_EQ(Canonical("José Müller"), "JOSÉ MÜLLER");
   EXPECT_EQ(Canonical("Jose\u0301"), "JOSÉ");  // combining accent composed by NFKC
   EXPECT_EQ(Canonical("Martin Luther King Jr."), "MARTIN LUTHER KING JR.");
+  // Upper-casing can make a pair NFKC composes: dotless ı + U+0308 is I + U+0308, which is Ï. The
+  // canonical form is composed, so that it is its own canonical form (found by fuzz_name).
+  EXPECT_EQ(Canonical("\u0131\u0308"), "\u00CF");
+  EXPECT_EQ(Canonical("\u00CF"), "\u00CF");
 }
 
 TEST(NameTest, EachRejectionHasItsOwnReason) {
