@@ -20,7 +20,7 @@ cmake --build "$build" -j"$(nproc)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp}
 cd "$build"
 # IDV_SANITIZE_EXCLUDE: more tests to leave out (a ctest regular expression).
 exclude="Fuzz|Agreement|Cache.ThreadSanitizer${IDV_SANITIZE_EXCLUDE:+|$IDV_SANITIZE_EXCLUDE}"

@@ -5,14 +5,15 @@
 #include <sodium.h>
 
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
@@ -217,7 +218,7 @@ struct Console::Handlers : public CivetHandler {
   // Sessions signed out on this node (by CSRF token, which is unique to a session) until they
   // would have expired, so a copy of the cookie stops working here at once. Other nodes accept
   // such a copy until it expires (README "The web console").
-  mutable absl::Mutex signed_out_mu;
+  mutable std::mutex signed_out_mu;
   mutable absl::flat_hash_map<std::string, int64_t> signed_out ABSL_GUARDED_BY(signed_out_mu);
 
   bool handleGet(CivetServer*, mg_connection* c) override {
@@ -292,7 +293,7 @@ struct Console::Handlers : public CivetHandler {
     absl::StatusOr<Session> s = Authorized(c);
     if (!s.ok()) return true;  // answered
     {
-      absl::MutexLock lock(&signed_out_mu);
+      std::lock_guard<std::mutex> lock(signed_out_mu);
       const int64_t now = absl::ToUnixSeconds(absl::Now());
       absl::erase_if(signed_out, [now](const auto& entry) { return entry.second <= now; });
       signed_out.emplace(s->csrf, s->expires);
@@ -364,7 +365,7 @@ struct Console::Handlers : public CivetHandler {
     if (absl::ToUnixSeconds(absl::Now()) >= s.expires) {
       return absl::UnauthenticatedError("the session has ended: sign in again");
     }
-    absl::MutexLock lock(&signed_out_mu);
+    std::lock_guard<std::mutex> lock(signed_out_mu);
     if (signed_out.contains(s.csrf)) return absl::UnauthenticatedError("signed out");
     return s;
   }

@@ -101,7 +101,7 @@ auto Limits::WithBucket(Kind kind, absl::string_view tenant, absl::string_view k
                         const Rate& rate, absl::Time now, Fn fn) {
   const std::string id = BucketId(kind, tenant, key);
   Shard& shard = ShardOf(id);
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
   auto it = shard.buckets.find(id);
   if (it == shard.buckets.end()) {
     if (shard.buckets.size() >= kMaxBucketsPerShard) {
@@ -166,7 +166,7 @@ bool Limits::AllowAccount(absl::string_view tenant, absl::string_view account_id
 void Limits::ForgetAccount(absl::string_view tenant, absl::string_view account_id) {
   const std::string id = BucketId(kAccount, tenant, account_id);
   Shard& shard = ShardOf(id);
-  absl::MutexLock lock(&shard.mu);
+  std::lock_guard<std::mutex> lock(shard.mu);
   shard.buckets.erase(id);
 }
 

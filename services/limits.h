@@ -18,9 +18,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "idv/config/v1/config.pb.h"
 #include "idv/v1/verification.pb.h"
@@ -76,7 +76,7 @@ class Limits {
     absl::Time refilled;
   };
   struct Shard {
-    absl::Mutex mu;
+    std::mutex mu;
     absl::flat_hash_map<std::string, Bucket> buckets ABSL_GUARDED_BY(mu);
   };
   enum Kind : char { kClient = 'c', kAccount = 'a', kIdentity = 'i' };

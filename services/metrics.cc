@@ -23,14 +23,14 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 // The metric of `family` for `labels`, made once per label set and then found under a reader
 // lock by `key`.
 template <typename Metric, typename Make>
-Metric& Find(absl::Mutex& mu, absl::flat_hash_map<std::string, Metric*>& by_key,
+Metric& Find(std::shared_mutex& mu, absl::flat_hash_map<std::string, Metric*>& by_key,
              const std::string& key, Make make) {
   {
-    absl::ReaderMutexLock lock(&mu);
+    std::shared_lock<std::shared_mutex> lock(mu);
     auto it = by_key.find(key);
     if (it != by_key.end()) return *it->second;
   }
-  absl::MutexLock lock(&mu);
+  std::lock_guard<std::shared_mutex> lock(mu);
   Metric*& m = by_key[key];
   if (m == nullptr) m = &make();
   return *m;
@@ -94,7 +94,7 @@ void Metrics::Method::Finished(int code, absl::Duration took) {
   const size_t c = code >= 0 && code < 17 ? static_cast<size_t>(code) : 2;
   prometheus::Counter* counter = by_code_[c].load(std::memory_order_acquire);
   if (counter == nullptr) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     counter = by_code_[c].load(std::memory_order_relaxed);
     if (counter == nullptr) {
       counter = &metrics_.handled_.Add(
@@ -109,11 +109,11 @@ void Metrics::Method::Finished(int code, absl::Duration took) {
 
 Metrics::Method& Metrics::ForMethod(absl::string_view method) {
   {
-    absl::ReaderMutexLock lock(&methods_mu_);
+    std::shared_lock<std::shared_mutex> lock(methods_mu_);
     auto it = methods_.find(method);
     if (it != methods_.end()) return *it->second;
   }
-  absl::MutexLock lock(&methods_mu_);
+  std::lock_guard<std::shared_mutex> lock(methods_mu_);
   std::unique_ptr<Method>& m = methods_[std::string(method)];
   if (m == nullptr) m.reset(new Method(*this, std::string(method)));
   return *m;

@@ -22,13 +22,15 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "idv/v1/verification.pb.h"
 
@@ -69,7 +71,7 @@ class Metrics {
     Metrics& metrics_;
     const std::string name_;
     prometheus::Histogram* seconds_;
-    absl::Mutex mu_;  // creating a code's counter
+    std::mutex mu_;  // creating a code's counter
     std::array<std::atomic<prometheus::Counter*>, 17> by_code_{};
   };
 
@@ -97,7 +99,7 @@ class Metrics {
  private:
   template <typename Metric>
   struct Cached {
-    mutable absl::Mutex mu;
+    mutable std::shared_mutex mu;
     absl::flat_hash_map<std::string, Metric*> by_key ABSL_GUARDED_BY(mu);
   };
 
@@ -106,7 +108,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& handling_;
   prometheus::Family<prometheus::Counter>& verifications_;
   prometheus::Histogram& store_commit_;
-  mutable absl::Mutex methods_mu_;
+  mutable std::shared_mutex methods_mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Method>> methods_ ABSL_GUARDED_BY(methods_mu_);
   Cached<prometheus::Counter> verifications_by_;
   std::function<LiveState()> live_;

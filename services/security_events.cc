@@ -23,7 +23,7 @@ SecurityEvents::SecurityEvents(store::Store& store, Options options)
     : store_(store), options_(options), tokens_(options.burst), refilled_(absl::Now()) {}
 
 uint64_t SecurityEvents::suppressed_total() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return suppressed_total_;
 }
 
@@ -33,7 +33,7 @@ void SecurityEvents::Refused(absl::string_view tenant, absl::string_view client_
   const absl::Time now = absl::Now();
   uint64_t suppressed = 0;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     tokens_ = std::min(options_.burst,
                        tokens_ + absl::ToDoubleSeconds(now - refilled_) * options_.per_second);
     refilled_ = now;

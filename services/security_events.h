@@ -11,11 +11,12 @@
 #define IDV_SERVICES_SECURITY_EVENTS_H_
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "store/store.h"
 
@@ -43,7 +44,7 @@ class SecurityEvents {
  private:
   store::Store& store_;
   const Options options_;
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   double tokens_ ABSL_GUARDED_BY(mu_);
   absl::Time refilled_ ABSL_GUARDED_BY(mu_);
   uint64_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;  // since the last record

@@ -13,6 +13,7 @@
 #ifndef IDV_TESTS_INTEGRATION_CLUSTER_H_
 #define IDV_TESTS_INTEGRATION_CLUSTER_H_
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -157,8 +158,9 @@ class Cluster {
   std::unique_ptr<PostgresServer> postgres_;
   std::string dsn_;
   std::vector<Node> nodes_;
-  size_t next_reader_ = 0;
-  size_t admin_node_ = 0;
+  // Tests call from many threads at once.
+  std::atomic<size_t> next_reader_{0};
+  std::atomic<size_t> admin_node_{0};
   std::string token_;
   std::string ca_pem_;
   std::vector<Person> people_;

@@ -138,7 +138,7 @@ void GrpcPluginVerifier::WithDescribe(absl::Time deadline,
                                       absl::AnyInvocable<void(absl::StatusOr<Described>) &&> then) {
   std::optional<Described> known;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (absl::Now() - described_.at < kDescribeFor) {
       known = described_;
     } else {
@@ -176,7 +176,7 @@ void GrpcPluginVerifier::WithDescribe(absl::Time deadline,
         delete call;
         std::vector<absl::AnyInvocable<void(absl::StatusOr<Described>) &&>> waiting;
         {
-          absl::MutexLock lock(&mu_);
+          std::lock_guard<std::mutex> lock(mu_);
           if (answer.ok()) described_ = *answer;
           describing_ = false;
           waiting.swap(waiting_);

@@ -5,10 +5,11 @@
 #include <grpcpp/channel.h>
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "idv/plugin/v1/plugin.grpc.pb.h"
 #include "verifiers/verifier.h"
 
@@ -59,7 +60,7 @@ class GrpcPluginVerifier final : public Verifier {
   const VerifierInfo info_;
   const absl::Duration timeout_;
   std::unique_ptr<idv::plugin::v1::VerifierPlugin::Stub> stub_;
-  absl::Mutex mu_;
+  std::mutex mu_;
   Described described_ ABSL_GUARDED_BY(mu_);
   bool describing_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<absl::AnyInvocable<void(absl::StatusOr<Described>) &&>> waiting_ ABSL_GUARDED_BY(mu_);

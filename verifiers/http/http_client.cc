@@ -56,7 +56,7 @@ Client::Client(size_t max_host_connections) : capped_(max_host_connections > 0) 
 
 Client::~Client() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
   curl_multi_wakeup(static_cast<CURLM*>(multi_));
@@ -70,7 +70,7 @@ uint64_t Client::Start(Request request, Done done) {
   t->done = std::move(done);
   uint64_t id;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     id = t->id = next_id_++;
     if (!stopping_) {
       out_.insert(id);
@@ -88,7 +88,7 @@ uint64_t Client::Start(Request request, Done done) {
 
 void Client::Cancel(uint64_t id) {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!out_.contains(id)) return;  // answered already: nothing to end
     ++wakeups_;
     to_cancel_.push_back(id);
@@ -97,17 +97,17 @@ void Client::Cancel(uint64_t id) {
 }
 
 size_t Client::in_flight() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return out_.size();
 }
 
 uint64_t Client::wakeups() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return wakeups_;
 }
 
 uint64_t Client::connections_opened() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return connections_;
 }
 
@@ -124,7 +124,7 @@ void Client::Finish(Transfer* t, absl::StatusOr<Response> result) {
   }
   Done done = std::move(t->done);
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     out_.erase(t->id);
     connections_ += static_cast<uint64_t>(std::max(0L, connects));
   }
@@ -139,7 +139,7 @@ void Client::Loop() {
     std::deque<uint64_t> cancels;
     bool stopping;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       adds.swap(to_add_);
       cancels.swap(to_cancel_);
       stopping = stopping_;

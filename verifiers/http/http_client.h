@@ -11,14 +11,15 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace idv::verifiers::http {
@@ -78,7 +79,7 @@ class Client {
   void* multi_;  // CURLM*
   const bool capped_;
   std::thread thread_;
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::unique_ptr<Transfer>> to_add_ ABSL_GUARDED_BY(mu_);
