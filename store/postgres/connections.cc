@@ -1,5 +1,6 @@
 #include "store/postgres/connections.h"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,12 @@ constexpr char kChannel[] = "idv_changes";
 constexpr absl::Duration kLeasePoll = absl::Milliseconds(250);
 
 }  // namespace
+
+bool ClosedWhileIdle(Conn& conn) {
+  if (!conn.ok()) return true;
+  pollfd p{conn.socket(), POLLIN, 0};
+  return ::poll(&p, 1, 0) != 0;  // input, end of stream, an error; or poll itself failed
+}
 
 absl::StatusOr<std::unique_ptr<Conn>> ConnectListening(const std::string& dsn) {
   absl::StatusOr<std::unique_ptr<Conn>> c = Conn::Connect(dsn);

@@ -18,20 +18,31 @@ namespace idv::store::pg {
 // A connection that LISTENs on idv_changes.
 absl::StatusOr<std::unique_ptr<Conn>> ConnectListening(const std::string& dsn);
 
+// Whether the server has sent anything to an idle connection, or closed it: a connection in
+// use between statements has nothing to read, so input there means the server is gone (it sends
+// its last error and closes the socket when it shuts down).
+bool ClosedWhileIdle(Conn& conn);
+
 // Reader connections: taken by one read at a time, made on demand, dropped when broken.
 class ConnPool {
  public:
   explicit ConnPool(std::string dsn) : dsn_(std::move(dsn)) {}
 
+  // Runs `fn` on an idle connection, or a new one. An idle connection the server has closed
+  // meanwhile (a restart) is dropped unused: libpq would find out only by failing `fn`, so every
+  // idle connection would fail one caller after the database is back.
   template <typename T>
   absl::StatusOr<T> With(const std::function<absl::StatusOr<T>(Conn&)>& fn) {
     std::unique_ptr<Conn> conn;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!free_.empty()) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (free_.empty()) break;
         conn = std::move(free_.back());
         free_.pop_back();
       }
+      if (!ClosedWhileIdle(*conn)) break;
+      conn.reset();
     }
     if (conn == nullptr) {
       absl::StatusOr<std::unique_ptr<Conn>> made = Conn::Connect(dsn_);
